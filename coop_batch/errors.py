@@ -1,0 +1,284 @@
+"""Problem records and the catalogue of problem codes.
+
+A problem is data, not an exception: every stage appends `Problem` records to a
+report and the run goes on.  Codes are stable (tests, the ledger and users'
+scripts rely on them); the Korean message templates live only here, modelled on
+frictionless-py's ``errors/`` catalogue.  A template says what is wrong *and*
+how to fix it; ``{placeholders}`` are filled from ``Problem.params``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Entry:
+    severity: Severity
+    title: str  # short Korean name of the problem, for tables and counts
+    template: str  # full Korean message: what is wrong and how to fix it
+
+
+E, W = Severity.ERROR, Severity.WARNING
+
+# Keep codes grouped by the stage that raises them.  Add, never rename.
+CATALOGUE: dict[str, Entry] = {
+    # --- file (reading) ---
+    "file-empty": Entry(E, "빈 파일", "파일 크기가 0바이트입니다. 엑셀에서 다시 저장한 뒤 보내 주세요."),
+    "file-not-xlsx": Entry(
+        E,
+        "엑셀 파일 아님",
+        "엑셀(.xlsx) 파일이 아닙니다({detail}). 엑셀 또는 한컴오피스에서 '다른 이름으로 저장' → "
+        "'Excel 통합 문서(*.xlsx)'로 저장해 보내 주세요.",
+    ),
+    "file-legacy-xls": Entry(
+        E,
+        "구버전 xls 형식",
+        "확장자는 .xlsx이지만 내용은 구버전 엑셀(.xls) 형식입니다. 엑셀 또는 한컴오피스에서 "
+        "'다른 이름으로 저장' → 'Excel 통합 문서(*.xlsx)'로 다시 저장해 보내 주세요.",
+    ),
+    "file-encrypted": Entry(
+        E,
+        "암호 설정 파일",
+        "암호가 걸린 파일이라 열 수 없습니다. 엑셀에서 '파일 → 정보 → 통합 문서 보호 → 암호 설정'의 "
+        "암호를 지운 뒤 다시 보내 주세요.",
+    ),
+    "file-macro": Entry(
+        E,
+        "매크로 포함 파일",
+        "매크로가 포함된 파일(.xlsm)은 받지 않습니다. 표준 서식(.xlsx)에 내용을 옮겨 적어 보내 주세요.",
+    ),
+    "file-corrupt": Entry(
+        E,
+        "손상된 파일",
+        "파일이 손상되어 읽을 수 없습니다({detail}). 원본을 엑셀에서 열어 다시 저장하거나 표준 서식에 "
+        "다시 작성해 보내 주세요.",
+    ),
+    "file-too-large": Entry(
+        E,
+        "파일 용량 초과",
+        "파일 내용이 허용 한도를 넘습니다({detail}). 표준 서식에 필요한 내용만 적어 다시 보내 주세요.",
+    ),
+    "file-unsafe": Entry(
+        E,
+        "안전하지 않은 파일",
+        "파일 안에 허용되지 않는 구조가 있습니다({detail}). 표준 서식에 내용을 옮겨 적어 다시 보내 주세요.",
+    ),
+    "file-timeout": Entry(
+        E,
+        "읽기 시간 초과",
+        "파일을 {seconds}초 안에 읽지 못했습니다. 표준 서식에 내용을 옮겨 적어 다시 보내 주세요.",
+    ),
+    "file-unreadable": Entry(
+        E,
+        "파일 열기 실패",
+        "파일을 열 수 없습니다({detail}). 파일이 다른 프로그램에서 열려 있지 않은지 확인하고 다시 보내 주세요.",
+    ),
+    # --- structure (kind, sheet, header) ---
+    "unknown-kind": Entry(
+        E,
+        "서식 종류 불명",
+        "어떤 표준 서식인지 알 수 없습니다. 'coop-batch templates'로 만든 표준 서식(평가결과·담당자지정·"
+        "자체추진계획·주간실적·포상금배분·유공직원)에 작성해 보내 주세요.",
+    ),
+    "missing-sheet": Entry(
+        E,
+        "시트 없음",
+        "'{sheet}' 시트를 찾을 수 없습니다. 표준 서식의 시트 이름을 바꾸지 말고 작성해 주세요.",
+    ),
+    "missing-header": Entry(
+        E,
+        "제목 행 없음",
+        "'{sheet}' 시트의 처음 {rows}행 안에서 제목 행(열 이름)을 찾지 못했습니다. 표준 서식의 제목 행을 "
+        "지우거나 고치지 말고 작성해 주세요.",
+    ),
+    "missing-column": Entry(
+        E,
+        "필수 열 없음",
+        "'{column}' 열이 없습니다. 표준 서식의 제목 행에 '{column}' 열을 되살려 주세요.",
+    ),
+    "duplicate-column": Entry(
+        W,
+        "중복 열",
+        "'{column}' 열이 두 번 있습니다. 앞쪽 열만 읽었으니 뒤쪽 열은 지워 주세요.",
+    ),
+    "old-template": Entry(
+        W,
+        "구버전 서식",
+        "서식 버전 {found}은(는) 현재 버전 {expected}이(가) 아닙니다. 다음부터는 새 표준 서식을 사용해 주세요.",
+    ),
+    "other-year": Entry(
+        W,
+        "다른 연도 서식",
+        "{found}년 서식입니다(현재 {expected}년). 올해 서식인지 확인해 주세요.",
+    ),
+    "no-rows": Entry(
+        E,
+        "내용 없음",
+        "'{sheet}' 시트에 작성된 행이 없습니다. 제목 행 아래에 내용을 적어 다시 보내 주세요.",
+    ),
+    # --- cells (validation) ---
+    "required": Entry(E, "필수 값 없음", "'{column}' 값이 비어 있습니다. 값을 입력해 주세요."),
+    "bad-number": Entry(
+        E,
+        "숫자 아님",
+        "'{column}' 값 '{value}'은(는) 숫자가 아닙니다. 숫자만 입력해 주세요(예: {example}).",
+    ),
+    "bad-integer": Entry(
+        E,
+        "정수 아님",
+        "'{column}' 값 '{value}'은(는) 정수가 아닙니다. 소수점 없이 입력해 주세요(예: {example}).",
+    ),
+    "negative": Entry(
+        E, "음수", "'{column}' 값 '{value}'이(가) 0보다 작습니다. 0 이상으로 입력해 주세요."
+    ),
+    "bad-money": Entry(
+        E,
+        "금액 형식 오류",
+        "'{column}' 값 '{value}'을(를) 금액으로 읽을 수 없습니다. 숫자로 입력해 주세요(예: {example}). "
+        "없으면 비워 두거나 '-'를 적습니다.",
+    ),
+    "bad-date": Entry(
+        E,
+        "날짜 형식 오류",
+        "'{column}' 값 '{value}'을(를) 날짜로 읽을 수 없습니다. 2016-01-22 또는 2016. 1. 22. 형식으로 "
+        "입력해 주세요.",
+    ),
+    "bad-choice": Entry(
+        E,
+        "허용되지 않는 값",
+        "'{column}' 값 '{value}'은(는) 쓸 수 없습니다. 목록에서 고르세요: {choices}.",
+    ),
+    "bad-yn": Entry(
+        E,
+        "Y/N 아님",
+        "'{column}' 값 '{value}'은(는) Y 또는 N이어야 합니다. 해당하면 Y, 아니면 N(또는 빈칸)으로 적어 주세요.",
+    ),
+    "bad-phone": Entry(
+        W,
+        "전화번호 형식",
+        "'{column}' 값 '{value}'은(는) 전화번호 형식이 아닙니다. 02-901-6123 또는 010-1234-5678처럼 "
+        "입력해 주세요.",
+    ),
+    "text-too-long": Entry(
+        W,
+        "글자 수 초과",
+        "'{column}' 값이 {length}자로 깁니다({limit}자 이하 권장). 핵심만 줄여 적어 주세요.",
+    ),
+    "unknown-grade": Entry(
+        W,
+        "등급 미분류",
+        "평가결과 '{value}'은(는) {year}년 등급표에 없어 포상금·특별휴가가 계산되지 않습니다. 오타가 아니면 "
+        "기획예산과에 알려 규칙 파일(coop_batch/rules/{year}.toml)의 등급표에 추가해야 합니다.",
+    ),
+    "not-friday": Entry(
+        W,
+        "금요일 아님",
+        "보고일 {value}은(는) {weekday}요일입니다. 주간 보고는 매주 금요일 날짜로 적어 주세요.",
+    ),
+    "target-over-points": Entry(
+        E,
+        "목표점수 초과",
+        "목표점수 {target}이(가) 배점 {points}보다 큽니다. 목표점수를 배점 이하로 고쳐 주세요.",
+    ),
+    "unknown-project": Entry(
+        W,
+        "사업명 불일치",
+        "사업명 '{value}'이(가) 알려진 사업 목록에 없습니다{hint}. 사업명을 평가결과·담당자지정과 똑같이 "
+        "적어 주세요.",
+    ),
+    "duplicate-row": Entry(
+        W,
+        "중복 행",
+        "{other}행과 같은 내용이 다시 적혀 있습니다. 중복된 행을 지워 주세요.",
+    ),
+    # --- run (ledger, merge) ---
+    "lead-conflict": Entry(
+        W,
+        "총괄부서 충돌",
+        "사업 '{project}'의 총괄부서를 {departments}이(가) 각각 자기 부서로 제출했습니다. 부서 간에 "
+        "확인해 한 부서만 총괄부서로 다시 제출해 주세요.",
+    ),
+    # --- policy ---
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one submission, positioned as the user sees it in Excel."""
+
+    code: str
+    file: str = ""
+    sheet: str = ""
+    cell: str = ""  # "C7": the column letter and the row number Excel shows
+    column: str = ""  # the column title, e.g. "보고일"
+    params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def entry(self) -> Entry:
+        return CATALOGUE[self.code]
+
+    @property
+    def severity(self) -> Severity:
+        return self.entry.severity
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    @property
+    def position(self) -> str:
+        """`주간실적!C7`, `주간실적`, or '' — the way Excel names a place."""
+        if self.sheet and self.cell:
+            return f"{self.sheet}!{self.cell}"
+        return self.sheet or self.cell
+
+    @property
+    def message(self) -> str:
+        values = {"column": self.column, "sheet": self.sheet, **self.params}
+        try:
+            return self.entry.template.format(**values)
+        except (KeyError, IndexError):  # a missing parameter must not hide the problem itself
+            return self.entry.template
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "sheet": self.sheet,
+            "cell": self.cell,
+            "column": self.column,
+            "code": self.code,
+            "severity": self.severity.value,
+            "title": self.entry.title,
+            "message": self.message,
+            "params": {k: str(v) for k, v in self.params.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Problem:
+        return cls(
+            code=data["code"],
+            file=data.get("file", ""),
+            sheet=data.get("sheet", ""),
+            cell=data.get("cell", ""),
+            column=data.get("column", ""),
+            params=dict(data.get("params", {})),
+        )
+
+    def line(self) -> str:
+        """One Korean line: `[오류] 파일 주간실적!C7 (보고일): message`."""
+        tag = "오류" if self.is_error else "경고"
+        where = " ".join(p for p in (self.file, self.position) if p)
+        col = f" ({self.column})" if self.column else ""
+        return f"[{tag}] {where}{col}: {self.message}"
+
+
+def has_errors(problems: list[Problem]) -> bool:
+    return any(p.is_error for p in problems)

@@ -1,0 +1,247 @@
+"""The year's policy rules, loaded from ``rules/<year>.toml`` and validated at load.
+
+Policy is data: grade tiers, reward rates and fixed amounts, leave days, the
+commendation tiers, the plan deadline and the year's calendar all live in the
+TOML file.  A new year is a new file.  Loading failures raise `RulesError` with a
+Korean message (a configuration error: the CLI exits 2).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..normalize import squash
+
+RULES_DIR = Path(__file__).resolve().parent
+WEEKDAYS = ("월", "화", "수", "목", "금", "토", "일")
+
+
+class RulesError(Exception):
+    """The rules file is missing or invalid; the message is Korean and names the file."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CategoryRule(_Model):
+    aliases: list[str] = []
+    reward_rate_percent: int = Field(ge=0, le=100)
+    subsidy_excluded: bool
+    fixed_without_prize: bool
+    personnel_preference: bool = False
+
+
+class RewardRule(_Model):
+    fixed_without_prize: dict[str, int]
+    requires_plan_notice: bool = True
+
+    @field_validator("fixed_without_prize")
+    @classmethod
+    def _non_negative(cls, value: dict[str, int]) -> dict[str, int]:
+        for tier, amount in value.items():
+            if amount < 0:
+                raise ValueError(f"'{tier}'의 정액 {amount}원이 음수입니다")
+        return value
+
+
+class Deadline(_Model):
+    years_after: int = Field(ge=0, le=5)
+    month: int = Field(ge=1, le=12)
+    day: int = Field(ge=1, le=31)
+
+    def for_year(self, year: int) -> date:
+        return date(year + self.years_after, self.month, self.day)
+
+
+class LeaveRule(_Model):
+    deadline: Deadline
+    days: dict[str, dict[str, int]]  # role → tier → days
+
+
+class CommendationRule(_Model):
+    officer_tiers: list[str]
+    leader_tiers: list[str]
+
+
+class PlanRule(_Model):
+    submit_within_days: int = Field(ge=0, le=60)
+    day_basis: Literal["calendar", "business"] = "calendar"
+
+
+class WeeklyRule(_Model):
+    weekday: str = "금"
+    start: date
+    end: date
+
+    @field_validator("weekday")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        if value not in WEEKDAYS:
+            raise ValueError(f"요일 '{value}'은(는) 월·화·수·목·금·토·일 중 하나여야 합니다")
+        return value
+
+
+class ScheduleItem(_Model):
+    name: str
+    owner: str = ""
+    months: list[int] = []
+    weekday: str | None = None
+    start: str | None = None  # "MM-DD"
+    end: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> ScheduleItem:
+        if not (self.months or self.start):
+            raise ValueError(f"일정 '{self.name}'에 months 또는 start/end가 필요합니다")
+        if any(not 1 <= m <= 12 for m in self.months):
+            raise ValueError(f"일정 '{self.name}'의 months는 1~12여야 합니다")
+        if self.weekday is not None and self.weekday not in WEEKDAYS:
+            raise ValueError(f"일정 '{self.name}'의 요일 '{self.weekday}'이(가) 올바르지 않습니다")
+        for value in (self.start, self.end):
+            if value is not None:
+                try:
+                    month, day = (int(x) for x in value.split("-"))
+                    date(2000, month, day)
+                except ValueError:
+                    raise ValueError(f"일정 '{self.name}'의 날짜 '{value}'은(는) MM-DD 형식이어야 합니다") from None
+        if (self.start is None) != (self.end is None):
+            raise ValueError(f"일정 '{self.name}'에 start와 end를 함께 적어야 합니다")
+        return self
+
+
+class Rules(_Model):
+    year: int = Field(ge=2000, le=2100)
+    version: str
+    source: str = ""
+    tiers: list[str] = Field(min_length=1)
+    grades: dict[str, list[str]]
+    categories: dict[str, CategoryRule]
+    reward: RewardRule
+    leave: LeaveRule
+    commendation: CommendationRule
+    plans: PlanRule
+    weekly: WeeklyRule
+    schedule: list[ScheduleItem] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rules:
+        tiers = set(self.tiers)
+        problems: list[str] = []
+        for tier in self.grades:
+            if tier not in tiers:
+                problems.append(f"[grades]의 '{tier}'이(가) tiers에 없습니다")
+        seen: dict[str, str] = {}
+        for tier, grades in self.grades.items():
+            for grade in grades:
+                key = squash(grade)
+                if key in seen and seen[key] != tier:
+                    problems.append(f"등급 '{grade}'이(가) '{seen[key]}'와 '{tier}'에 함께 있습니다")
+                seen[key] = tier
+        for tier in self.reward.fixed_without_prize:
+            if tier not in tiers:
+                problems.append(f"[reward] fixed_without_prize의 '{tier}'이(가) tiers에 없습니다")
+        for role, by_tier in self.leave.days.items():
+            for tier, days in by_tier.items():
+                if tier not in tiers:
+                    problems.append(f"[leave.days] '{role}'의 '{tier}'이(가) tiers에 없습니다")
+                if not 0 <= days <= 30:
+                    problems.append(f"[leave.days] '{role}' '{tier}'의 일수 {days}이(가) 0~30 밖입니다")
+        for tier in (*self.commendation.officer_tiers, *self.commendation.leader_tiers):
+            if tier not in tiers:
+                problems.append(f"[commendation]의 '{tier}'이(가) tiers에 없습니다")
+        labels: dict[str, str] = {}
+        for name, rule in self.categories.items():
+            for label in (name, *rule.aliases):
+                key = squash(label)
+                if key in labels and labels[key] != name:
+                    problems.append(f"사업구분 별칭 '{label}'이(가) 두 구분에 있습니다")
+                labels[key] = name
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @cached_property
+    def _tier_by_grade(self) -> dict[str, str]:
+        return {squash(g): tier for tier, grades in self.grades.items() for g in grades}
+
+    @cached_property
+    def _category_by_label(self) -> dict[str, str]:
+        table: dict[str, str] = {}
+        for name, rule in self.categories.items():
+            for label in (name, *rule.aliases):
+                table[squash(label)] = name
+        return table
+
+    def tier_of(self, grade: str) -> str | None:
+        """`최 우 수` → `최우수 이상`; None for a grade the table does not know."""
+        return self._tier_by_grade.get(squash(grade))
+
+    def canonical_grade(self, grade: str) -> str | None:
+        key = squash(grade)
+        for grades in self.grades.values():
+            for known in grades:
+                if squash(known) == key:
+                    return known
+        return None
+
+    def category_of(self, label: str) -> str | None:
+        """`서울시 인센티브` → `시·자치구 공동협력사업`; None when unknown."""
+        return self._category_by_label.get(squash(label))
+
+    @property
+    def grade_choices(self) -> list[str]:
+        return [g for tier in self.tiers for g in self.grades.get(tier, [])]
+
+    def tier_rank(self, tier: str) -> int:
+        """0 for the highest tier."""
+        return self.tiers.index(tier)
+
+
+def rules_path(year: int) -> Path:
+    return RULES_DIR / f"{year}.toml"
+
+
+def available_years() -> list[int]:
+    return sorted(int(p.stem) for p in RULES_DIR.glob("*.toml") if p.stem.isdigit())
+
+
+def load_rules(source: int | Path) -> Rules:
+    """Load and validate a rules file, by year (`rules/2016.toml`) or by path."""
+    path = rules_path(source) if isinstance(source, int) else Path(source)
+    if not path.is_file():
+        years = ", ".join(str(y) for y in available_years()) or "없음"
+        raise RulesError(
+            f"규칙 파일 {path.name}을(를) 찾을 수 없습니다(있는 연도: {years}). "
+            f"coop_batch/rules/ 에 연도 규칙 파일을 만들거나 설정의 policy_year를 고쳐 주세요."
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RulesError(f"규칙 파일 {path.name}의 형식이 잘못되었습니다: {exc}. TOML 문법을 확인해 주세요.") from None
+    try:
+        return Rules.model_validate(data)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(전체)'}: {_korean(err)}" for err in exc.errors()
+        )
+        raise RulesError(f"규칙 파일 {path.name}에 잘못된 값이 있습니다 — {details}. 파일을 고쳐 주세요.") from None
+
+
+def _korean(err: dict) -> str:
+    kind = err.get("type", "")
+    if kind == "missing":
+        return "값이 없습니다"
+    if kind == "extra_forbidden":
+        return "알 수 없는 항목입니다(오타인지 확인)"
+    if kind.startswith(("int_", "bool_", "date_", "string_", "list_", "dict_")):
+        return f"형식이 맞지 않습니다({err.get('input')!r})"
+    if kind in ("greater_than_equal", "less_than_equal", "too_short"):
+        return f"허용 범위를 벗어났습니다({err.get('input')!r})"
+    return str(err.get("msg", "")).removeprefix("Value error, ")
