@@ -20,7 +20,7 @@ from typing import Any, Iterable
 _BLANKS = {"", "-", "－", "–", "—", "―", "‐"}
 _SPACE_RE = re.compile(r"[\s\u200b\u200c\u200d\ufeff\u3000]+")
 # Middle dots, bullets and the bracket/quote variants people type around project names.
-_PROJECT_NOISE_RE = re.compile(r"[\s·‧ㆍ•∙・･\.\-_,'\"“”‘’「」『』《》〈〉<>()\[\]{}【】〔〕]+")
+_PROJECT_NOISE_RE = re.compile(r"[\s·‧ㆍ\u119e•∙・･\.\-_,'\"“”‘’「」『』《》〈〉<>()\[\]{}【】〔〕]+")
 _EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 == 1900-01-01, after Lotus' leap-year bug
 _DATE_RE = re.compile(r"^(\d{4})\s*[.\-/년]\s*(\d{1,2})\s*[.\-/월]\s*(\d{1,2})\s*[.일]?\s*(?:\(.\))?$")
 _DATE_COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
