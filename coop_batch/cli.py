@@ -33,6 +33,166 @@ def cli() -> None:
 # --- commands (each a thin call into the library) ---
 
 
+@cli.command("templates")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False), default="templates/xlsx", show_default=True,
+    help="서식 파일을 저장할 폴더",
+)
+@click.option("--year", type=int, default=None, help="정책 연도(기본: 규칙 파일이 있는 가장 최근 연도)")
+def templates_cmd(out_dir: str, year: int | None) -> None:
+    """표준 서식 6종(.xlsx)을 만듭니다."""
+    from pathlib import Path
+
+    from .rules import RulesError, available_years, load_rules
+    from .templates import write_templates
+
+    try:
+        rules = load_rules(year if year is not None else max(available_years(), default=2016))
+    except RulesError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    try:
+        paths = write_templates(Path(out_dir), rules)
+    except OSError as exc:
+        click.echo(
+            f"서식 파일을 쓸 수 없습니다: {exc.filename or out_dir} ({exc.strerror or exc}). "
+            "엑셀에서 열려 있으면 닫고, 폴더 쓰기 권한을 확인한 뒤 다시 실행해 주세요.",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(f"{rules.year}년 규칙({rules.version})으로 표준 서식 {len(paths)}개를 만들었습니다: {Path(out_dir)}")
+    for path in paths:
+        click.echo(f"  - {path.name}")
+
+
+@cli.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+    help="table: 사람이 읽는 표, json: 프로그램용",
+)
+@click.option("--year", type=int, default=None, help="정책 연도(기본: 규칙 파일이 있는 가장 최근 연도)")
+def validate_cmd(files: tuple[str, ...], fmt: str, year: int | None) -> None:
+    """서식 파일을 검증해 문제(오류·경고)를 보여 줍니다. 오류가 있는 파일이 하나라도 있으면 종료 코드 1."""
+    import json
+    from pathlib import Path
+
+    from .rules import RulesError, available_years, load_rules
+    from .validate import render_table, summary, validate_file
+
+    try:
+        rules = load_rules(year if year is not None else max(available_years(), default=2016))
+    except RulesError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    results = [(name, validate_file(Path(name), rules)) for name in files]
+    if fmt == "json":
+        click.echo(json.dumps([summary(sub, name) for name, sub in results], ensure_ascii=False, indent=2))
+    else:
+        click.echo("\n\n".join(render_table(sub, name) for name, sub in results))
+    sys.exit(0 if all(sub.accepted for _, sub in results) else 1)
+
+
+def _workspace_option(func):
+    return click.option(
+        "--workspace", "-w", "workspace_dir", type=click.Path(file_okay=False), default=".",
+        show_default=True, help="작업 폴더(설정 coop_batch.toml이 있는 곳)",
+    )(func)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _open(workspace_dir: str):
+    from .config import ConfigError, open_workspace
+
+    try:
+        return open_workspace(workspace_dir)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+
+
+@cli.command("init")
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--year", type=int, default=2016, show_default=True, help="정책(규칙) 연도")
+def init_cmd(directory: str, year: int) -> None:
+    """작업 폴더(설정 파일, inbox/ outbox/ archive/ quarantine/ logs/, 접수 대장)를 만듭니다."""
+    from .config import ConfigError, init_workspace
+    from .ledger import Ledger
+
+    try:
+        workspace = init_workspace(directory, policy_year=year)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    Ledger.open(workspace.ledger_path).close()
+    click.echo(f"작업 폴더를 준비했습니다: {workspace.root}")
+    click.echo(f"  설정: {workspace.config_path.name}, 받는 곳: {workspace.inbox}, 결과: {workspace.outbox}")
+
+
+def _run(workspace, as_of, settle_seconds=None, now=None) -> int:
+    from .lock import LockBusy
+    from .rules import RulesError
+    from .run import run_batch
+
+    interactive = sys.stdout.isatty()
+    bar = None
+
+    def progress(done: int, total: int, name: str) -> None:
+        nonlocal bar
+        if not interactive:
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="파일 처리", show_pos=True)
+            bar.__enter__()
+        bar.update(1)
+        if done == total:
+            bar.__exit__(None, None, None)
+
+    try:
+        report = run_batch(workspace, as_of=as_of, progress=progress, settle_seconds=settle_seconds, now=now)
+    except LockBusy as exc:
+        _fail(str(exc), 3)
+    except RulesError as exc:
+        _fail(str(exc), 2)
+    click.echo("\n".join(report.summary_lines()))
+    return report.exit_code
+
+
+@cli.command("run")
+@_workspace_option
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="기준일 YYYY-MM-DD (기본: 오늘, 서울 시간)")
+def run_cmd(workspace_dir: str, as_of) -> None:
+    """야간 배치를 한 번 실행합니다: 검증 → 접수/반려 보관 → 대장 기록 → 통합현황·명단 작성."""
+    workspace = _open(workspace_dir)
+    sys.exit(_run(workspace, as_of.date() if as_of else None))
+
+
+@cli.command("demo")
+@click.argument("directory", default="demo-workspace", type=click.Path(file_okay=False))
+def demo_cmd(directory: str) -> None:
+    """예시 작업 폴더를 만들고(씨앗 문서의 2015년 실적) 야간 배치를 실행합니다."""
+    from pathlib import Path
+
+    from .config import init_workspace
+    from .demo import DEFAULT_AS_OF, build_demo_inbox
+    from .rules import load_rules
+
+    root = Path(directory)
+    if (root / "ledger.sqlite").exists():
+        _fail(f"{root.resolve()}에는 이미 작업 폴더가 있습니다. 다른 폴더 이름을 주거나 그 폴더를 지운 뒤 다시 실행해 주세요.", 2)
+    workspace = init_workspace(root, policy_year=2016, evaluation_year=2015)
+    paths = build_demo_inbox(workspace.inbox, load_rules(workspace.settings.policy_year), as_of=DEFAULT_AS_OF)
+    click.echo(f"예시 작업 폴더 {workspace.root}에 부서 제출 파일 {len(paths)}개를 넣었습니다.")
+    # The demo files were just written, so waiting for them to settle would only defer them all.
+    code = _run(workspace, DEFAULT_AS_OF, settle_seconds=0)
+    click.echo(f"통합현황과 명단은 {workspace.outbox}에, 반려 사유는 {workspace.quarantine}의 .txt에 있습니다.")
+    # The demo's rejections are deliberate (exit 1 of `run` would read as a failed demo).
+    sys.exit(0 if code in (0, 1) else code)
+
+
 def main() -> None:
     _survive_console()
     cli(prog_name="coop-batch")

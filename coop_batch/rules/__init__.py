@@ -41,6 +41,8 @@ class CategoryRule(_Model):
 class RewardRule(_Model):
     fixed_without_prize: dict[str, int]
     requires_plan_notice: bool = True
+    # 포상금 = 수상금 × rate% rounded DOWN to a multiple of this many 원 (1 = 원 미만 버림, 10 = 10원 미만 버림)
+    round_down_to: int = Field(default=1, ge=1, le=1_000_000)
 
     @field_validator("fixed_without_prize")
     @classmethod

@@ -1,0 +1,215 @@
+"""The workspace: its folders and its settings file `coop_batch.toml`.
+
+A workspace is one folder holding `inbox/`, `outbox/`, `archive/`, `quarantine/`,
+`logs/`, the ledger and the settings.  In a clone of the repository the top level
+is the default workspace (its `inbox/` and `outbox/` are committed empty).
+Settings problems raise `ConfigError` with a Korean message (the CLI exits 2).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CONFIG_NAME = "coop_batch.toml"
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+class ConfigError(Exception):
+    """The workspace settings are invalid; the message is Korean and says how to fix them."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Paths(_Section):
+    inbox: str = "inbox"
+    outbox: str = "outbox"
+    archive: str = "archive"
+    quarantine: str = "quarantine"
+    logs: str = "logs"
+    ledger: str = "ledger.sqlite"
+
+
+class Limits(_Section):
+    file_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    max_file_mb: int = Field(50, gt=0, le=1024)
+    workers: int = Field(1, ge=1, le=8)
+
+
+class Logging(_Section):
+    keep_days: int = Field(30, ge=1, le=3650)
+
+
+class Mail(_Section):
+    to: list[str] = ["부구청장실@example.go.kr"]
+    cc: list[str] = []
+    sender: str = "기획예산과@example.go.kr"
+    smtp_host: str = ""  # empty: write .eml files to outbox/mail/ instead of sending
+    smtp_port: int = Field(587, ge=1, le=65535)
+    security: str = Field("starttls", pattern="^(starttls|ssl|none)$")
+    user: str = ""
+    password_env: str = "COOP_BATCH_SMTP_PASSWORD"
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
+    max_attachment_mb: float = Field(10.0, gt=0, le=100)
+
+
+class Settings(_Section):
+    policy_year: int = Field(2016, ge=2000, le=2100)
+    evaluation_year: int | None = Field(None, ge=2000, le=2100)
+    settle_seconds: float = Field(120.0, ge=0, le=86_400)
+    paths: Paths = Paths()
+    limits: Limits = Limits()
+    logging: Logging = Logging()
+    mail: Mail = Mail()
+
+    @property
+    def result_year(self) -> int:
+        """The year whose evaluation results are paid (the leave deadline counts from it)."""
+        return self.evaluation_year or self.policy_year
+
+
+DEFAULT_CONFIG = """\
+# coop-batch 작업 폴더 설정 (이 파일은 UTF-8로 저장하세요)
+# 값을 바꾼 뒤 'coop-batch doctor'로 설정이 올바른지 확인할 수 있습니다.
+
+# 적용할 격려방안 규칙 연도 (coop_batch/rules/<연도>.toml)
+policy_year = {policy_year}
+
+# 평가결과의 연도 (특별휴가 사용기한 계산 기준). 비우면 policy_year와 같습니다.
+{evaluation_line}
+
+# 받은 파일을 처리하기 전에 기다리는 시간(초): 공유 폴더로 복사 중인 파일을 건드리지 않기 위함
+settle_seconds = 120
+
+[paths]
+# 작업 폴더 기준 상대 경로 또는 절대 경로
+inbox = "inbox"            # 부서가 파일을 넣는 곳 (하위 폴더 포함)
+outbox = "outbox"          # 통합현황·명단 파일이 만들어지는 곳
+archive = "archive"        # 접수된 파일 보관 (연/월 폴더)
+quarantine = "quarantine"  # 반려된 파일 보관 (사유 .txt 함께)
+logs = "logs"
+ledger = "ledger.sqlite"   # 접수 대장 (지우지 마세요)
+
+[limits]
+file_timeout_seconds = 30  # 파일 하나를 읽는 최대 시간
+max_file_mb = 50           # 이보다 큰 파일은 반려
+workers = 1                # 파일을 동시에 읽는 작업 프로세스 수
+
+[logging]
+keep_days = 30             # 로그 보관 일수
+
+[mail]
+to = ["부구청장실@example.go.kr"]
+cc = []
+sender = "기획예산과@example.go.kr"
+smtp_host = ""             # 비워 두면 메일을 보내지 않고 outbox/mail/ 에 .eml 파일로 저장
+smtp_port = 587
+security = "starttls"      # starttls, ssl, none
+user = ""
+password_env = "COOP_BATCH_SMTP_PASSWORD"  # 비밀번호는 이 이름의 환경 변수에 둡니다(파일에 적지 않음)
+timeout_seconds = 30
+max_attachment_mb = 10     # 이보다 큰 첨부는 보내지 않고 파일 위치를 본문에 적음
+"""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    settings: Settings
+
+    def _path(self, value: str) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() else self.root / path
+
+    @property
+    def inbox(self) -> Path:
+        return self._path(self.settings.paths.inbox)
+
+    @property
+    def outbox(self) -> Path:
+        return self._path(self.settings.paths.outbox)
+
+    @property
+    def archive(self) -> Path:
+        return self._path(self.settings.paths.archive)
+
+    @property
+    def quarantine(self) -> Path:
+        return self._path(self.settings.paths.quarantine)
+
+    @property
+    def logs(self) -> Path:
+        return self._path(self.settings.paths.logs)
+
+    @property
+    def ledger_path(self) -> Path:
+        return self._path(self.settings.paths.ledger)
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / "coop_batch.lock"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def folders(self) -> tuple[Path, ...]:
+        return (self.inbox, self.outbox, self.archive, self.quarantine, self.logs)
+
+
+def load_settings(root: Path) -> Settings:
+    path = root / CONFIG_NAME
+    if not path.is_file():
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"설정 파일 {path}이(가) UTF-8이 아닙니다. 메모장에서 'UTF-8'로 다시 저장해 주세요.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"설정 파일 {path}의 형식이 잘못되었습니다({exc}). 따옴표와 = 기호를 확인해 주세요.") from None
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: "
+            + ("알 수 없는 항목(오타인지 확인)" if err["type"] == "extra_forbidden" else f"값 {err.get('input')!r}이(가) 올바르지 않음")
+            for err in exc.errors()
+        )
+        raise ConfigError(f"설정 파일 {path}에 잘못된 값이 있습니다 — {details}. 고친 뒤 다시 실행해 주세요.") from None
+
+
+def open_workspace(root: Path | str) -> Workspace:
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise ConfigError(f"작업 폴더 {root}이(가) 없습니다. 'coop-batch init {root}'로 먼저 만들어 주세요.")
+    return Workspace(root, load_settings(root))
+
+
+def init_workspace(root: Path | str, *, policy_year: int = 2016, evaluation_year: int | None = None) -> Workspace:
+    """Create the folders and a commented settings file; keeps an existing settings file."""
+    root = Path(root).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / CONFIG_NAME
+    if not config.exists():
+        evaluation_line = (
+            f"evaluation_year = {evaluation_year}" if evaluation_year else f"# evaluation_year = {policy_year}"
+        )
+        config.write_text(
+            DEFAULT_CONFIG.format(policy_year=policy_year, evaluation_line=evaluation_line), encoding="utf-8"
+        )
+    workspace = open_workspace(root)
+    for folder in workspace.folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    return workspace
+
+
+def today_seoul(now: datetime | None = None) -> date:
+    return (now or datetime.now(SEOUL)).astimezone(SEOUL).date()

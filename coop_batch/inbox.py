@@ -1,0 +1,283 @@
+"""The inbox: what is ready to process, what must wait, and filing files away without losing any.
+
+Decisions (the why):
+- Anything in the inbox (subfolders included) that is not a known temporary/system/owner file or a
+  `.txt` note is a *candidate*, whatever its extension: an odd file (a .hwp, a .pdf) gets a clear
+  rejection in the quarantine rather than sitting in the inbox forever unexplained.
+- Ignored files (Excel `~$` owner files, LibreOffice `.~lock.*#`, `*.tmp`, Thumbs.db, desktop.ini,
+  dot-files, hidden files, `.txt` notes) are never touched and never counted.  Hidden folders are
+  not entered.
+- A candidate waits (stays in the inbox for the next run) when it is *unsettled* — touched within
+  `settle_seconds` — or *open elsewhere* — an Excel/LibreOffice owner file sits beside it.
+  "Touched" is the latest of mtime and ctime: Windows keeps the source's mtime on a copy but the
+  creation time (st_ctime there) is the copy's, and on POSIX ctime moves with every write.
+- Files are moved only (never copied-and-kept, never deleted, never overwritten); a name collision
+  gets the content hash's first 8 hex digits as a prefix.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import stat
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from .errors import Problem
+
+SEOUL = ZoneInfo("Asia/Seoul")
+_WINDOWS = os.name == "nt"
+
+_IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store", "ehthumbs.db"}
+_IGNORED_SUFFIXES = (".tmp", ".txt")
+_HIDDEN = getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2)
+_SYSTEM = getattr(stat, "FILE_ATTRIBUTE_SYSTEM", 4)
+
+NOTE_HEADER = (
+    "이 파일은 아래 문제 때문에 접수되지 않았습니다(반려). 각 항목의 안내대로 고친 뒤 "
+    "파일을 다시 받은편지함(inbox) 폴더에 넣어 주세요."
+)
+
+
+def is_ignored(name: str, attributes: int = 0) -> bool:
+    """Temporary, system, owner and note files that the run leaves alone and does not count."""
+    lower = name.casefold()
+    return (
+        lower.startswith(("~$", "."))  # Excel owner files; dot-files incl. LibreOffice `.~lock.x#`
+        or lower in _IGNORED_NAMES
+        or lower.endswith(_IGNORED_SUFFIXES)  # also `~*.tmp` (Word/Excel autosave temporaries)
+        or bool(attributes & (_HIDDEN | _SYSTEM))  # Windows hidden/system attribute
+    )
+
+
+def owner_file_names(name: str) -> tuple[str, ...]:
+    """Owner files that say `name` is open: Excel writes `~$` + the name, or for long names `~$` +
+    the name without its first two characters; LibreOffice writes `.~lock.` + name + `#`."""
+    names = [f"~${name}", f".~lock.{name}#"]
+    if len(name) > 2:
+        names.append(f"~${name[2:]}")
+    return tuple(names)
+
+
+@dataclass
+class Scan:
+    """One look at the inbox.  Each candidate is in exactly one of ready / unsettled / open_elsewhere."""
+
+    inbox: Path
+    ready: list[Path] = field(default_factory=list)
+    unsettled: list[Path] = field(default_factory=list)  # touched within settle_seconds: next run
+    open_elsewhere: list[Path] = field(default_factory=list)  # owner file beside it: next run
+    ignored: list[Path] = field(default_factory=list)  # left alone, not counted
+    owners: dict[Path, Path] = field(default_factory=dict)  # open_elsewhere file -> its owner file
+
+    @property
+    def waiting(self) -> list[Path]:
+        return _sorted(self.unsettled + self.open_elsewhere, self.inbox)
+
+    @property
+    def candidates(self) -> list[Path]:
+        """Everything counted as received: ready and waiting."""
+        return _sorted(self.ready + self.unsettled + self.open_elsewhere, self.inbox)
+
+    def relative(self, path: Path) -> str:
+        """`부서/주간실적.xlsx`: the path inside the inbox, '/' separators (for the ledger)."""
+        return path.relative_to(self.inbox).as_posix()
+
+    def waiting_problems(self) -> list[Problem]:
+        """A warning per waiting file, saying why it waits and what to do."""
+        problems = [Problem("file-still-copying", file=self.relative(p)) for p in self.unsettled]
+        problems += [
+            Problem("file-open-elsewhere", file=self.relative(p), params={"owner": self.owners[p].name})
+            for p in self.open_elsewhere
+        ]
+        return problems
+
+
+def _sort_key(path: Path, inbox: Path) -> tuple[str, str]:
+    rel = path.relative_to(inbox).as_posix()
+    return (rel.casefold(), rel)
+
+
+def _sorted(paths: Iterable[Path], inbox: Path) -> list[Path]:
+    return sorted(paths, key=lambda p: _sort_key(p, inbox))
+
+
+def _touched(st: os.stat_result) -> float:
+    return max(st.st_mtime, st.st_ctime, getattr(st, "st_birthtime", 0.0) or 0.0)
+
+
+def scan(inbox: Path, settle_seconds: float, now: float | None = None) -> Scan:
+    """Look at every file under `inbox` (a missing inbox is an empty one)."""
+    inbox = Path(inbox)
+    now = time.time() if now is None else now
+    result = Scan(inbox)
+    if not inbox.is_dir():
+        return result
+    for dirpath, dirnames, filenames in os.walk(inbox):
+        folder = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "$")) and not _hidden(folder / d))
+        present = {name.casefold(): name for name in filenames}  # owner files may differ in case
+        for name in filenames:
+            path = folder / name
+            try:
+                st = path.stat()
+            except OSError:  # vanished between listing and looking: not ours to count
+                continue
+            if not stat.S_ISREG(st.st_mode) or is_ignored(name, getattr(st, "st_file_attributes", 0)):
+                result.ignored.append(path)
+                continue
+            owner = next((present[o.casefold()] for o in owner_file_names(name) if o.casefold() in present), None)
+            if settle_seconds > 0 and now - _touched(st) < settle_seconds:
+                result.unsettled.append(path)
+            elif owner is not None:
+                result.open_elsewhere.append(path)
+                result.owners[path] = folder / owner
+            else:
+                result.ready.append(path)
+    for bucket in (result.ready, result.unsettled, result.open_elsewhere, result.ignored):
+        bucket[:] = _sorted(bucket, inbox)
+    return result
+
+
+def _hidden(path: Path) -> bool:
+    try:
+        return bool(getattr(path.stat(), "st_file_attributes", 0) & _HIDDEN)
+    except OSError:
+        return True
+
+
+def sha256_of(path: Path) -> str:
+    """Streamed SHA-256 of the file's bytes (lowercase hex)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def can_open(path: Path) -> bool:
+    """False when the file cannot be opened and read (locked, no permission): defer it."""
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError:
+        return False
+    return True
+
+
+def arrival_time(path: Path, first_seen: datetime) -> datetime:
+    """When the file's content arrived in the shared folder (Asia/Seoul), never after `first_seen`."""
+    return arrival_from_stat(path.stat(), first_seen, windows=_WINDOWS)
+
+
+def arrival_from_stat(st: os.stat_result, first_seen: datetime, windows: bool = False) -> datetime:
+    """Creation time where the OS gives one (st_birthtime; st_ctime on Windows), else mtime.
+
+    With a creation time the later of it and mtime is taken: a copy keeps the source's old
+    mtime but gets a new creation time, and a file saved over in place keeps its creation time
+    but gets a new mtime — either way the content arrived at the later one."""
+    created = getattr(st, "st_birthtime", None)
+    if created is None and windows:
+        created = st.st_ctime  # creation time on Windows (Python < 3.12 has no st_birthtime there)
+    stamp = st.st_mtime if created is None else max(created, st.st_mtime)
+    arrived = datetime.fromtimestamp(stamp, SEOUL)
+    return min(arrived, first_seen.astimezone(SEOUL))
+
+
+def archive_dir(root: Path, when: date | datetime) -> Path:
+    """`root/YYYY/MM` (for a datetime: its Seoul date)."""
+    if isinstance(when, datetime):
+        when = when.astimezone(SEOUL) if when.tzinfo else when
+    return Path(root) / f"{when.year:04d}" / f"{when.month:02d}"
+
+
+def _free_name(dest_dir: Path, name: str, sha256: str) -> Path:
+    target = dest_dir / name
+    if not target.exists():
+        return target
+    prefixed = f"{sha256[:8]}_{name}"
+    target = dest_dir / prefixed
+    stem, suffix = os.path.splitext(prefixed)
+    number = 2
+    while target.exists():  # the same content filed twice under the same name
+        target = dest_dir / f"{stem}({number}){suffix}"
+        number += 1
+    return target
+
+
+def file_into(src: Path, dest_dir: Path, sha256: str) -> Path:
+    """Move `src` into `dest_dir`, keeping its name (hash-prefixed on a collision); returns the new path.
+
+    Never overwrites: the target name is reserved by creating it exclusively, then replaced by
+    the file.  Across devices the file is copied then removed; if the removal fails the copy is
+    withdrawn, so the file is never in two places.  On any error `src` is left where it was."""
+    src, dest_dir = Path(src), Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    while True:
+        target = _free_name(dest_dir, src.name, sha256)
+        try:
+            with open(target, "xb"):
+                pass
+            break
+        except FileExistsError:  # appeared meanwhile: pick again
+            continue
+    try:
+        os.replace(src, target)
+        return target
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            _discard(target)
+            raise
+    try:
+        shutil.copy2(src, target)
+        os.unlink(src)
+    except BaseException:
+        _discard(target)
+        raise
+    return target
+
+
+def _discard(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:  # pragma: no cover - best effort; the original is intact either way
+        pass
+
+
+def find_filed(dest_dir: Path, name: str, sha256: str) -> Path | None:
+    """Where `file_into` put a file with this name and content, if it did (crash recovery)."""
+    dest_dir = Path(dest_dir)
+    if not dest_dir.is_dir():
+        return None
+    stem, suffix = os.path.splitext(f"{sha256[:8]}_{name}")
+    candidates = [dest_dir / name, dest_dir / f"{sha256[:8]}_{name}"]
+    candidates += sorted(dest_dir.glob(f"{_glob_escape(stem)}(*){_glob_escape(suffix)}"))
+    for path in candidates:
+        try:
+            if path.is_file() and sha256_of(path) == sha256:
+                return path
+        except OSError:
+            continue
+    return None
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in text)
+
+
+def note_path(filed: Path) -> Path:
+    """`반려파일.xlsx` → `반려파일.xlsx_오류.txt`, beside it (unique because the filed name is)."""
+    return filed.with_name(f"{filed.name}_오류.txt")
+
+
+def write_note(path_txt: Path, file_name: str, problems: list[Problem], header: str = NOTE_HEADER) -> None:
+    """The Korean note beside a quarantined file: UTF-8 with BOM and CRLF, for Windows Notepad."""
+    lines = [header, "", f"파일: {file_name}", f"문제: {len(problems)}건", ""]
+    lines += [f"{number}. {problem.line()}" for number, problem in enumerate(problems, 1)]
+    text = "\n".join(lines).replace("\r\n", "\n").replace("\r", "\n") + "\n"
+    Path(path_txt).parent.mkdir(parents=True, exist_ok=True)
+    with open(path_txt, "w", encoding="utf-8-sig", newline="\r\n") as handle:
+        handle.write(text)

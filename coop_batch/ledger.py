@@ -1,0 +1,643 @@
+"""The ledger: every processed file, every run, the validated records and the mail queue, in SQLite.
+
+Design notes (the why):
+- One row in `files` per processed inbox file: accepted, rejected or duplicate.  A *deferred* file
+  (still copying, open in Excel, unreadable) gets no row: it stays in the inbox untouched, may not
+  even be hashable, and is retried next run; the run lists it in its summary instead.  So every
+  `files` row has a content hash and is filed (moved) exactly once — `unfiled()` is precisely the
+  set of rows whose move a crash interrupted.
+- A row is committed *before* its file is moved (`record_file` then `inbox.file_into` then
+  `mark_filed`): a crash leaves the file in the inbox with a committed row, which the next run's
+  recovery files without processing it again.
+- Validated records are stored once per accepted content hash (`record_sets` + `records`), tagged
+  with the template-schema and rules versions they were validated under, so a night with few new
+  files rebuilds the master from here without re-reading the archive, and a version change can
+  list what must be revalidated (`stale_records`).
+- Record values round-trip exactly through a tagged JSON encoding (`encode_json`): date, datetime,
+  Decimal, tuple and dicts with non-str or `$` keys are tagged objects; float is refused (money is
+  never float).  An aware datetime comes back with a fixed UTC offset (same instant, no zone name).
+- Timestamps are ISO 8601 in Asia/Seoul with the offset and whole seconds, so that text order is
+  time order.  Naive datetimes are a bug and raise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from .errors import Problem
+from .schema import TEMPLATE_VERSION
+
+SEOUL = ZoneInfo("Asia/Seoul")
+BUSY_TIMEOUT_MS = 10_000
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class LedgerError(Exception):
+    """The ledger file cannot be used; the message is Korean and says how to fix it (CLI exit 2)."""
+
+
+class FileStatus(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"  # byte-identical to an earlier file: filed, not processed again
+    DEFERRED = "deferred"  # left in the inbox for the next run; never stored in `files`
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    OK = "ok"  # exit 0
+    REJECTED = "rejected"  # some files rejected, outputs written (exit 1)
+    FAILED = "failed"  # stopped by an error
+    INTERRUPTED = "interrupted"  # found still 'running' by a later run: the process died
+
+
+class MailStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # last attempt failed; retried by the next run
+
+
+# --- time ---
+
+
+def now_seoul() -> datetime:
+    return datetime.now(SEOUL).replace(microsecond=0)
+
+
+def to_iso(value: datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: pass an aware datetime (Asia/Seoul)")
+    return value.astimezone(SEOUL).isoformat(timespec="seconds")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+# --- exact JSON for record values ---
+
+
+def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int)):  # bool is an int
+        return value
+    if isinstance(value, float):
+        raise TypeError(f"float {value!r} in a record: use int 원 or Decimal")
+    if isinstance(value, Decimal):
+        return {"$dec": str(value)}
+    if isinstance(value, datetime):  # before date: datetime is a date
+        return {"$dt": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, tuple):
+        return {"$tuple": [_encode(v) for v in value]}
+    if isinstance(value, dict):
+        if all(isinstance(k, str) and not k.startswith("$") for k in value):
+            return {k: _encode(v) for k, v in value.items()}
+        # keys that JSON would change (non-str) or that look like tags: keep them as pairs
+        return {"$map": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    raise TypeError(f"cannot store {type(value).__name__} {value!r} in the ledger")
+
+
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "$dec": Decimal,
+    "$dt": datetime.fromisoformat,
+    "$date": date.fromisoformat,
+    "$tuple": tuple,
+    "$map": lambda pairs: {k: v for k, v in pairs},
+}
+
+
+def _decode_object(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        ((key, value),) = obj.items()
+        decoder = _DECODERS.get(key)
+        if decoder is not None:
+            return decoder(value)
+    return obj
+
+
+def encode_json(value: Any) -> str:
+    return json.dumps(_encode(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_json(text: str) -> Any:
+    return json.loads(text, object_hook=_decode_object)
+
+
+# --- rows ---
+
+
+def _relative_posix(value: str | PurePath, what: str) -> str:
+    text = value.as_posix() if isinstance(value, PurePath) else str(value).replace("\\", "/")
+    if not text or PurePosixPath(text).is_absolute() or PureWindowsPath(text).is_absolute():
+        raise ValueError(f"{what} must be a relative path, got {value!r}")
+    return text
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """What the run knows about one processed inbox file, to be recorded."""
+
+    run_id: int
+    sha256: str
+    original_path: str  # relative to the inbox, '/' separators (a PurePath is converted)
+    size: int
+    mtime: datetime
+    first_seen: datetime
+    arrived_at: datetime  # inbox.arrival_time(): <= first_seen
+    status: FileStatus
+    kind: str = ""  # schema Kind.id, '' when unknown
+    department: str = ""
+    duplicate_of: int | None = None  # files.id of the first row with the same content
+    template_version: str = ""  # as declared in the file's `_meta`
+    rules_version: str = ""  # Rules.version the file was judged under
+    problems: Sequence[Problem] = field(default=())
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "original_path", _relative_posix(self.original_path, "original_path"))
+        set_(self, "status", FileStatus(self.status))
+        set_(self, "problems", tuple(self.problems))
+        if not _SHA256_RE.match(self.sha256):
+            raise ValueError(f"sha256 must be 64 lowercase hex digits, got {self.sha256!r}")
+        if self.status is FileStatus.DEFERRED:
+            raise ValueError("deferred files are not recorded in the ledger (they stay in the inbox)")
+        if (self.status is FileStatus.DUPLICATE) != (self.duplicate_of is not None):
+            raise ValueError("duplicate_of is required for, and only for, a duplicate")
+        if self.size < 0:
+            raise ValueError(f"negative size {self.size}")
+        if to_iso(self.arrived_at) > to_iso(self.first_seen):
+            raise ValueError("arrived_at must not be later than first_seen")
+        to_iso(self.mtime)
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.original_path).name
+
+
+@dataclass(frozen=True)
+class FileRow:
+    id: int
+    run_id: int
+    sha256: str
+    original_path: str
+    name: str
+    size: int
+    mtime: datetime
+    first_seen: datetime
+    arrived_at: datetime
+    status: FileStatus
+    kind: str
+    department: str
+    duplicate_of: int | None
+    filed_path: str | None  # relative to the workspace, '/' separators; None until moved
+    template_version: str
+    rules_version: str
+    problems: tuple[dict[str, Any], ...]  # Problem.as_dict() as recorded (message included)
+
+    def problem_objects(self) -> list[Problem]:
+        return [Problem.from_dict(p) for p in self.problems]
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    started: datetime
+    finished: datetime | None
+    as_of: date
+    status: RunStatus
+    exit_code: int | None
+    summary: dict[str, Any]
+    problems: int
+
+
+@dataclass(frozen=True)
+class MailRow:
+    id: int
+    run_id: int | None
+    path: str  # the .eml, relative to the workspace
+    subject: str
+    status: MailStatus
+    attempts: int
+    last_error: str
+    created: datetime
+    sent_at: datetime | None
+
+
+_R = TypeVar("_R", FileRow, RunRow, MailRow)
+
+
+def _problems(text: str) -> tuple[dict[str, Any], ...]:
+    return tuple(json.loads(text))
+
+
+_CONVERT: dict[str, Callable[[Any], Any]] = {  # column -> python value (NULL stays None)
+    "mtime": datetime.fromisoformat,
+    "first_seen": datetime.fromisoformat,
+    "arrived_at": datetime.fromisoformat,
+    "started": datetime.fromisoformat,
+    "finished": datetime.fromisoformat,
+    "created": datetime.fromisoformat,
+    "sent_at": datetime.fromisoformat,
+    "as_of": date.fromisoformat,
+}
+_ROW_CONVERT: dict[type, dict[str, Callable[[Any], Any]]] = {
+    FileRow: {"status": FileStatus, "problems": _problems},
+    RunRow: {"status": RunStatus, "summary": decode_json},
+    MailRow: {"status": MailStatus},
+}
+
+
+def _from_row(cls: type[_R], r: sqlite3.Row) -> _R:
+    """Build a row dataclass from the columns it names (later migrations may add others)."""
+    convert = {**_CONVERT, **_ROW_CONVERT[cls]}
+    values = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        value = r[f.name]
+        if value is not None and f.name in convert:
+            value = convert[f.name](value)
+        values[f.name] = value
+    return cls(**values)
+
+
+# --- schema and migrations: _MIGRATIONS[i] takes user_version i to i + 1 ---
+
+_SCHEMA_1 = (
+    """CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started TEXT NOT NULL,
+        finished TEXT,
+        as_of TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'running'
+            CHECK (status IN ('running', 'ok', 'rejected', 'failed', 'interrupted')),
+        exit_code INTEGER,
+        summary TEXT NOT NULL DEFAULT '{}',
+        problems INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+        original_path TEXT NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL CHECK (size >= 0),
+        mtime TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        arrived_at TEXT NOT NULL CHECK (arrived_at <= first_seen),
+        kind TEXT NOT NULL DEFAULT '',
+        department TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL CHECK (status IN ('accepted', 'rejected', 'duplicate')),
+        duplicate_of INTEGER REFERENCES files(id),
+        filed_path TEXT,
+        template_version TEXT NOT NULL DEFAULT '',
+        rules_version TEXT NOT NULL DEFAULT '',
+        problems TEXT NOT NULL DEFAULT '[]',
+        CHECK ((status = 'duplicate') = (duplicate_of IS NOT NULL))
+    )""",
+    "CREATE INDEX files_sha256 ON files(sha256)",
+    "CREATE INDEX files_run ON files(run_id)",
+    "CREATE INDEX files_unfiled ON files(id) WHERE filed_path IS NULL",
+    """CREATE TABLE record_sets (
+        sha256 TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        template_version TEXT NOT NULL,
+        rules_version TEXT NOT NULL,
+        rows INTEGER NOT NULL,
+        stored_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE records (
+        sha256 TEXT NOT NULL REFERENCES record_sets(sha256) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (sha256, seq)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE mails (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        path TEXT NOT NULL UNIQUE,
+        subject TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        created TEXT NOT NULL,
+        sent_at TEXT
+    )""",
+)
+
+
+def _migrate_to_1(db: sqlite3.Connection) -> None:
+    for statement in _SCHEMA_1:
+        db.execute(statement)
+
+
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1]
+
+
+class Ledger:
+    """`with Ledger.open(ws.ledger_path) as ledger: ...` — one connection, explicit transactions."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+        self._depth = 0  # transaction nesting (savepoints inside)
+
+    # --- open / close ---
+
+    @classmethod
+    def open(cls, path: Path | str) -> Ledger:
+        """Open (creating and migrating as needed); `LedgerError` for a file that is not a usable ledger."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(
+                f"접수 대장 {path}을(를) 열 수 없습니다({exc}). 폴더가 있고 쓰기 권한이 있는지 확인해 주세요."
+            ) from None
+        ledger = cls(db, path)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA foreign_keys = ON")
+            # WAL lets `status`/`doctor` read while a run writes; some network drives refuse it,
+            # and then SQLite keeps its rollback journal, which is still correct.
+            db.execute("PRAGMA journal_mode = WAL")
+            # FULL: a committed row must survive a power cut, since the file is moved after it.
+            db.execute("PRAGMA synchronous = FULL")
+            ledger._migrate()
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise LedgerError(
+                f"접수 대장 {path}을(를) 읽을 수 없습니다({exc}). 파일이 손상되었거나 접수 대장이 아닙니다. "
+                f"백업본으로 바꾸거나, 이 파일을 다른 이름으로 옮겨 두고 다시 실행해 새 대장을 만들어 주세요."
+            ) from None
+        except BaseException:  # LedgerError, or a bug in a migration: never leave the file open
+            db.close()
+            raise
+        return ledger
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        target = len(_MIGRATIONS)
+        if version > target:
+            raise LedgerError(
+                f"접수 대장 {self.path}은(는) 더 새 버전의 coop-batch가 만든 것입니다(대장 버전 {version}, "
+                f"이 프로그램은 {target}까지). coop-batch를 최신 버전으로 업데이트해 주세요."
+            )
+        for step in range(version, target):
+            with self.transaction():
+                _MIGRATIONS[step](self._db)
+                self._db.execute(f"PRAGMA user_version = {step + 1}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing; nestable (inner blocks are savepoints).  Group many `record_file` calls
+        in one to save fsyncs; the files are then moved after the outer block commits."""
+        if self._depth:
+            name = f"sp{self._depth}"
+            self._db.execute(f"SAVEPOINT {name}")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._db.execute(f"ROLLBACK TO {name}")
+                self._db.execute(f"RELEASE {name}")
+                raise
+            else:
+                self._db.execute(f"RELEASE {name}")
+            finally:
+                self._depth -= 1
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        finally:
+            self._depth = 0
+
+    # --- runs ---
+
+    def start_run(self, as_of: date, started: datetime | None = None) -> int:
+        """A new run; runs still marked 'running' died (the caller holds the workspace lock)."""
+        with self.transaction():
+            self._db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+            cursor = self._db.execute(
+                "INSERT INTO runs (started, as_of) VALUES (?, ?)",
+                (to_iso(started or now_seoul()), as_of.isoformat()),
+            )
+        return int(cursor.lastrowid)  # type: ignore[arg-type]
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: RunStatus | str,
+        exit_code: int,
+        summary: dict[str, Any],
+        problems: int | None = None,
+        finished: datetime | None = None,
+    ) -> None:
+        """`problems` defaults to the number of problems recorded on this run's files."""
+        status = RunStatus(status)
+        if problems is None:
+            problems = sum(len(row.problems) for row in self.files_of_run(run_id))
+        with self.transaction():
+            cursor = self._db.execute(
+                "UPDATE runs SET finished = ?, status = ?, exit_code = ?, summary = ?, problems = ? WHERE id = ?",
+                (to_iso(finished or now_seoul()), status.value, exit_code, encode_json(summary), problems, run_id),
+            )
+            if cursor.rowcount != 1:
+                raise KeyError(f"no run {run_id}")
+
+    def run(self, run_id: int) -> RunRow | None:
+        row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _from_row(RunRow, row) if row else None
+
+    def last_run(self, before: int | None = None) -> RunRow | None:
+        """The latest finished run (optionally: older than run `before`)."""
+        row = self._db.execute(
+            "SELECT * FROM runs WHERE finished IS NOT NULL AND id < ? ORDER BY id DESC LIMIT 1",
+            (before if before is not None else 2**62,),
+        ).fetchone()
+        return _from_row(RunRow, row) if row else None
+
+    # --- files ---
+
+    def find_by_hash(self, sha256: str) -> FileRow | None:
+        """The first accepted or rejected row with this content: what a resubmission duplicates."""
+        row = self._db.execute(
+            "SELECT * FROM files WHERE sha256 = ? AND status IN ('accepted', 'rejected') ORDER BY id LIMIT 1",
+            (sha256,),
+        ).fetchone()
+        return _from_row(FileRow, row) if row else None
+
+    def record_file(self, entry: FileEntry, records: list[dict[str, Any]] | None = None) -> int:
+        """Store the file row and, for an accepted file whose content has no current record set,
+        its validated records — in one transaction.  Returns the file id."""
+        if records is not None and entry.status is not FileStatus.ACCEPTED:
+            raise ValueError(f"records given for a {entry.status.value} file")
+        with self.transaction():
+            cursor = self._db.execute(
+                """INSERT INTO files (run_id, sha256, original_path, name, size, mtime, first_seen, arrived_at,
+                       kind, department, status, duplicate_of, template_version, rules_version, problems)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    entry.run_id,
+                    entry.sha256,
+                    entry.original_path,
+                    entry.name,
+                    entry.size,
+                    to_iso(entry.mtime),
+                    to_iso(entry.first_seen),
+                    to_iso(entry.arrived_at),
+                    entry.kind,
+                    entry.department,
+                    entry.status.value,
+                    entry.duplicate_of,
+                    entry.template_version,
+                    entry.rules_version,
+                    json.dumps([p.as_dict() for p in entry.problems], ensure_ascii=False),
+                ),
+            )
+            if records is not None and not self._has_current_set(entry.sha256, entry.rules_version):
+                self.store_records(entry.sha256, entry.kind, records, entry.rules_version)
+        return int(cursor.lastrowid)  # type: ignore[arg-type]
+
+    def mark_filed(self, file_id: int, filed_path: str | PurePath) -> None:
+        """Record where the file now lives, relative to the workspace (after `inbox.file_into`)."""
+        text = _relative_posix(filed_path, "filed_path")
+        with self.transaction():
+            cursor = self._db.execute("UPDATE files SET filed_path = ? WHERE id = ?", (text, file_id))
+            if cursor.rowcount != 1:
+                raise KeyError(f"no file {file_id}")
+
+    def file(self, file_id: int) -> FileRow | None:
+        row = self._db.execute("SELECT * FROM files WHERE id = ?", (file_id,)).fetchone()
+        return _from_row(FileRow, row) if row else None
+
+    def _files(self, where: str, params: tuple[Any, ...] = (), order: str = "id") -> list[FileRow]:
+        rows = self._db.execute(f"SELECT * FROM files WHERE {where} ORDER BY {order}", params)
+        return [_from_row(FileRow, r) for r in rows]
+
+    def unfiled(self) -> list[FileRow]:
+        """Committed rows whose file was not moved yet: a crash came between commit and move."""
+        return self._files("filed_path IS NULL")
+
+    def accepted_files(self) -> list[FileRow]:
+        """What the master is rebuilt from, oldest first (so that later ones win in the merge)."""
+        return self._files("status = 'accepted'", order="arrived_at, first_seen, id")
+
+    def files_of_run(self, run_id: int) -> list[FileRow]:
+        return self._files("run_id = ?", (run_id,))
+
+    def history(self) -> list[FileRow]:
+        """Every processed file in the order it was recorded (the 제출이력 sheet)."""
+        return self._files("1")
+
+    # --- validated records (one set per accepted content hash) ---
+
+    def _has_current_set(self, sha256: str, rules_version: str, template_version: str = TEMPLATE_VERSION) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM record_sets WHERE sha256 = ? AND rules_version = ? AND template_version = ?",
+            (sha256, rules_version, template_version),
+        ).fetchone()
+        return row is not None
+
+    def store_records(
+        self,
+        sha256: str,
+        kind: str,
+        records: list[dict[str, Any]],
+        rules_version: str,
+        template_version: str = TEMPLATE_VERSION,
+    ) -> None:
+        """(Re)place the record set of one content hash, e.g. after revalidating a stale one.
+        `template_version` is the template schema the records were validated against (the code's)."""
+        encoded = [(sha256, seq, encode_json(record)) for seq, record in enumerate(records)]
+        with self.transaction():
+            self._db.execute("DELETE FROM record_sets WHERE sha256 = ?", (sha256,))
+            self._db.execute(
+                "INSERT INTO record_sets (sha256, kind, template_version, rules_version, rows, stored_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (sha256, kind, template_version, rules_version, len(records), to_iso(now_seoul())),
+            )
+            self._db.executemany("INSERT INTO records (sha256, seq, data) VALUES (?, ?, ?)", encoded)
+
+    def records_of(self, sha256: str) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT data FROM records WHERE sha256 = ? ORDER BY seq", (sha256,))
+        return [decode_json(r[0]) for r in rows]
+
+    def stale_records(self, rules_version: str, template_version: str = TEMPLATE_VERSION) -> list[str]:
+        """Hashes of accepted files whose records are missing or were validated under other versions."""
+        rows = self._db.execute(
+            """SELECT f.sha256 FROM files f LEFT JOIN record_sets s ON s.sha256 = f.sha256
+               WHERE f.status = 'accepted'
+                 AND (s.sha256 IS NULL OR s.rules_version != ? OR s.template_version != ?)
+               GROUP BY f.sha256 ORDER BY MIN(f.id)""",
+            (rules_version, template_version),
+        )
+        return [r[0] for r in rows]
+
+    # --- mails (so that none is sent twice) ---
+
+    def add_mail(self, run_id: int | None, path: str | PurePath, subject: str, created: datetime | None = None) -> int:
+        with self.transaction():
+            cursor = self._db.execute(
+                "INSERT INTO mails (run_id, path, subject, created) VALUES (?, ?, ?, ?)",
+                (run_id, _relative_posix(path, "mail path"), subject, to_iso(created or now_seoul())),
+            )
+        return int(cursor.lastrowid)  # type: ignore[arg-type]
+
+    def mark_mail(self, mail_id: int, sent: bool, error: str = "", when: datetime | None = None) -> None:
+        """Record one send attempt: sent, or failed with `error` (kept for the next run's retry)."""
+        with self.transaction():
+            cursor = self._db.execute(
+                "UPDATE mails SET status = ?, attempts = attempts + 1, last_error = ?, sent_at = ? "
+                "WHERE id = ? AND status != 'sent'",
+                (
+                    (MailStatus.SENT if sent else MailStatus.FAILED).value,
+                    "" if sent else error,
+                    to_iso(when or now_seoul()) if sent else None,
+                    mail_id,
+                ),
+            )
+            if cursor.rowcount != 1:
+                raise KeyError(f"no unsent mail {mail_id}")
+
+    def unsent_mails(self) -> list[MailRow]:
+        rows = self._db.execute("SELECT * FROM mails WHERE status != 'sent' ORDER BY id")
+        return [_from_row(MailRow, r) for r in rows]
+
+    def mail(self, mail_id: int) -> MailRow | None:
+        row = self._db.execute("SELECT * FROM mails WHERE id = ?", (mail_id,)).fetchone()
+        return _from_row(MailRow, row) if row else None

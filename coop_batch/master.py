@@ -1,0 +1,245 @@
+"""Compose the output workbooks from a run: the master `통합현황_YYYYMMDD.xlsx` and the two
+print-ready circulation workbooks (포상금지급내역, 특별휴가_표창대상자).
+
+Which sheets exist and what goes in them is decided here; how a sheet looks is
+`write.py`'s business.  Every figure is a value, not a formula (some viewers do
+not recalculate), except the visible totals a user expects to be live.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+from .config import SEOUL, Workspace
+from .errors import CATALOGUE, Problem
+from .ledger import FileRow, Ledger
+from .policy import COLUMN_TYPES, PolicyResult
+from .records import FILE_KEY, ROW_KEY
+from .rules import Rules
+from .schema import KINDS, Kind, ValueType
+from .write import ChartSpec, ColumnSpec, Figure, SheetSpec, SummarySpec, SummaryTable, write_workbook
+
+if TYPE_CHECKING:
+    from .run import RunReport
+
+STATUS_KO = {"accepted": "접수", "rejected": "반려", "duplicate": "중복", "deferred": "대기"}
+_TYPE = {
+    ValueType.INT: "int",
+    ValueType.NUMBER: "number",
+    ValueType.MONEY_MILLION: "money",
+    ValueType.MONEY_WON: "money",
+    ValueType.DATE: "date",
+    ValueType.YN: "yn",
+    ValueType.CHOICE: "status",
+}
+# The master shows money in exact 원 even where the template asks for 백만원.
+_MASTER_TITLE = {"prize_won": "수상금(원)"}
+
+
+def write_outputs(workspace: Workspace, ledger: Ledger, report: RunReport, rules: Rules) -> tuple[list[Path], list[str]]:
+    stamp = report.as_of.strftime("%Y%m%d")
+    created = datetime.combine(report.as_of, time(0), SEOUL).replace(tzinfo=None)
+    history = ledger.history()
+    policy: PolicyResult = report.policy
+    outputs: list[Path] = []
+    notes: list[str] = []
+    jobs = [
+        (f"통합현황_{stamp}.xlsx", master_sheets(report, history, rules)),
+        (f"포상금지급내역_{stamp}.xlsx", reward_sheets(policy, rules, report.as_of)),
+        (f"특별휴가_표창대상자_{stamp}.xlsx", honour_sheets(policy, rules, report.as_of)),
+    ]
+    for name, sheets in jobs:
+        result = write_workbook(workspace.outbox / name, sheets, created=created)
+        outputs.append(result.path)
+        if result.fallback:
+            notes.append(f"{name}이(가) 엑셀에서 열려 있어 {result.path.name}(으)로 저장했습니다.")
+        notes += list(result.warnings)
+    return outputs, notes
+
+
+# --- the master workbook ---
+
+
+def master_sheets(report: RunReport, history: Sequence[FileRow], rules: Rules) -> list[SheetSpec | SummarySpec]:
+    assert report.merged is not None and report.policy is not None
+    data = report.merged.data
+    sheets: list[SheetSpec | SummarySpec] = [summary_sheet(report, history, rules)]
+    sheets += [kind_sheet(kind, data.get(kind.id, [])) for kind in KINDS]
+    sheets += policy_sheets(report.policy)
+    sheets.append(history_sheet(history))
+    sheets.append(problem_sheet(history, report.problems))
+    return sheets
+
+
+def summary_sheet(report: RunReport, history: Sequence[FileRow], rules: Rules) -> SummarySpec:
+    policy: PolicyResult = report.policy
+    merged = report.merged
+    totals = {status: sum(row.status.value == status for row in history) for status in STATUS_KO}
+    figures = [
+        Figure("기준일", report.as_of),
+        Figure("이번 실행: 받은 파일", len(report.outcomes)),
+        Figure("이번 실행: 접수", report.count("accepted")),
+        Figure("이번 실행: 반려", report.count("rejected"), note="반려 사유는 '오류' 시트"),
+        Figure("이번 실행: 중복", report.count("duplicate")),
+        Figure("이번 실행: 대기(다음 실행에 처리)", report.count("deferred")),
+        Figure("누적 접수 파일", totals["accepted"]),
+        Figure("누적 반려 파일", totals["rejected"]),
+        Figure("포상금 합계", policy.total_reward_won, "money"),
+        Figure("특별휴가 대상", len(policy.leave), note="명"),
+        Figure("표창추천 대상", len(policy.commendations), note="명"),
+        Figure("취합·포상 검토 사항", len(report.problems), note="'오류' 시트"),
+    ]
+    changes = [
+        [kind.sheet, len(merged.data.get(kind.id, [])),
+         sum(o.status == "accepted" and o.kind == kind.id for o in report.outcomes),
+         report.replaced.get(kind.id, 0)]
+        for kind in KINDS
+    ]
+    by_category: dict[str, int] = {}
+    for row in policy.rewards:
+        by_category[row["사업구분"]] = by_category.get(row["사업구분"], 0) + (row["포상금(원)"] or 0)
+    tables = [
+        SummaryTable(
+            "지난 실행 이후 변경",
+            [ColumnSpec("서식"), ColumnSpec("통합 행 수", "int"), ColumnSpec("새로 접수한 파일", "int"),
+             ColumnSpec("새 파일로 바뀐 행", "int")],
+            changes,
+        ),
+        SummaryTable(
+            "사업구분별 포상금",
+            [ColumnSpec("사업구분"), ColumnSpec("포상금(원)", "money")],
+            [[name, amount] for name, amount in by_category.items()],
+        ),
+    ]
+    charts = [ChartSpec("사업구분별 포상금", "사업구분", ["포상금(원)"], title="사업구분별 포상금(원)")] if by_category else []
+    return SummarySpec(
+        figures=figures,
+        tables=tables,
+        charts=charts,
+        title=f"{rules.year}년 시·자치구 공동협력사업 통합현황",
+        subtitle=f"기준일 {report.as_of.isoformat()} · 규칙 {rules.version}",
+    )
+
+
+def kind_columns(kind: Kind) -> list[ColumnSpec]:
+    columns = [ColumnSpec(_MASTER_TITLE.get(c.field, c.title), _TYPE.get(c.type, "text")) for c in kind.columns]
+    if kind.id == "results":
+        columns.insert(4, ColumnSpec("등급구분", "status"))
+    return columns + [ColumnSpec("원본파일"), ColumnSpec("원본 행", "int")]
+
+
+def kind_sheet(kind: Kind, records: Sequence[dict[str, Any]]) -> SheetSpec:
+    def rows() -> Iterator[list[Any]]:
+        for record in records:
+            values = [_cell(kind, c.field, record) for c in kind.columns]
+            if kind.id == "results":
+                values.insert(4, record.get("tier") or "등급 미분류")
+            yield values + [record.get(FILE_KEY, ""), record.get(ROW_KEY)]
+
+    return SheetSpec(kind.sheet, kind_columns(kind), rows(), group="input")
+
+
+def _cell(kind: Kind, field: str, record: dict[str, Any]) -> Any:
+    value = record.get(field)
+    if field == "departments" and isinstance(value, list):
+        lead = record.get("lead_department")
+        return " ".join(f"{d}(총괄)" if d == lead and len(value) > 1 else d for d in value)
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return value
+
+
+def policy_sheets(policy: PolicyResult) -> list[SheetSpec]:
+    specs = []
+    for name, columns, rows in policy.sheets():
+        specs.append(
+            SheetSpec(
+                name,
+                [ColumnSpec(title, COLUMN_TYPES.get(title, "text")) for title in columns],
+                [[row.get(title) for title in columns] for row in rows],
+                group="roster",
+                total={"포상금(원)": "sum"} if "포상금(원)" in columns else None,
+            )
+        )
+    return specs
+
+
+HISTORY_COLUMNS = [
+    ColumnSpec("번호", "int"), ColumnSpec("실행", "int"), ColumnSpec("처음 본 시각", "datetime"),
+    ColumnSpec("도착 시각", "datetime"), ColumnSpec("파일"), ColumnSpec("서식"), ColumnSpec("부서"),
+    ColumnSpec("상태", "status"), ColumnSpec("오류", "int"), ColumnSpec("경고", "int"),
+    ColumnSpec("보관 위치"), ColumnSpec("같은 내용의 원본 번호", "int"), ColumnSpec("SHA-256"),
+]
+
+
+def history_sheet(history: Sequence[FileRow]) -> SheetSpec:
+    kinds = {k.id: k.sheet for k in KINDS}
+
+    def rows() -> Iterator[list[Any]]:
+        for row in history:
+            errors = sum(p.get("severity") == "error" for p in row.problems)
+            yield [
+                row.id, row.run_id, _naive(row.first_seen), _naive(row.arrived_at), row.original_path,
+                kinds.get(row.kind, ""), row.department, STATUS_KO.get(row.status.value, row.status.value),
+                errors, len(row.problems) - errors, row.filed_path or "", row.duplicate_of, row.sha256,
+            ]
+
+    return SheetSpec("제출이력", HISTORY_COLUMNS, rows(), group="log")
+
+
+PROBLEM_COLUMNS = [
+    ColumnSpec("파일"), ColumnSpec("상태", "status"), ColumnSpec("시트"), ColumnSpec("셀"), ColumnSpec("열"),
+    ColumnSpec("구분", "status"), ColumnSpec("코드"), ColumnSpec("문제"), ColumnSpec("내용과 고치는 방법", width=80),
+]
+
+
+def problem_sheet(history: Sequence[FileRow], extra: Sequence[Problem]) -> SheetSpec:
+    def rows() -> Iterator[list[Any]]:
+        for row in history:
+            if row.status.value == "duplicate":
+                continue
+            for p in row.problems:
+                yield [
+                    row.original_path, STATUS_KO.get(row.status.value, ""), p.get("sheet", ""), p.get("cell", ""),
+                    p.get("column", ""), "오류" if p.get("severity") == "error" else "경고", p.get("code", ""),
+                    p.get("title", ""), p.get("message", ""),
+                ]
+        for p in extra:
+            yield [
+                p.file, "취합·포상", p.sheet, p.cell, p.column, "오류" if p.is_error else "경고", p.code,
+                CATALOGUE[p.code].title, p.message,
+            ]
+
+    return SheetSpec("오류", PROBLEM_COLUMNS, rows(), group="status")
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    return value.astimezone(SEOUL).replace(tzinfo=None) if value else None
+
+
+# --- circulation workbooks (A4, title, date, totals) ---
+
+
+def reward_sheets(policy: PolicyResult, rules: Rules, as_of: date) -> list[SheetSpec]:
+    specs = policy_sheets(policy)[:2]
+    specs[0].title = f"{rules.year}년 시·자치구 공동협력사업 등 포상금 지급내역"
+    specs[1].title = "부서별 포상금 배분내역"
+    specs[1].total = {"배분액(원)": "sum"}
+    for spec in specs:
+        spec.subtitle = f"기준일 {as_of.isoformat()} · 기획예산과 · 근거: {rules.source} IV 격려방안"
+    return specs
+
+
+def honour_sheets(policy: PolicyResult, rules: Rules, as_of: date) -> list[SheetSpec]:
+    specs = policy_sheets(policy)[2:]
+    titles = ("특별휴가 대상자", "표창 추천 대상자", "인사상 우대(근무평정 배려) 대상자")
+    for spec, title in zip(specs, titles):
+        spec.title = f"{title} 명단"
+        spec.subtitle = f"기준일 {as_of.isoformat()} · 기획예산과 · 사용기한 {policy.leave_deadline.isoformat()}"
+    specs[0].total = {"휴가일수": "sum"}
+    return specs
+

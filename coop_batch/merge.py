@@ -1,0 +1,102 @@
+"""Merge the accepted submissions: latest wins per key, conflicts reported.
+
+The key of a record is kind + department + project (+ 보고일 for weekly reports).
+All records that share a key come from ONE submission — the newest one that holds
+that key — so a department that resends its plan replaces the whole plan, not
+single rows.  Older submissions stay in the archive and the history.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from .errors import Problem
+from .normalize import project_key, squash
+from .records import FILE_KEY, ROW_KEY, SHEET_KEY
+from .schema import KIND_BY_ID, KINDS
+
+
+@dataclass(frozen=True)
+class Source:
+    """One accepted submission, oldest first in the merge input."""
+
+    name: str  # original file name, shown in 원본파일
+    kind: str
+    records: Sequence[dict[str, Any]]
+    department: str = ""
+
+
+@dataclass
+class Merged:
+    data: dict[str, list[dict[str, Any]]]  # kind id → merged records (with 원본파일 keys)
+    replaced: dict[str, int] = field(default_factory=dict)  # kind id → records superseded by newer files
+    problems: list[Problem] = field(default_factory=list)
+
+
+def record_department(kind: str, record: dict[str, Any]) -> str:
+    return squash(record.get("department") or record.get("lead_department") or "")
+
+
+def record_key(kind: str, record: dict[str, Any]) -> tuple[Any, ...]:
+    key: tuple[Any, ...] = (kind, record_department(kind, record), project_key(record.get("project") or ""))
+    if kind == "weekly":
+        key += (str(record.get("report_date")),)
+    return key
+
+
+def merge(sources: Sequence[Source]) -> Merged:
+    """`sources` oldest first; each key keeps the records of the newest source that has it."""
+    winner: dict[tuple[Any, ...], tuple[int, list[dict[str, Any]]]] = {}
+    replaced: dict[str, int] = defaultdict(int)
+    for index, source in enumerate(sources):
+        sheet = KIND_BY_ID[source.kind].sheet
+        for record in source.records:
+            key = record_key(source.kind, record)
+            held = winner.get(key)
+            if held is None or held[0] != index:
+                if held is not None:
+                    replaced[source.kind] += len(held[1])
+                held = (index, [])
+                winner[key] = held
+            held[1].append({**record, FILE_KEY: source.name, SHEET_KEY: sheet})
+    data: dict[str, list[dict[str, Any]]] = {kind.id: [] for kind in KINDS}
+    ordered = sorted(winner.items(), key=lambda item: (item[1][0], item[1][1][0].get(ROW_KEY, 0)))
+    for key, (_, records) in ordered:
+        data[key[0]].extend(records)
+    for kind_id in data:
+        data[kind_id].sort(key=_display_order(kind_id))
+    return Merged(data=data, replaced=dict(replaced), problems=lead_conflicts(data.get("contacts", [])))
+
+
+def _display_order(kind: str):
+    def key(record: dict[str, Any]) -> tuple[Any, ...]:
+        if kind == "results":
+            return (record.get("seq") or 0, record.get(FILE_KEY, ""), record.get(ROW_KEY, 0))
+        first = str(record.get("report_date") or "") if kind == "weekly" else ""
+        return (first, record_department(kind, record), project_key(record.get("project") or ""),
+                record.get(FILE_KEY, ""), record.get(ROW_KEY, 0))
+
+    return key
+
+
+def lead_conflicts(contacts: Sequence[dict[str, Any]]) -> list[Problem]:
+    """Two departments each claiming to lead (총괄부서) one project: report, don't resolve."""
+    leads: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for record in contacts:
+        if squash(record.get("role") or "") == "총괄부서":
+            leads[project_key(record.get("project") or "")].setdefault(record_department("contacts", record), record)
+    problems = []
+    for claims in leads.values():
+        if len(claims) > 1:
+            first = next(iter(claims.values()))
+            problems.append(
+                Problem(
+                    "lead-conflict",
+                    file=", ".join(sorted({r[FILE_KEY] for r in claims.values()})),
+                    sheet=first.get(SHEET_KEY, ""),
+                    params={"project": first.get("project", ""), "departments": ", ".join(sorted(claims))},
+                )
+            )
+    return problems

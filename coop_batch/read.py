@@ -1,0 +1,431 @@
+"""Reading a department's workbook: which template it is, where its header row is, and its rows.
+
+`read_sheet` reads one file in-process and never raises for bad input: every reason a
+file cannot be read becomes one Korean `Problem`.  `read_many` is what the nightly batch
+uses: each file is read in a reused worker process with a time limit, so a file that
+hangs or crashes the Rust reader costs that file only.
+
+Files made by hand are normal: no `_meta`, a title row above the header, columns in any
+order, extra columns, headers spelled `사 업 명`.  Hidden sheets are never data.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import multiprocessing
+import os
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from multiprocessing.connection import wait as mp_wait
+from operator import itemgetter
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
+
+from .errors import Problem
+from .normalize import cell_text, header_key, is_blank
+from .records import SheetData
+from .safety import Limits, check_package, os_detail
+from .schema import HELP_SHEET, KIND_BY_ID, KINDS, LISTS_SHEET, META_SHEET, Kind
+
+__all__ = ["Limits", "read_many", "read_one", "read_sheet"]
+
+log = logging.getLogger(__name__)
+
+# title → field, both as written in the template and normalised (`사 업 명` → `사업명`)
+_TITLE_KEYS: dict[str, dict[str, str]] = {
+    k.id: {**{c.title: c.field for c in k.columns}, **{header_key(c.title): c.field for c in k.columns}}
+    for k in KINDS
+}
+_key = functools.lru_cache(maxsize=4096)(header_key)  # titles repeat in every file of a night
+_KIND_BY_SHEET_KEY: dict[str, Kind] = {header_key(k.sheet): k for k in KINDS}
+_COPY_SUFFIX = re.compile(r"\(\d+\)$")  # Excel names a copied sheet `주간실적 (2)`
+_NOT_DATA = {header_key(n).lower() for n in (META_SHEET, LISTS_SHEET, HELP_SHEET)}
+_MIN_HEADER_MATCHES = 2
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def read_sheet(path: Path, limits: Limits = Limits(), display_name: str | None = None) -> SheetData:
+    """The template's data sheet of one workbook. Never raises for bad input (only for Ctrl+C/exit)."""
+    path = Path(path)
+    name = display_name or path.name
+    try:
+        problems = check_package(path, limits)
+        if problems:
+            return SheetData(path, None, problems=[replace(p, file=name) for p in problems])
+        return _read(path, limits, name)
+    except BaseException as exc:  # pyo3's PanicException derives from BaseException
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            raise
+        return SheetData(path, None, problems=[_failure(exc, name)])
+
+
+def _failure(exc: BaseException, name: str) -> Problem:
+    reason = f"{type(exc).__name__}: {exc}"[:300]  # for support staff (JSON output), not the message
+    if isinstance(exc, PasswordError):
+        return Problem("file-encrypted", file=name, params={"reason": reason})
+    if isinstance(exc, OSError):
+        return Problem("file-unreadable", file=name, params={"detail": os_detail(exc), "reason": reason})
+    if isinstance(exc, (MemoryError, _TooLarge)):
+        detail = str(exc) if isinstance(exc, _TooLarge) else "읽는 데 메모리가 부족함"
+        return Problem("file-too-large", file=name, params={"detail": detail, "reason": reason})
+    if isinstance(exc, CalamineError):
+        detail = "엑셀 파일 구조를 해석할 수 없음"
+    elif isinstance(exc, Exception):
+        log.warning("unexpected error reading %s", name, exc_info=exc)  # a bug here, not in the file
+        detail = "읽는 중 예상하지 못한 오류"
+    else:
+        detail = "엑셀 해석기 내부 오류"
+    return Problem("file-corrupt", file=name, params={"detail": detail, "reason": reason})
+
+
+@dataclass
+class _Header:
+    row: int  # 0-based index in the sheet
+    columns: dict[str, int]  # field → 0-based column
+    duplicates: list[tuple[str, int]]  # (field, column) of repeated titles
+
+
+def _read(path: Path, limits: Limits, name: str) -> SheetData:
+    with CalamineWorkbook.from_path(str(path)) as book:
+        sheets = book.sheets_metadata
+        data_sheets = [
+            s.name for s in sheets
+            if s.visible == SheetVisibleEnum.Visible and s.typ == SheetTypeEnum.WorkSheet
+            and header_key(s.name).lower() not in _NOT_DATA
+        ]
+        meta = _read_meta(book, [s.name for s in sheets])
+        loaded: dict[str, Any] = {}
+        heads: dict[str, list[list[Any]]] = {}
+
+        def head(sheet: str) -> list[list[Any]]:
+            if sheet not in heads:
+                if sheet not in loaded:
+                    loaded[sheet] = _load(book, sheet, limits)
+                heads[sheet] = loaded[sheet].to_python(skip_empty_area=False, nrows=limits.header_search_rows)
+            return heads[sheet]
+
+        kind, sheet, header = _choose_sheet(_kind_from_meta(meta), data_sheets, head)
+        if kind is None:
+            kind, sheet, header = _guess_by_headers(data_sheets, head)
+        if kind is None:
+            first = data_sheets[0] if data_sheets else ""
+            return SheetData(path, None, sheet=first, meta=meta, problems=[Problem("unknown-kind", name, first)])
+        if sheet is None:
+            return SheetData(path, kind, meta=meta, problems=[Problem("missing-sheet", name, kind.sheet)])
+        result = SheetData(path, kind, sheet=sheet, meta=meta)
+        if header is None:
+            result.problems.append(
+                Problem("missing-header", name, sheet, params={"rows": limits.header_search_rows})
+            )
+            return result
+        result.header_row = header.row + 1
+        result.columns = dict(sorted(header.columns.items(), key=lambda item: item[1]))
+        for field, col in header.duplicates:
+            result.problems.append(
+                Problem("duplicate-column", name, sheet, f"{_letter(col)}{header.row + 1}", kind.column(field).title)
+            )
+        for col in kind.columns:
+            if col.required and col.field not in header.columns:
+                result.problems.append(Problem("missing-column", name, sheet, column=col.title))
+        rows = loaded[sheet].to_python(skip_empty_area=False)
+        result.rows = _data_rows(rows, header)
+        return result
+
+
+def _load(book: CalamineWorkbook, sheet: str, limits: Limits) -> Any:
+    """A sheet, after one more size check (the byte scan in safety.py is the real guard)."""
+    data = book.get_sheet_by_name(sheet)
+    end = data.end
+    if end is not None and (end[0] >= limits.max_rows or end[1] >= limits.max_cols):
+        raise _TooLarge(f"시트 범위 {end[0] + 1:,}행 × {end[1] + 1:,}열, 한도 {limits.max_rows:,}행 × {limits.max_cols:,}열")
+    return data
+
+
+def _read_meta(book: CalamineWorkbook, names: list[str]) -> dict[str, str]:
+    """`_meta` key/value rows (kind, kind_name, template_version, policy_year, ...); hidden is fine here."""
+    sheet = next((n for n in names if n.strip().lower() == META_SHEET), None)
+    if sheet is None:
+        return {}
+    meta: dict[str, str] = {}
+    for row in book.get_sheet_by_name(sheet).to_python(skip_empty_area=False, nrows=100):
+        cells = [text for value in row[:10] if (text := cell_text(value))]
+        if len(cells) >= 2:
+            key = header_key(cells[0]).lower()[:50]
+            meta.setdefault(key, cells[1][:200])
+    return meta
+
+
+def _kind_from_meta(meta: dict[str, str]) -> Kind | None:
+    kind = KIND_BY_ID.get(meta.get("kind", "").strip().lower())
+    return kind or _KIND_BY_SHEET_KEY.get(header_key(meta.get("kind_name", "")))
+
+
+def _kind_of_sheet_name(sheet: str) -> Kind | None:
+    return _KIND_BY_SHEET_KEY.get(_COPY_SUFFIX.sub("", header_key(sheet)))
+
+
+def _choose_sheet(
+    kind: Kind | None, sheets: list[str], head: Any
+) -> tuple[Kind | None, str | None, _Header | None]:
+    """The data sheet by name: of the kind `_meta` names, or else of any kind."""
+    named = [(s, k) for s in sheets if (k := _kind_of_sheet_name(s)) and (kind is None or k == kind)]
+    for sheet, sheet_kind in named:  # several: the first one with a header row
+        header = _find_header(head(sheet), sheet_kind)
+        if header is not None:
+            return sheet_kind, sheet, header
+    if named:
+        return named[0][1], named[0][0], None
+    if kind is not None:  # renamed sheet: the visible sheet whose header row is this kind's
+        scored = [(h, s) for s in sheets if (h := _find_header(head(s), kind)) is not None]
+        if scored:
+            header, sheet = max(scored, key=lambda hs: len(hs[0].columns))
+            return kind, sheet, header
+    return kind, None, None
+
+
+def _guess_by_headers(sheets: list[str], head: Any) -> tuple[Kind | None, str | None, _Header | None]:
+    """No `_meta`, no template sheet name: the kind whose titles the best header row carries."""
+    found: list[tuple[int, float, Kind, str, _Header]] = []
+    for sheet in sheets:
+        for kind in KINDS:
+            header = _find_header(head(sheet), kind)
+            if header is None:
+                continue
+            required = [c.field for c in kind.columns if c.required]
+            if sum(f in header.columns for f in required) < max(_MIN_HEADER_MATCHES, math.ceil(len(required) / 2)):
+                continue
+            found.append((len(header.columns), len(header.columns) / len(kind.columns), kind, sheet, header))
+    found.sort(key=lambda f: (f[0], f[1]), reverse=True)
+    if not found or (len(found) > 1 and found[1][:2] == found[0][:2] and found[1][2] != found[0][2]):
+        return None, None, None  # nothing, or two kinds fit equally well: do not guess
+    return found[0][2], found[0][3], found[0][4]
+
+
+def _find_header(rows: list[list[Any]], kind: Kind | None) -> _Header | None:
+    """The row (within the rows given) that carries the most of the kind's column titles."""
+    if kind is None:
+        return None
+    keys = _TITLE_KEYS[kind.id]
+    best: _Header | None = None
+    for r, row in enumerate(rows):
+        columns: dict[str, int] = {}
+        duplicates: list[tuple[str, int]] = []
+        for c, value in enumerate(row):
+            if value.__class__ is not str or not value:  # titles are text; numbers and dates never are
+                continue
+            field = keys.get(value) or keys.get(_key(value))  # exact title first: no normalising
+            if field is None:
+                continue
+            if field in columns:
+                duplicates.append((field, c))
+            else:
+                columns[field] = c
+        if len(columns) >= _MIN_HEADER_MATCHES and (best is None or len(columns) > len(best.columns)):
+            best = _Header(r, columns, duplicates)
+            if len(columns) == len(kind.columns):  # every title found: no later row does better
+                break
+    return best
+
+
+def _data_rows(rows: list[list[Any]], header: _Header) -> list[tuple[int, list[Any]]]:
+    """Rows below the header with a value in any template column; blank rows skipped."""
+    indexes = sorted(header.columns.values())
+    width = indexes[-1] + 1
+    pick = itemgetter(*indexes)
+    n = len(indexes)
+    out: list[tuple[int, list[Any]]] = []
+    for number, row in enumerate(rows[header.row + 1 :], start=header.row + 2):
+        if len(row) > width:
+            row = row[:width]
+        elif len(row) < width:
+            row = row + [""] * (width - len(row))
+        values = pick(row) if n > 1 else (pick(row),)
+        if values.count("") == n or all(is_blank(v) for v in values):  # C-speed test first
+            continue
+        out.append((number, row))
+    return out
+
+
+def _letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+# --- guarded reading in worker processes ----------------------------------------------------
+
+# Test-only hook, read in the worker: "hang:<file name>" or "crash:<file name>" makes the worker
+# hang or die on that file, so that the timeout and crash paths can be tested with real processes.
+TEST_FAULT_ENV = "COOP_BATCH_TEST_WORKER_FAULT"
+_STARTUP_SECONDS = 60.0
+_MAX_START_FAILURES = 3
+
+
+def _worker(conn: Any, limits: Limits) -> None:
+    """Worker process loop: (index, path, display name) in, (index, kind id, SheetData) out."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
+    _cap_memory(limits.worker_memory_bytes)
+    fault = os.environ.get(TEST_FAULT_ENV, "")
+    try:
+        conn.send(("ready",))
+        while (task := conn.recv()) is not None:
+            index, path_text, display = task
+            if fault and fault.split(":", 1)[1] == Path(path_text).name:
+                if fault.startswith("hang:"):
+                    time.sleep(3600)
+                os._exit(70)
+            data = read_sheet(Path(path_text), limits, display)
+            kind_id, data.kind = (data.kind.id if data.kind else ""), None  # the parent's Kind objects
+            conn.send((index, kind_id, data))
+    except (EOFError, OSError):  # the parent went away
+        pass
+
+
+def _cap_memory(limit: int) -> None:
+    """An allocation beyond the cap fails (and the Rust reader aborts) instead of eating the machine."""
+    if limit <= 0:
+        return
+    try:
+        import resource
+    except ImportError:  # Windows: no rlimits; the byte checks in safety.py still bound the grid
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+
+
+class _Worker:
+    def __init__(self, limits: Limits) -> None:
+        ctx = multiprocessing.get_context("spawn")  # the same on Linux and Windows; no fork of a busy parent
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker, args=(child, limits), daemon=True, name="coop-batch-reader")
+        self.proc.start()
+        child.close()
+        self.ready = False
+        self.index: int | None = None
+        self.deadline = time.monotonic() + _STARTUP_SECONDS
+
+    def send(self, index: int, path: Path, timeout: float) -> None:
+        self.conn.send((index, str(path), path.name))
+        self.index, self.deadline = index, time.monotonic() + timeout
+
+    def stop(self) -> None:
+        try:
+            if self.index is None and self.proc.is_alive():
+                self.conn.send(None)
+                self.proc.join(1)
+        except OSError:
+            pass
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(5)
+        self.conn.close()
+
+
+def read_many(
+    paths: Sequence[Path], limits: Limits = Limits(), workers: int = 1
+) -> Iterator[tuple[Path, SheetData]]:
+    """Read each file in a worker process with `limits.timeout_seconds` per file; yields in INPUT ORDER.
+
+    Workers are reused (spawned once, not per file).  A file that takes too long gets `file-timeout`,
+    one that kills its worker gets `file-corrupt`; the worker is replaced and the other files go on.
+    `workers=0` reads in this process instead (no time limit: for tests and benchmarks).
+    """
+    paths = [Path(p) for p in paths]
+    if workers <= 0:
+        for path in paths:
+            yield path, read_sheet(path, limits)
+        return
+    done: dict[int, SheetData] = {}
+    queue = deque(range(len(paths)))
+    window = 4 * workers  # how far dispatch may run ahead of the file yielded next
+    pool: list[_Worker] = []
+    failures = next_out = 0
+    try:
+        while next_out < len(paths):
+            while next_out in done:
+                yield paths[next_out], done.pop(next_out)
+                next_out += 1
+            if next_out >= len(paths):
+                break
+            if failures >= _MAX_START_FAILURES:  # cannot start workers at all: read here, unguarded
+                log.error("reader workers do not start; reading %s in-process", paths[next_out].name)
+                index = queue.popleft()
+                done[index] = read_sheet(paths[index], limits)
+                continue
+            while len(pool) < min(workers, len(queue) + sum(w.index is not None for w in pool)):
+                pool.append(_Worker(limits))
+            for w in pool:
+                if w.ready and w.index is None and queue and queue[0] < next_out + window:
+                    index = queue.popleft()
+                    w.send(index, paths[index], limits.timeout_seconds)
+            now = time.monotonic()
+            busy = [w for w in pool if not w.ready or w.index is not None]
+            timeout = max(0.0, min((w.deadline for w in busy), default=now + 1) - now)
+            ready = mp_wait([w.conn for w in pool] + [w.proc.sentinel for w in pool], timeout)
+            for w in list(pool):
+                if w.conn in ready or w.proc.sentinel in ready:
+                    failures += _receive(w, pool, paths, done)
+                elif time.monotonic() > w.deadline and (w.index is not None or not w.ready):
+                    if w.index is not None:
+                        done[w.index] = _failed(paths[w.index], "file-timeout", seconds=f"{limits.timeout_seconds:g}")
+                    else:
+                        failures += 1
+                    w.index = None
+                    w.stop()
+                    pool.remove(w)
+    finally:
+        for w in pool:
+            w.stop()
+
+
+def _receive(w: _Worker, pool: list[_Worker], paths: list[Path], done: dict[int, SheetData]) -> int:
+    """Take one message from a worker; on a dead worker record the file and drop the worker.
+    Returns 1 when a worker died before it was ready (counts towards giving up on workers)."""
+    try:
+        message = w.conn.recv() if w.conn.poll() else None
+    except (EOFError, OSError):
+        message = None
+    if message == ("ready",):
+        w.ready = True
+        w.deadline = time.monotonic() + _STARTUP_SECONDS
+        return 0
+    if message is not None:
+        index, kind_id, data = message
+        data.kind = KIND_BY_ID.get(kind_id)
+        done[index] = data
+        w.index = None
+        return 0
+    if w.proc.is_alive() and w.proc.sentinel not in mp_wait([w.proc.sentinel], 0):
+        return 0  # spurious wake-up
+    started = w.ready
+    if w.index is not None:
+        done[w.index] = _failed(paths[w.index], "file-corrupt", detail="읽는 중 프로그램이 비정상 종료됨")
+        w.index = None
+    w.stop()
+    pool.remove(w)
+    return 0 if started else 1
+
+
+def _failed(path: Path, code: str, **params: str) -> SheetData:
+    return SheetData(path, None, problems=[Problem(code, file=path.name, params=dict(params))])
+
+
+def read_one(path: Path, limits: Limits = Limits()) -> SheetData:
+    """`read_many([path])`: one file, in a worker process, with the time limit (the CLI's `validate`)."""
+    for _, data in read_many([path], limits, workers=1):
+        return data
+    raise AssertionError("read_many yields one result per path")  # pragma: no cover

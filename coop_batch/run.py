@@ -1,0 +1,398 @@
+"""The nightly run: inbox → validate → ledger → file → merge → policy → outputs.
+
+Order of operations is what makes a crash harmless: a file's ledger row is
+committed before the file is moved, and a run starts by finishing any move a
+killed run left undone (`_recover`).  So every file is always either still in the
+inbox or filed and recorded — never lost, never counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import inbox as inbox_mod
+from .config import SEOUL, Workspace
+from .errors import Problem, has_errors
+from .ledger import FileEntry, FileRow, FileStatus, Ledger, RunStatus
+from .lock import WorkspaceLock
+from .logs import setup_logging
+from .merge import Merged, Source, merge
+from .records import SheetData, Submission
+from .rules import Rules, load_rules
+
+log = logging.getLogger("coop_batch")
+
+Progress = Callable[[int, int, str], None]  # (done, total, file) → None
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    path: str  # relative to the inbox
+    status: str  # accepted / rejected / duplicate / deferred
+    kind: str = ""
+    department: str = ""
+    errors: int = 0
+    warnings: int = 0
+    filed: str = ""  # relative to the workspace
+    reason: str = ""  # why deferred, or what it duplicates
+
+
+@dataclass
+class RunReport:
+    workspace: Path
+    as_of: date
+    run_id: int = 0
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    ignored: int = 0
+    outputs: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # Korean notes for the summary and the log
+    problems: list[Problem] = field(default_factory=list)  # merge and policy problems
+    merged: Merged | None = None
+    policy: Any = None  # policy.PolicyResult
+    replaced: dict[str, int] = field(default_factory=dict)
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.count("rejected") else 0
+
+    def summary_lines(self) -> list[str]:
+        seen = len(self.outcomes)
+        lines = [
+            f"coop-batch 실행 결과 (기준일 {self.as_of.isoformat()})",
+            f"  받은 파일 {seen}건: 접수 {self.count('accepted')}, 반려 {self.count('rejected')}, "
+            f"중복 {self.count('duplicate')}, 대기 {self.count('deferred')}",
+        ]
+        errors = sum(o.errors for o in self.outcomes)
+        warnings = sum(o.warnings for o in self.outcomes)
+        if errors or warnings:
+            lines.append(f"  문제: 오류 {errors}건, 경고 {warnings}건 (자세한 내용은 통합현황의 '오류' 시트)")
+        for outcome in self.outcomes:
+            if outcome.status == "rejected":
+                lines.append(f"  반려: {outcome.path} (오류 {outcome.errors}건) → {outcome.filed}")
+            elif outcome.status == "deferred":
+                lines.append(f"  대기: {outcome.path} ({outcome.reason})")
+        if self.policy is not None:
+            lines.append(
+                f"  포상금 합계 {self.policy.total_reward_won:,}원, 특별휴가 {len(self.policy.leave)}명, "
+                f"표창추천 {len(self.policy.commendations)}명"
+            )
+        if self.problems:
+            lines.append(f"  취합·포상 검토 사항 {len(self.problems)}건 (통합현황의 '오류' 시트)")
+        lines += [f"  참고: {note}" for note in self.notes]
+        lines += [f"  결과 파일: {path}" for path in self.outputs]
+        return lines
+
+
+def run_batch(
+    workspace: Workspace,
+    *,
+    as_of: date | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+    command: str = "run",
+    write_outputs: bool = True,
+    settle_seconds: float | None = None,
+) -> RunReport:
+    """Run the nightly job once.  Raises `LockBusy` when another run holds the workspace,
+    `RulesError` for invalid rules; everything wrong with an input file is a Problem."""
+    settings = workspace.settings
+    rules = load_rules(settings.policy_year)
+    setup_logging(workspace.logs, settings.logging.keep_days)
+    now = (now or datetime.now(SEOUL)).astimezone(SEOUL)
+    as_of = as_of or now.date()
+    report = RunReport(workspace.root, as_of)
+    with WorkspaceLock(workspace.lock_path, command) as lock:
+        if lock.took_over is not None:
+            report.notes.append(lock.took_over.took_over_message())
+            log.warning(lock.took_over.took_over_message())
+        for folder in workspace.folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        with Ledger.open(workspace.ledger_path) as ledger:
+            report.run_id = ledger.start_run(as_of, now)
+            log.info("실행 %d 시작 (기준일 %s)", report.run_id, as_of)
+            report.notes += _recover(workspace, ledger)
+            _refresh_stale(workspace, ledger, rules)
+            cache: dict[str, list[dict[str, Any]]] = {}
+            known = _known_projects(ledger, cache)
+            settle = settings.settle_seconds if settle_seconds is None else settle_seconds
+            _process_inbox(workspace, ledger, rules, report, now, known, cache, progress, settle)
+            accepted = ledger.accepted_files()
+            report.merged = merge([_source(ledger, row, cache) for row in accepted])
+            report.replaced = report.merged.replaced
+            report.problems += report.merged.problems
+            from .policy import compute  # pandas-free, but only a full run needs it
+
+            report.policy = compute(report.merged.data, rules, year=settings.result_year)
+            report.problems += report.policy.problems
+            if write_outputs:
+                from .master import write_outputs as write_all
+
+                outputs, notes = write_all(workspace, ledger, report, rules)
+                report.outputs += outputs
+                report.notes += notes
+            status = RunStatus.REJECTED if report.exit_code else RunStatus.OK
+            ledger.finish_run(report.run_id, status, report.exit_code, _summary(report), finished=datetime.now(SEOUL))
+            log.info("실행 %d 끝: %s", report.run_id, " / ".join(report.summary_lines()[1:2]))
+    return report
+
+
+# --- steps ---
+
+
+def _recover(workspace: Workspace, ledger: Ledger) -> list[str]:
+    """Finish the moves a killed run left undone (ledger row committed, file not yet filed)."""
+    notes = []
+    for row in ledger.unfiled():
+        src = workspace.inbox / row.original_path
+        dest_dir = _destination(workspace, row.status, row.first_seen)
+        target: Path | None = None
+        if src.is_file() and inbox_mod.sha256_of(src) == row.sha256:
+            target = inbox_mod.file_into(src, dest_dir, row.sha256)
+        else:
+            target = inbox_mod.find_filed(dest_dir, row.name, row.sha256)
+        if target is None:
+            log.error("대장에 있는 %s 파일을 받은편지함·보관함 어디에서도 찾지 못했습니다", row.original_path)
+            continue
+        if row.status is FileStatus.REJECTED:
+            inbox_mod.write_note(inbox_mod.note_path(target), row.name, row.problem_objects())
+        ledger.mark_filed(row.id, target.relative_to(workspace.root))
+        notes.append(f"지난 실행이 중단되어 옮기지 못한 {row.original_path}을(를) 마저 보관했습니다.")
+        log.warning("복구: %s → %s", row.original_path, target)
+    return notes
+
+
+def _destination(workspace: Workspace, status: FileStatus, when: datetime) -> Path:
+    if status is FileStatus.REJECTED:
+        return workspace.quarantine
+    return inbox_mod.archive_dir(workspace.archive, when)
+
+
+def _refresh_stale(workspace: Workspace, ledger: Ledger, rules: Rules) -> None:
+    """Records validated under other rules or template versions are validated again from the archive."""
+    from .read import read_sheet
+    from .validate import validate_sheet
+
+    for sha in ledger.stale_records(rules.version):
+        row = next((r for r in ledger.accepted_files() if r.sha256 == sha and r.filed_path), None)
+        if row is None:
+            continue
+        path = workspace.root / row.filed_path
+        submission = validate_sheet(read_sheet(path), rules, display_name=row.name)
+        if has_errors(submission.problems):
+            log.warning("%s: 새 규칙(%s)으로는 오류가 있어 이전 검증 결과를 씁니다", row.name, rules.version)
+            continue
+        ledger.store_records(sha, row.kind, submission.records, rules.version)
+        log.info("%s: 규칙 %s로 다시 검증했습니다", row.name, rules.version)
+
+
+def _records(ledger: Ledger, sha: str, cache: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    if sha not in cache:
+        cache[sha] = ledger.records_of(sha)
+    return cache[sha]
+
+
+def _source(ledger: Ledger, row: FileRow, cache: dict[str, list[dict[str, Any]]]) -> Source:
+    return Source(row.name, row.kind, _records(ledger, row.sha256, cache), row.department)
+
+
+def _known_projects(ledger: Ledger, cache: dict[str, list[dict[str, Any]]]) -> set[str]:
+    names: set[str] = set()
+    for row in ledger.accepted_files():
+        if row.kind in ("results", "contacts"):
+            names.update(r["project"] for r in _records(ledger, row.sha256, cache) if r.get("project"))
+    return names
+
+
+@dataclass
+class _Candidate:
+    path: Path
+    rel: str
+    sha256: str
+    size: int
+    mtime: datetime
+    arrived: datetime
+
+
+def _process_inbox(
+    workspace: Workspace,
+    ledger: Ledger,
+    rules: Rules,
+    report: RunReport,
+    now: datetime,
+    known: set[str],
+    cache: dict[str, list[dict[str, Any]]],
+    progress: Progress | None,
+    settle_seconds: float,
+) -> None:
+    scan = inbox_mod.scan(workspace.inbox, settle_seconds, now=now.timestamp())
+    report.ignored = len(scan.ignored)
+    for path in scan.unsettled:
+        _defer(report, scan.relative(path), "복사 중일 수 있어 다음 실행에서 처리")
+    for path in scan.open_elsewhere:
+        _defer(report, scan.relative(path), "엑셀에서 열려 있어 다음 실행에서 처리")
+
+    candidates: list[_Candidate] = []
+    for path in scan.ready:
+        rel = scan.relative(path)
+        if not inbox_mod.can_open(path):
+            _defer(report, rel, "파일을 열 수 없어 다음 실행에서 처리")
+            continue
+        try:
+            st = path.stat()
+            sha = inbox_mod.sha256_of(path)
+        except OSError:
+            _defer(report, rel, "파일을 읽는 중 사라지거나 잠겨 다음 실행에서 처리")
+            continue
+        arrived = inbox_mod.arrival_time(path, now)
+        mtime = datetime.fromtimestamp(st.st_mtime, SEOUL)
+        candidates.append(_Candidate(path, rel, sha, st.st_size, mtime, arrived))
+
+    fresh: dict[str, _Candidate] = {}
+    for candidate in candidates:
+        if ledger.find_by_hash(candidate.sha256) is None:
+            fresh.setdefault(candidate.sha256, candidate)
+    sheets = _read_all([c.path for c in fresh.values()], workspace)
+    submissions = _validate_all(fresh, sheets, rules, known)
+
+    total = len(candidates)
+    for done, candidate in enumerate(candidates, 1):
+        if progress is not None:
+            progress(done, total, candidate.rel)
+        prior = ledger.find_by_hash(candidate.sha256)
+        if prior is not None:
+            _file_duplicate(workspace, ledger, report, candidate, prior, now)
+        else:
+            _file_submission(workspace, ledger, rules, report, candidate, submissions[candidate.sha256], now, cache)
+
+
+def _defer(report: RunReport, rel: str, reason: str) -> None:
+    report.outcomes.append(FileOutcome(rel, "deferred", reason=reason))
+    log.info("대기 %s: %s", rel, reason)
+
+
+def _read_all(paths: Sequence[Path], workspace: Workspace) -> dict[Path, SheetData]:
+    if not paths:
+        return {}
+    from .read import Limits, read_many
+
+    limits = Limits(
+        max_file_bytes=workspace.settings.limits.max_file_mb * 1024 * 1024,
+        timeout_seconds=workspace.settings.limits.file_timeout_seconds,
+    )
+    return dict(read_many(list(paths), limits, workers=workspace.settings.limits.workers))
+
+
+def _validate_all(
+    fresh: dict[str, _Candidate], sheets: dict[Path, SheetData], rules: Rules, known: set[str]
+) -> dict[str, Submission]:
+    """Results and contact lists first: the project names they bring are the ones others must match."""
+    from .validate import validate_sheet
+
+    def first(item: tuple[str, _Candidate]) -> int:
+        kind = sheets[item[1].path].kind
+        return 0 if kind is not None and kind.id in ("results", "contacts") else 1
+
+    out: dict[str, Submission] = {}
+    for sha, candidate in sorted(fresh.items(), key=first):
+        submission = validate_sheet(sheets[candidate.path], rules, known, display_name=candidate.rel)
+        if submission.accepted and submission.kind_id in ("results", "contacts"):
+            known.update(r["project"] for r in submission.records if r.get("project"))
+        out[sha] = submission
+    return out
+
+
+def _entry(report: RunReport, candidate: _Candidate, now: datetime, status: FileStatus, **extra: Any) -> FileEntry:
+    return FileEntry(
+        run_id=report.run_id,
+        sha256=candidate.sha256,
+        original_path=candidate.rel,
+        size=candidate.size,
+        mtime=candidate.mtime,
+        first_seen=now,
+        arrived_at=min(candidate.arrived, now),
+        status=status,
+        **extra,
+    )
+
+
+def _file_duplicate(
+    workspace: Workspace, ledger: Ledger, report: RunReport, candidate: _Candidate, prior: FileRow, now: datetime
+) -> None:
+    original = prior.duplicate_of or prior.id
+    file_id = ledger.record_file(
+        _entry(report, candidate, now, FileStatus.DUPLICATE, kind=prior.kind, department=prior.department,
+               duplicate_of=original)
+    )
+    target = inbox_mod.file_into(candidate.path, inbox_mod.archive_dir(workspace.archive, now), candidate.sha256)
+    ledger.mark_filed(file_id, target.relative_to(workspace.root))
+    report.outcomes.append(
+        FileOutcome(candidate.rel, "duplicate", prior.kind, prior.department,
+                    filed=target.relative_to(workspace.root).as_posix(), reason=f"{prior.original_path}와 같은 내용")
+    )
+    log.info("중복 %s: %s와 같은 내용 → %s", candidate.rel, prior.original_path, target)
+
+
+def _file_submission(
+    workspace: Workspace,
+    ledger: Ledger,
+    rules: Rules,
+    report: RunReport,
+    candidate: _Candidate,
+    submission: Submission,
+    now: datetime,
+    cache: dict[str, list[dict[str, Any]]],
+) -> None:
+    accepted = submission.accepted
+    status = FileStatus.ACCEPTED if accepted else FileStatus.REJECTED
+    entry = _entry(
+        report, candidate, now, status,
+        kind=submission.kind_id,
+        department=submission.department,
+        template_version=submission.meta.get("template_version", ""),
+        rules_version=rules.version,
+        problems=submission.problems,
+    )
+    file_id = ledger.record_file(entry, submission.records if accepted else None)
+    if accepted:
+        cache[candidate.sha256] = submission.records
+    target = inbox_mod.file_into(candidate.path, _destination(workspace, status, now), candidate.sha256)
+    if not accepted:
+        inbox_mod.write_note(inbox_mod.note_path(target), candidate.rel, submission.problems)
+    ledger.mark_filed(file_id, target.relative_to(workspace.root))
+    errors = sum(p.is_error for p in submission.problems)
+    outcome = FileOutcome(
+        candidate.rel, status.value, submission.kind_id, submission.department, errors,
+        len(submission.problems) - errors, target.relative_to(workspace.root).as_posix(),
+    )
+    report.outcomes.append(outcome)
+    log.info(
+        "%s %s: 서식 %s, 부서 %s, 오류 %d, 경고 %d → %s",
+        "접수" if accepted else "반려", candidate.rel, submission.kind_id or "?", submission.department or "?",
+        outcome.errors, outcome.warnings, outcome.filed,
+    )
+    for problem in submission.problems:
+        log.info("  %s", problem.line())
+
+
+def _summary(report: RunReport) -> dict[str, Any]:
+    return {
+        "as_of": report.as_of.isoformat(),
+        "seen": len(report.outcomes),
+        "accepted": report.count("accepted"),
+        "rejected": report.count("rejected"),
+        "duplicate": report.count("duplicate"),
+        "deferred": report.count("deferred"),
+        "ignored": report.ignored,
+        "replaced": report.replaced,
+        "problems": len(report.problems),
+        "reward_total_won": report.policy.total_reward_won if report.policy is not None else 0,
+        "outputs": [str(p) for p in report.outputs],
+    }
+

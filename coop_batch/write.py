@@ -1,0 +1,618 @@
+"""Write workbooks people like to open: the master 통합현황, the rosters, the circulation copies.
+
+The caller composes WHICH sheets a workbook holds (`SheetSpec` per table, one optional
+`SummarySpec` dashboard); this module owns the machinery and the look, generic over
+sheet specs:
+
+* xlsxwriter in `constant_memory` mode: rows stream to disk one at a time, so a
+  50,000-row master costs about a megabyte of memory.  That mode forbids going back
+  to an earlier row, so each sheet is laid out top to bottom in one pass (title,
+  header, data, total, note); titles use "centre across selection" instead of merged
+  cells; widths come from the first `SAMPLE_ROWS` rows, buffered before writing;
+  autofilter, freeze panes, conditional colours and print settings are sheet-level
+  records, set after the data.  Charts get no cached values from the worksheet in this
+  mode, so summary tables pass their values to the chart explicitly.
+* A user's text is always text (see `write_format`).
+* The file is written to a temporary name in the target folder and moved into place
+  with `os.replace`; when the target is open in Excel (Windows refuses the replace),
+  the workbook is kept as `<stem>_HHMMSS.xlsx` and `WriteResult.fallback` says so.
+* Same input and same `created` → byte-identical file (xlsxwriter fixes zip times).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from itertools import chain, islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from . import write_format as wf
+from .write_format import ColumnType, SheetGroup, Styles, Tone
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xlsxwriter.workbook import Workbook
+    from xlsxwriter.worksheet import Worksheet
+
+__all__ = [
+    "ChartSpec",
+    "ColumnSpec",
+    "Figure",
+    "SheetLayout",
+    "SheetSpec",
+    "SummarySpec",
+    "SummaryTable",
+    "WorkbookContext",
+    "WriteResult",
+    "write_workbook",
+]
+
+TOTAL_OPS = ("sum", "count")
+CHART_ROWS = 16  # rows between stacked charts (a 300 px chart over 20 px rows, plus a gap)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    title: str
+    type: ColumnType = "text"
+    width: float | None = None  # None: fit the title and the first rows
+    tones: Mapping[str, Tone | None] | None = None  # extra words to colour (None removes a default)
+
+
+@dataclass
+class SheetSpec:
+    name: str
+    columns: Sequence[ColumnSpec]
+    rows: Iterable[Sequence[Any]]  # may be a generator: consumed once, in order
+    group: SheetGroup = "input"
+    title: str | None = None
+    subtitle: str | None = None
+    total: dict[str, str] | None = None  # column title → 'sum' | 'count': a live total row
+    note: str | None = None  # one line under the table (e.g. the rule applied)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A key figure on the dashboard: label, value, optional unit type and a short note."""
+
+    label: str
+    value: Any
+    type: ColumnType | None = None  # None: inferred (int → count, Decimal → number, date, text)
+    note: str = ""
+
+
+@dataclass
+class SummaryTable:
+    """A small table on the dashboard; charts draw from it by its title."""
+
+    title: str
+    columns: Sequence[ColumnSpec]
+    rows: Sequence[Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """A native Excel chart on the summary sheet.
+
+    `source` is a `SummaryTable` title or a sheet name (`SheetSpec.name`); `categories`
+    and `values` are column titles of that source.  `secondary` columns are drawn as a
+    line on a second axis (e.g. rank beside amount).
+    """
+
+    source: str
+    categories: str
+    values: Sequence[str]
+    type: Literal["column", "bar", "line", "pie"] = "column"
+    title: str = ""
+    secondary: Sequence[str] = ()
+    x_title: str | None = None
+    y_title: str | None = None
+    y2_title: str | None = None
+    number_format: str = "#,##0"
+
+
+@dataclass
+class SummarySpec:
+    """The 요약 dashboard: key figures, small tables, charts."""
+
+    name: str = "요약"
+    figures: Sequence[Figure | tuple[Any, ...]] = ()
+    tables: Sequence[SummaryTable] = ()
+    charts: Sequence[ChartSpec] = ()
+    title: str | None = None
+    subtitle: str | None = None
+    note: str | None = None
+    group: Literal["summary"] = "summary"
+
+
+@dataclass(frozen=True)
+class SheetLayout:
+    """Where a table landed, for chart ranges: rows are 0-based, `last_row` inclusive."""
+
+    sheet: str
+    header_row: int
+    first_row: int
+    last_row: int  # first_row - 1 when the table has no rows
+    columns: Mapping[str, int]
+    data: Mapping[str, list[Any]] | None = None  # values by column, kept for small summary tables
+
+    @property
+    def rows(self) -> int:
+        return self.last_row - self.first_row + 1
+
+    def col(self, title: str) -> int:
+        try:
+            return self.columns[title]
+        except KeyError:
+            raise ValueError(f"{self.sheet}: no column {title!r} (have {list(self.columns)})") from None
+
+    def ref(self, title: str) -> list[Any]:
+        col = self.col(title)
+        return [self.sheet, self.first_row, col, self.last_row, col]
+
+
+@dataclass
+class WorkbookContext:
+    """Handed to the `charts` hook of `write_workbook`, just before the file is closed."""
+
+    workbook: Workbook
+    worksheets: dict[str, Worksheet]  # by actual sheet name
+    layouts: dict[str, SheetLayout]  # by spec name, actual sheet name and summary-table title
+    styles: Styles
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    path: Path
+    fallback: bool  # True: the target was locked (open in Excel); `path` is the `_HHMMSS` copy
+    sheets: Mapping[str, int] = field(default_factory=dict)  # sheet name → data rows written
+    warnings: tuple[str, ...] = ()  # Korean notes: renamed sheets, cut cells, rows over Excel's limit
+
+
+def write_workbook(
+    path: Path,
+    sheets: Sequence[SheetSpec | SummarySpec],
+    *,
+    created: datetime | None = None,
+    charts: Callable[[WorkbookContext], None] | None = None,
+    tones: Mapping[str, Tone | None] | None = None,
+) -> WriteResult:
+    """Write `sheets` to `path` atomically; never fails because the target is open in Excel.
+
+    `created` fixes the document date (and the date in page headers): pass the as-of
+    date for reproducible output.  `tones` extends the status words coloured in
+    'status' columns (`{'지급 제외': 'warn'}`).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        counts, warnings = _build(tmp, sheets, created, charts, tones)
+        final, fallback = _move_into_place(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return WriteResult(final, fallback, counts, tuple(warnings))
+
+
+def _build(
+    tmp: Path,
+    sheets: Sequence[SheetSpec | SummarySpec],
+    created: datetime | None,
+    charts: Callable[[WorkbookContext], None] | None,
+    tones: Mapping[str, Tone | None] | None,
+) -> tuple[dict[str, int], list[str]]:
+    import xlsxwriter  # here, not at import time: the CLI's start-up stays lean
+
+    workbook = xlsxwriter.Workbook(
+        str(tmp),
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+            "remove_timezone": True,
+            "default_format_properties": {"font_name": wf.FONT, "font_size": wf.FONT_SIZE, "font_scheme": "none"},
+        },
+    )
+    if created is not None:
+        workbook.set_properties({"created": created})
+    styles = Styles(workbook)
+    date_text = wf.header_text(created.date().isoformat()) if created else "&D"
+    used: set[str] = set()
+    worksheets: dict[str, Worksheet] = {}
+    layouts: dict[str, SheetLayout] = {}
+    counts: dict[str, int] = {}
+    warnings: list[str] = []
+    pending: list[tuple[Worksheet, SummarySpec, int, int]] = []
+    for spec in sheets:
+        name = wf.sheet_name(spec.name, used)
+        if name != spec.name:
+            warnings.append(f"시트 이름 '{spec.name}'은(는) 엑셀에서 쓸 수 없어 '{name}'(으)로 바꿨습니다.")
+        ws = workbook.add_worksheet(name)
+        worksheets[name] = ws
+        if isinstance(spec, SummarySpec):
+            tables, anchor_row, anchor_col = _write_summary(ws, name, spec, styles, date_text, warnings)
+            layouts.update(tables)
+            pending.append((ws, spec, anchor_row, anchor_col))
+            counts[name] = sum(t.rows for t in tables.values())
+        else:
+            layout = _write_table(ws, name, spec, styles, tones, date_text, warnings)
+            layouts[spec.name] = layouts[name] = layout
+            counts[name] = layout.rows
+    for ws, spec, row, col in pending:
+        _insert_charts(workbook, ws, spec.charts, layouts, row, col, warnings)
+    if charts is not None:
+        charts(WorkbookContext(workbook, worksheets, layouts, styles))
+    workbook.close()
+    return counts, warnings
+
+
+def _move_into_place(tmp: Path, target: Path) -> tuple[Path, bool]:
+    try:
+        os.replace(tmp, target)
+        return target, False
+    except PermissionError:
+        pass  # Windows: the target is open in Excel (or a viewer holds it)
+    stamp = datetime.now().strftime("%H%M%S")
+    for n in range(1, 100):
+        alt = target.with_name(f"{target.stem}_{stamp}{'' if n == 1 else f'_{n}'}{target.suffix}")
+        if alt.exists():
+            continue
+        try:
+            os.replace(tmp, alt)
+            return alt, True
+        except PermissionError:
+            continue
+    raise PermissionError(f"'{target}'에도, 시각을 붙인 다른 이름에도 쓸 수 없습니다. 폴더 권한을 확인하세요.")
+
+
+# ---------------------------------------------------------------------------------------------
+# A table sheet: [title] [subtitle] [spacer] header, rows, [total], [over-limit marker], [note]
+
+
+def _write_table(
+    ws: Worksheet,
+    name: str,
+    spec: SheetSpec,
+    styles: Styles,
+    tones: Mapping[str, Tone | None] | None,
+    date_text: str,
+    warnings: list[str],
+) -> SheetLayout:
+    columns = list(spec.columns)
+    ncols = len(columns)
+    if ncols == 0:
+        raise ValueError(f"sheet {spec.name!r} has no columns")
+    totals = _totals(spec, columns)
+    rows = iter(spec.rows)
+    head = list(islice(rows, wf.SAMPLE_ROWS))
+    wraps = _set_widths(ws, columns, head)
+
+    row = _write_titles(ws, spec.title, spec.subtitle, ncols, styles)
+    header_row = row
+    for c, column in enumerate(columns):
+        ws.write_string(header_row, c, column.title, styles.header)
+    first = header_row + 1
+
+    counter = wf.Counter()
+    writers = [
+        wf.cell_writer(ws, col.type, styles.cells.get(col.type, styles.text), styles.wrap if wrap else styles.text, counter)
+        for col, wrap in zip(columns, wraps)
+    ]
+    sums: dict[int, int | Decimal] = {c: 0 for c in totals}
+    reserved = (1 if totals else 0) + 1 + (2 if spec.note else 0)  # total, over-limit marker, gap + note
+    capacity = wf.EXCEL_MAX_ROWS - first - reserved
+    written = dropped = 0
+    for values in chain(head, rows):
+        if written >= capacity:
+            dropped += 1  # keep counting, to say how many did not fit
+            continue
+        if len(values) > ncols:
+            raise ValueError(f"sheet {spec.name!r}: a row has {len(values)} values for {ncols} columns")
+        r = first + written
+        if totals:
+            for c, value in enumerate(values):
+                got = writers[c](r, c, value)
+                if c in totals:
+                    if totals[c] == "sum":
+                        sums[c] += got or 0
+                    elif value is not None and value != "":
+                        sums[c] += 1
+        else:
+            for c, value in enumerate(values):
+                writers[c](r, c, value)
+        for c in range(len(values), ncols):
+            writers[c](r, c, None)
+        written += 1
+    last = first + written - 1
+    row = first + written
+
+    if totals:
+        _write_total_row(ws, row, first, last, columns, totals, sums, styles)
+        row += 1
+    if dropped:
+        message = (
+            f"※ 엑셀 한 시트의 행 한도({wf.EXCEL_MAX_ROWS:,}행)를 넘어 마지막 {dropped:,}행은 싣지 못했습니다. "
+            "기간이나 부서를 나누어 다시 만드세요."
+        )
+        ws.write_string(row, 0, message, styles.note)
+        warnings.append(f"'{name}' 시트: {message[2:]}")
+        row += 1
+    if spec.note:
+        ws.write_string(row + 1, 0, wf.clean_text(spec.note)[0], styles.note)
+    if counter.truncated:
+        warnings.append(
+            f"'{name}' 시트: {wf.EXCEL_MAX_CHARS:,}자를 넘는 셀 {counter.truncated:,}개는 잘라서 적었습니다(셀 끝에 표시)."
+        )
+
+    ws.freeze_panes(first, 0)
+    ws.autofilter(header_row, 0, max(last, header_row), ncols - 1)
+    for c, column in enumerate(columns):
+        wf.add_tones(ws, styles, first, last, c, wf.tones_for(column.type, tones, column.tones))
+    wf.print_setup(ws, repeat_row=header_row, date_text=date_text, tab=spec.group)
+    return SheetLayout(name, header_row, first, last, {col.title: c for c, col in enumerate(columns)})
+
+
+def _totals(spec: SheetSpec, columns: list[ColumnSpec]) -> dict[int, str]:
+    index = {col.title: c for c, col in enumerate(columns)}
+    totals: dict[int, str] = {}
+    for title, op in (spec.total or {}).items():
+        if title not in index:
+            raise ValueError(f"sheet {spec.name!r}: total on unknown column {title!r}")
+        if op not in TOTAL_OPS:
+            raise ValueError(f"sheet {spec.name!r}: total {op!r} on {title!r}; use one of {TOTAL_OPS}")
+        if op == "sum" and columns[index[title]].type not in wf.NUMERIC_TYPES:
+            raise ValueError(f"sheet {spec.name!r}: cannot sum the {columns[index[title]].type} column {title!r}")
+        totals[index[title]] = op
+    return totals
+
+
+def _write_total_row(
+    ws: Worksheet,
+    row: int,
+    first: int,
+    last: int,
+    columns: list[ColumnSpec],
+    totals: dict[int, str],
+    sums: dict[int, int | Decimal],
+    styles: Styles,
+) -> None:
+    from xlsxwriter.utility import xl_range
+
+    labelled = False
+    for c, column in enumerate(columns):
+        if c in totals:
+            op, value = totals[c], _plain_number(sums[c])
+            fmt = styles.totals.get(column.type if op == "sum" else "int", styles.total_label)
+            if last < first:
+                ws.write_number(row, c, 0, fmt)
+            else:
+                function = "SUM" if op == "sum" else "COUNTA"
+                # The cached value lets viewers that never recalculate show the right number.
+                ws.write_formula(row, c, f"={function}({xl_range(first, c, last, c)})", fmt, value)
+        elif not labelled:
+            ws.write_string(row, c, "합계", styles.total_label)
+            labelled = True
+        else:
+            ws.write_blank(row, c, None, styles.total_label)
+
+
+def _plain_number(value: int | Decimal) -> int | str:
+    """A formula's cached value as Excel writes it: `4100000`, `12.5`, never `4.1E+6`."""
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value():
+            return int(value)
+        return format(value.normalize(), "f")
+    return value
+
+
+def _write_titles(ws: Worksheet, title: str | None, subtitle: str | None, span: int, styles: Styles) -> int:
+    """Title and subtitle centred across the table (not merged: merging fights sorting and streaming)."""
+    row = 0
+    for text, fmt, height in ((title, styles.title, 30), (subtitle, styles.subtitle, None)):
+        if not text:
+            continue
+        if height:
+            ws.set_row(row, height)
+        ws.write_string(row, 0, wf.clean_text(text)[0], fmt)
+        for c in range(1, span):
+            ws.write_blank(row, c, None, fmt)
+        row += 1
+    return row + 1 if row else 0  # a blank spacer row under the titles
+
+
+def _set_widths(ws: Worksheet, columns: Sequence[ColumnSpec], sample: list[Sequence[Any]]) -> list[bool]:
+    """Fit each column to its title and sampled values; return which text columns must wrap."""
+    wraps = []
+    for c, column in enumerate(columns):
+        values = (row[c] for row in sample if c < len(row))
+        content = max((wf.measure(column.type, v) for v in values), default=0)
+        title = wf.display_width(column.title) + 3  # room for the autofilter button
+        width = column.width if column.width is not None else _fit(max(content + 2, title))
+        wraps.append(column.type in ("text", "status") and content + 1 > width)
+        ws.set_column(c, c, width)
+    return wraps
+
+
+def _fit(width: float) -> float:
+    return float(min(wf.MAX_WIDTH, max(wf.MIN_WIDTH, width)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The summary dashboard: figures (label | value | note), then small tables; charts to the right.
+
+
+def _write_summary(
+    ws: Worksheet, name: str, spec: SummarySpec, styles: Styles, date_text: str, warnings: list[str]
+) -> tuple[dict[str, SheetLayout], int, int]:
+    figures = [_figure(f) for f in spec.figures]
+    span = max([3, *(len(t.columns) for t in spec.tables)])
+    _summary_widths(ws, figures, spec.tables, span)
+    row = _write_titles(ws, spec.title or spec.name, spec.subtitle, span, styles)
+    anchor_row = row
+    counter = wf.Counter()
+    if figures:
+        ws.write_string(row, 0, "주요 지표", styles.caption)
+        row += 1
+        for fig in figures:
+            ctype = fig.type or _infer_type(fig.value)
+            ws.write_string(row, 0, wf.clean_text(fig.label)[0], styles.figure_label)
+            value_fmt = styles.figures.get(ctype, styles.figure_text)
+            wf.cell_writer(ws, ctype, value_fmt, styles.figure_text, counter)(row, 1, fig.value)
+            if fig.note:
+                ws.write_string(row, 2, wf.clean_text(fig.note)[0], styles.note)
+            row += 1
+        row += 1
+    layouts: dict[str, SheetLayout] = {}
+    for table in spec.tables:
+        ws.write_string(row, 0, wf.clean_text(table.title)[0], styles.caption)
+        header_row = row + 1
+        for c, column in enumerate(table.columns):
+            ws.write_string(header_row, c, column.title, styles.header)
+        writers = [
+            wf.cell_writer(ws, col.type, styles.cells.get(col.type, styles.text), styles.text, counter)
+            for col in table.columns
+        ]
+        data: dict[str, list[Any]] = {col.title: [] for col in table.columns}
+        first = header_row + 1
+        for i, values in enumerate(table.rows):
+            for c, column in enumerate(table.columns):
+                value = values[c] if c < len(values) else None
+                writers[c](first + i, c, value)
+                data[column.title].append(_chart_value(column.type, value))
+        last = first + len(table.rows) - 1
+        for c, column in enumerate(table.columns):
+            wf.add_tones(ws, styles, first, last, c, wf.tones_for(column.type, None, column.tones))
+        columns = {col.title: c for c, col in enumerate(table.columns)}
+        layouts[table.title] = SheetLayout(name, header_row, first, last, columns, data)
+        row = last + 2
+    if spec.note:
+        ws.write_string(row, 0, wf.clean_text(spec.note)[0], styles.note)
+    ws.hide_gridlines(2)
+    wf.print_setup(ws, repeat_row=None, date_text=date_text, tab="summary")
+    return layouts, anchor_row, span + 1
+
+
+def _figure(item: Figure | tuple[Any, ...]) -> Figure:
+    if isinstance(item, Figure):
+        return item
+    return Figure(*item)
+
+
+def _infer_type(value: Any) -> ColumnType:
+    if isinstance(value, bool):
+        return "yn"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, (Decimal, float)):
+        return "number"
+    if isinstance(value, datetime):
+        return "datetime"
+    if isinstance(value, date):
+        return "date"
+    return "text"
+
+
+def _summary_widths(ws: Worksheet, figures: list[Figure], tables: Sequence[SummaryTable], span: int) -> None:
+    widths = [0.0] * span
+    for fig in figures:
+        ctype = fig.type or _infer_type(fig.value)
+        widths[0] = max(widths[0], wf.display_width(fig.label) + 2)
+        widths[1] = max(widths[1], (wf.measure(ctype, fig.value) + 2) * 1.2 + (2 if ctype == "money" else 0))
+    for table in tables:
+        for c, column in enumerate(table.columns):
+            content = max((wf.measure(column.type, r[c]) for r in table.rows if c < len(r)), default=0)
+            widths[c] = max(widths[c], content + 2, wf.display_width(column.title) + 2)
+    for c, width in enumerate(widths):
+        ws.set_column(c, c, _fit(width))
+    ws.set_column(span, span, 2)  # a narrow gutter before the charts
+
+
+def _chart_value(ctype: str, value: Any) -> Any:
+    """A value for a chart's cached data, as xlsxwriter would have read it from the cell."""
+    if ctype in wf.NUMERIC_TYPES:
+        number = wf.as_number(ctype, value)
+        if number is not None:
+            return f"{number:.16g}"
+    if value is None:
+        return None
+    return wf.as_text(value)
+
+
+_FONT = {"name": wf.FONT, "size": 9}
+
+
+def _insert_charts(
+    workbook: Workbook,
+    ws: Worksheet,
+    specs: Sequence[ChartSpec],
+    layouts: Mapping[str, SheetLayout],
+    anchor_row: int,
+    anchor_col: int,
+    warnings: list[str],
+) -> None:
+    placed = 0
+    for spec in specs:
+        if spec.source not in layouts:
+            raise ValueError(f"chart {spec.title!r}: unknown source {spec.source!r} (have {list(layouts)})")
+        layout = layouts[spec.source]
+        if layout.rows <= 0:
+            warnings.append(f"차트 '{spec.title or spec.source}': '{spec.source}'에 자료가 없어 넣지 않았습니다.")
+            continue
+        if spec.type == "pie" and (len(spec.values) != 1 or spec.secondary):
+            raise ValueError(f"chart {spec.title!r}: a pie chart draws exactly one value column")
+        chart = workbook.add_chart({"type": spec.type})
+        for title in spec.values:
+            chart.add_series(_series(layout, spec, title, secondary=False))
+        if spec.secondary:
+            line = workbook.add_chart({"type": "line"})
+            for title in spec.secondary:
+                line.add_series(_series(layout, spec, title, secondary=True))
+            if spec.y2_title:
+                line.set_y2_axis({"name": spec.y2_title, "name_font": _FONT, "num_font": _FONT})
+            chart.combine(line)
+        if spec.title:
+            chart.set_title({"name": spec.title, "name_font": {"name": wf.FONT, "size": 11, "bold": True}})
+        else:
+            chart.set_title({"none": True})
+        if spec.type != "pie":
+            chart.set_x_axis({"name": spec.x_title, "name_font": _FONT, "num_font": _FONT})
+            chart.set_y_axis(
+                {"name": spec.y_title, "name_font": _FONT, "num_font": _FONT, "num_format": spec.number_format}
+            )
+        series_count = len(spec.values) + len(spec.secondary)
+        if spec.type == "pie" or series_count > 1:
+            chart.set_legend({"position": "bottom", "font": _FONT})
+        else:
+            chart.set_legend({"none": True})
+        chart.set_size({"width": 576, "height": 300})
+        ws.insert_chart(anchor_row + placed * CHART_ROWS, anchor_col, chart, {"x_offset": 8, "y_offset": 4})
+        placed += 1
+
+
+def _series(layout: SheetLayout, spec: ChartSpec, title: str, *, secondary: bool) -> dict[str, Any]:
+    col = layout.col(title)
+    series: dict[str, Any] = {
+        "name": [layout.sheet, layout.header_row, col],
+        "categories": layout.ref(spec.categories),
+        "values": layout.ref(title),
+    }
+    if spec.type == "pie":
+        series["data_labels"] = {"category": True, "percentage": True, "leader_lines": True, "font": _FONT}
+    else:
+        series["data_labels"] = {"value": True, "num_format": spec.number_format, "font": _FONT}
+    if secondary:
+        series["y2_axis"] = True
+        series["marker"] = {"type": "circle", "size": 6}
+    if layout.data is not None:  # constant_memory keeps no cell values for the chart cache: give them
+        series["name_data"] = [title]
+        series["categories_data"] = list(layout.data[spec.categories])
+        series["values_data"] = list(layout.data[title])
+    return series
