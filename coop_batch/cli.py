@@ -78,14 +78,14 @@ def validate_cmd(files: tuple[str, ...], fmt: str, year: int | None) -> None:
     from pathlib import Path
 
     from .rules import RulesError, available_years, load_rules
-    from .validate import render_table, summary, validate_file
+    from .validate import render_table, summary, validate_files
 
     try:
         rules = load_rules(year if year is not None else max(available_years(), default=2016))
     except RulesError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
-    results = [(name, validate_file(Path(name), rules)) for name in files]
+    results = [(name, sub) for name, (_, sub) in zip(files, validate_files([Path(f) for f in files], rules))]
     if fmt == "json":
         click.echo(json.dumps([summary(sub, name) for name, sub in results], ensure_ascii=False, indent=2))
     else:

@@ -82,6 +82,12 @@ CATALOGUE: dict[str, Entry] = {
         "파일을 열 수 없습니다({detail}). 파일이 다른 프로그램에서 열려 있지 않은지 확인하고 다시 보내 주세요.",
     ),
     # --- structure (kind, sheet, header) ---
+    "hidden-sheet": Entry(
+        E,
+        "숨겨진 시트",
+        "'{sheet}' 시트가 숨겨져 있어 읽지 않았습니다. 시트 탭에서 마우스 오른쪽 단추 → '숨기기 취소'로 "
+        "시트를 보이게 한 뒤 다시 보내 주세요.",
+    ),
     "unknown-kind": Entry(
         E,
         "서식 종류 불명",

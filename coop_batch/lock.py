@@ -240,14 +240,14 @@ class WorkspaceLock:
         fd, self._fd = self._fd, None
         if fd is None:
             return
+        self.holder = None
         try:
             os.ftruncate(fd, 0)
+        finally:  # whatever happens to the details, the lock and the handle are given back
             try:
                 _os_unlock(fd)
             finally:
                 os.close(fd)
-        finally:
-            self.holder = None
 
     def __enter__(self) -> WorkspaceLock:
         self.acquire()

@@ -14,13 +14,18 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import multiprocessing
 import os
+import pickle
+import queue
 import re
+import signal
+import struct
+import subprocess
+import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
-from multiprocessing.connection import wait as mp_wait
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -30,10 +35,10 @@ from python_calamine import CalamineError, CalamineWorkbook, PasswordError, Shee
 from .errors import Problem
 from .normalize import cell_text, header_key, is_blank
 from .records import SheetData
-from .safety import Limits, check_package, os_detail
+from .safety import Limits, check_package, os_detail, sniff
 from .schema import HELP_SHEET, KIND_BY_ID, KINDS, LISTS_SHEET, META_SHEET, Kind
 
-__all__ = ["Limits", "read_many", "read_one", "read_sheet"]
+__all__ = ["Limits", "check_package", "read_many", "read_one", "read_sheet", "sniff"]
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +121,11 @@ def _read(path: Path, limits: Limits, name: str) -> SheetData:
         kind, sheet, header = _choose_sheet(_kind_from_meta(meta), data_sheets, head)
         if kind is None:
             kind, sheet, header = _guess_by_headers(data_sheets, head)
+        if sheet is None:  # a template sheet someone hid is not data, but say so rather than "not found"
+            hidden = [(s, k) for s in (m.name for m in sheets if m.name not in data_sheets)
+                      if (k := _kind_of_sheet_name(s)) and (kind is None or k == kind)]
+            if hidden:
+                return SheetData(path, hidden[0][1], meta=meta, problems=[Problem("hidden-sheet", name, hidden[0][0])])
         if kind is None:
             first = data_sheets[0] if data_sheets else ""
             return SheetData(path, None, sheet=first, meta=meta, problems=[Problem("unknown-kind", name, first)])
@@ -249,9 +259,12 @@ def _data_rows(rows: list[list[Any]], header: _Header) -> list[tuple[int, list[A
         elif len(row) < width:
             row = row + [""] * (width - len(row))
         values = pick(row) if n > 1 else (pick(row),)
-        if values.count("") == n or all(is_blank(v) for v in values):  # C-speed test first
+        if values.count("") == n:  # calamine's empty cell is "": the common blank row, at C speed
             continue
-        out.append((number, row))
+        for value in values:  # the first non-"" value decides, almost always
+            if value != "" and (value.__class__ is not str or not is_blank(value)):
+                out.append((number, row))
+                break
     return out
 
 
@@ -265,33 +278,60 @@ def _letter(index: int) -> str:
 
 
 # --- guarded reading in worker processes ----------------------------------------------------
+#
+# Workers are plain `python -c` subprocesses speaking length-prefixed pickles over stdin/stdout,
+# not multiprocessing: spawn would re-run the caller's main module in every worker (pandas and all,
+# and a script without an `if __name__` guard would recurse), while this child imports only this
+# module.  A thread per worker blocks on its stdout, so waiting with a timeout works the same on
+# Windows (no select() on pipes there) and POSIX.
 
 # Test-only hook, read in the worker: "hang:<file name>" or "crash:<file name>" makes the worker
-# hang or die on that file, so that the timeout and crash paths can be tested with real processes.
+# hang or die on that file, so that the timeout and crash paths are tested with real processes.
 TEST_FAULT_ENV = "COOP_BATCH_TEST_WORKER_FAULT"
+_BOOT = "from coop_batch.read import _worker_main; _worker_main()"
 _STARTUP_SECONDS = 60.0
 _MAX_START_FAILURES = 3
+_DEPTH = 2  # tasks queued per worker: it starts the next file while we take the last result
 
 
-def _worker(conn: Any, limits: Limits) -> None:
-    """Worker process loop: (index, path, display name) in, (index, kind id, SheetData) out."""
-    import signal
+def _send(stream: Any, message: Any) -> None:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<Q", len(body)) + body)
+    stream.flush()
 
+
+def _recv(stream: Any) -> Any:
+    header = stream.read(8)
+    if len(header) < 8:
+        raise EOFError
+    (size,) = struct.unpack("<Q", header)
+    body = stream.read(size)
+    if len(body) < size:
+        raise EOFError
+    return pickle.loads(body)
+
+
+def _worker_main() -> None:
+    """Worker process: limits, then (index, path, display name) in; (index, kind id, SheetData) out."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
-    _cap_memory(limits.worker_memory_bytes)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print must not corrupt the protocol: fd 1 now goes to stderr
+    inp = sys.stdin.buffer
     fault = os.environ.get(TEST_FAULT_ENV, "")
     try:
-        conn.send(("ready",))
-        while (task := conn.recv()) is not None:
+        limits: Limits = _recv(inp)
+        _cap_memory(limits.worker_memory_bytes)
+        _send(out, ("ready",))
+        while (task := _recv(inp)) is not None:
             index, path_text, display = task
-            if fault and fault.split(":", 1)[1] == Path(path_text).name:
+            if fault and fault.partition(":")[2] == Path(path_text).name:
                 if fault.startswith("hang:"):
                     time.sleep(3600)
                 os._exit(70)
             data = read_sheet(Path(path_text), limits, display)
             kind_id, data.kind = (data.kind.id if data.kind else ""), None  # the parent's Kind objects
-            conn.send((index, kind_id, data))
-    except (EOFError, OSError):  # the parent went away
+            _send(out, (index, kind_id, data))
+    except (EOFError, OSError):  # the parent closed our stdin or went away
         pass
 
 
@@ -308,31 +348,54 @@ def _cap_memory(limit: int) -> None:
 
 
 class _Worker:
-    def __init__(self, limits: Limits) -> None:
-        ctx = multiprocessing.get_context("spawn")  # the same on Linux and Windows; no fork of a busy parent
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker, args=(child, limits), daemon=True, name="coop-batch-reader")
-        self.proc.start()
-        child.close()
+    def __init__(self, limits: Limits, inbox: queue.Queue[tuple[_Worker, Any]]) -> None:
+        env = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parent.parent)  # the child imports this very package
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
+        )
         self.ready = False
-        self.index: int | None = None
+        self.tasks: deque[int] = deque()  # in flight, in the order the worker takes them
         self.deadline = time.monotonic() + _STARTUP_SECONDS
+        threading.Thread(target=self._pump, args=(inbox,), daemon=True).start()
+        self._write(limits)
+
+    def _write(self, message: Any) -> None:
+        try:
+            _send(self.proc.stdin, message)
+        except OSError:  # the worker died; its pump reports that and read_many retires it
+            pass
+
+    def _pump(self, inbox: queue.Queue[tuple[_Worker, Any]]) -> None:
+        try:
+            while True:
+                inbox.put((self, _recv(self.proc.stdout)))
+        except Exception:  # EOF, a broken pipe, a truncated message: the worker is gone
+            inbox.put((self, None))
 
     def send(self, index: int, path: Path, timeout: float) -> None:
-        self.conn.send((index, str(path), path.name))
-        self.index, self.deadline = index, time.monotonic() + timeout
+        if not self.tasks:
+            self.deadline = time.monotonic() + timeout
+        self.tasks.append(index)
+        self._write((index, str(path), path.name))
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
         try:
-            if self.index is None and self.proc.is_alive():
-                self.conn.send(None)
-                self.proc.join(1)
-        except OSError:
+            if not kill:
+                self.proc.stdin.close()  # EOF: the worker finishes its loop and exits
+                self.proc.wait(2)
+        except (OSError, subprocess.TimeoutExpired):
             pass
-        if self.proc.is_alive():
+        if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.join(5)
-        self.conn.close()
+            self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
 
 
 def read_many(
@@ -340,8 +403,8 @@ def read_many(
 ) -> Iterator[tuple[Path, SheetData]]:
     """Read each file in a worker process with `limits.timeout_seconds` per file; yields in INPUT ORDER.
 
-    Workers are reused (spawned once, not per file).  A file that takes too long gets `file-timeout`,
-    one that kills its worker gets `file-corrupt`; the worker is replaced and the other files go on.
+    Workers start once and are reused.  A file that takes too long gets `file-timeout`, one that
+    kills its worker gets `file-corrupt`; that worker is replaced and the other files go on.
     `workers=0` reads in this process instead (no time limit: for tests and benchmarks).
     """
     paths = [Path(p) for p in paths]
@@ -350,10 +413,24 @@ def read_many(
             yield path, read_sheet(path, limits)
         return
     done: dict[int, SheetData] = {}
-    queue = deque(range(len(paths)))
-    window = 4 * workers  # how far dispatch may run ahead of the file yielded next
+    todo = deque(range(len(paths)))
+    window = 4 * workers  # how far dispatch may run ahead of the file to be yielded next
+    inbox: queue.Queue[tuple[_Worker, Any]] = queue.Queue()
     pool: list[_Worker] = []
     failures = next_out = 0
+
+    def in_flight(workers: list[_Worker]) -> int:
+        return sum(len(w.tasks) for w in workers)
+
+    def retire(w: _Worker, code: str, **params: str) -> None:
+        """Drop a worker; its current file gets `code`, the files queued behind it go back in line."""
+        if w.tasks:
+            index = w.tasks.popleft()
+            done[index] = SheetData(paths[index], None, problems=[Problem(code, paths[index].name, params=params)])
+        todo.extendleft(reversed(w.tasks))
+        w.stop(kill=True)
+        pool.remove(w)
+
     try:
         while next_out < len(paths):
             while next_out in done:
@@ -361,67 +438,47 @@ def read_many(
                 next_out += 1
             if next_out >= len(paths):
                 break
-            if failures >= _MAX_START_FAILURES:  # cannot start workers at all: read here, unguarded
-                log.error("reader workers do not start; reading %s in-process", paths[next_out].name)
-                index = queue.popleft()
+            if failures >= _MAX_START_FAILURES and todo:  # workers do not start: read here, unguarded
+                log.error("reader workers do not start; reading %s in-process", paths[todo[0]].name)
+                index = todo.popleft()
                 done[index] = read_sheet(paths[index], limits)
                 continue
-            while len(pool) < min(workers, len(queue) + sum(w.index is not None for w in pool)):
-                pool.append(_Worker(limits))
+            while failures < _MAX_START_FAILURES and len(pool) < min(workers, len(todo) + in_flight(pool)):
+                try:
+                    pool.append(_Worker(limits, inbox))
+                except OSError:
+                    log.warning("cannot start a reader worker", exc_info=True)
+                    failures += 1
             for w in pool:
-                if w.ready and w.index is None and queue and queue[0] < next_out + window:
-                    index = queue.popleft()
+                while w.ready and len(w.tasks) < _DEPTH and todo and todo[0] < next_out + window:
+                    index = todo.popleft()
                     w.send(index, paths[index], limits.timeout_seconds)
+            waiting = [w.deadline for w in pool if w.tasks or not w.ready]
+            try:
+                w, message = inbox.get(timeout=max(0.0, min(waiting, default=time.monotonic() + 1) - time.monotonic()))
+            except queue.Empty:
+                pass
+            else:
+                if w not in pool:
+                    pass  # news from a worker already retired
+                elif message is None:
+                    failures += 0 if w.ready else 1
+                    retire(w, "file-corrupt", detail="읽는 중 프로그램이 비정상 종료됨")
+                elif message == ("ready",):
+                    w.ready, w.deadline = True, time.monotonic() + limits.timeout_seconds
+                else:
+                    index, kind_id, data = message
+                    data.kind = KIND_BY_ID.get(kind_id)
+                    done[index] = data
+                    w.tasks.popleft()
+                    w.deadline = time.monotonic() + limits.timeout_seconds  # for the next one queued
             now = time.monotonic()
-            busy = [w for w in pool if not w.ready or w.index is not None]
-            timeout = max(0.0, min((w.deadline for w in busy), default=now + 1) - now)
-            ready = mp_wait([w.conn for w in pool] + [w.proc.sentinel for w in pool], timeout)
-            for w in list(pool):
-                if w.conn in ready or w.proc.sentinel in ready:
-                    failures += _receive(w, pool, paths, done)
-                elif time.monotonic() > w.deadline and (w.index is not None or not w.ready):
-                    if w.index is not None:
-                        done[w.index] = _failed(paths[w.index], "file-timeout", seconds=f"{limits.timeout_seconds:g}")
-                    else:
-                        failures += 1
-                    w.index = None
-                    w.stop()
-                    pool.remove(w)
+            for w in [w for w in pool if (w.tasks or not w.ready) and now > w.deadline]:
+                failures += 0 if w.ready else 1
+                retire(w, "file-timeout", seconds=f"{limits.timeout_seconds:g}")
     finally:
         for w in pool:
             w.stop()
-
-
-def _receive(w: _Worker, pool: list[_Worker], paths: list[Path], done: dict[int, SheetData]) -> int:
-    """Take one message from a worker; on a dead worker record the file and drop the worker.
-    Returns 1 when a worker died before it was ready (counts towards giving up on workers)."""
-    try:
-        message = w.conn.recv() if w.conn.poll() else None
-    except (EOFError, OSError):
-        message = None
-    if message == ("ready",):
-        w.ready = True
-        w.deadline = time.monotonic() + _STARTUP_SECONDS
-        return 0
-    if message is not None:
-        index, kind_id, data = message
-        data.kind = KIND_BY_ID.get(kind_id)
-        done[index] = data
-        w.index = None
-        return 0
-    if w.proc.is_alive() and w.proc.sentinel not in mp_wait([w.proc.sentinel], 0):
-        return 0  # spurious wake-up
-    started = w.ready
-    if w.index is not None:
-        done[w.index] = _failed(paths[w.index], "file-corrupt", detail="읽는 중 프로그램이 비정상 종료됨")
-        w.index = None
-    w.stop()
-    pool.remove(w)
-    return 0 if started else 1
-
-
-def _failed(path: Path, code: str, **params: str) -> SheetData:
-    return SheetData(path, None, problems=[Problem(code, file=path.name, params=dict(params))])
 
 
 def read_one(path: Path, limits: Limits = Limits()) -> SheetData:

@@ -124,8 +124,16 @@ def run_batch(
             settle = settings.settle_seconds if settle_seconds is None else settle_seconds
             _process_inbox(workspace, ledger, rules, report, now, known, cache, progress, settle)
             accepted = ledger.accepted_files()
-            report.merged = merge([_source(ledger, row, cache) for row in accepted])
-            report.replaced = report.merged.replaced
+            sources = [_source(ledger, row, cache) for row in accepted]
+            report.merged = merge(sources)
+            # The 요약 shows what changed since the last run: rows superseded by THIS run's files,
+            # not every supersession in the history (a rerun with nothing new must show none).
+            before = merge([s for s, row in zip(sources, accepted) if row.run_id != report.run_id]).replaced
+            report.replaced = {
+                kind: count - before.get(kind, 0)
+                for kind, count in report.merged.replaced.items()
+                if count > before.get(kind, 0)
+            }
             report.problems += report.merged.problems
             from .policy import compute  # pandas-free, but only a full run needs it
 
@@ -179,8 +187,12 @@ def _refresh_stale(workspace: Workspace, ledger: Ledger, rules: Rules) -> None:
     from .read import read_sheet
     from .validate import validate_sheet
 
-    for sha in ledger.stale_records(rules.version):
-        row = next((r for r in ledger.accepted_files() if r.sha256 == sha and r.filed_path), None)
+    stale = ledger.stale_records(rules.version)
+    if not stale:
+        return
+    filed = {r.sha256: r for r in reversed(ledger.accepted_files()) if r.filed_path}
+    for sha in stale:
+        row = filed.get(sha)
         if row is None:
             continue
         path = workspace.root / row.filed_path
@@ -199,7 +211,9 @@ def _records(ledger: Ledger, sha: str, cache: dict[str, list[dict[str, Any]]]) -
 
 
 def _source(ledger: Ledger, row: FileRow, cache: dict[str, list[dict[str, Any]]]) -> Source:
-    return Source(row.name, row.kind, _records(ledger, row.sha256, cache), row.department)
+    # The inbox path, not the bare name: departments send same-named files from their own folders
+    # (`세무과/주간실적_2016-03-04.xlsx`), and 원본파일 / policy problems must say which one.
+    return Source(row.original_path, row.kind, _records(ledger, row.sha256, cache), row.department)
 
 
 def _known_projects(ledger: Ledger, cache: dict[str, list[dict[str, Any]]]) -> set[str]:
@@ -253,6 +267,9 @@ def _process_inbox(
         arrived = inbox_mod.arrival_time(path, now)
         mtime = datetime.fromtimestamp(st.st_mtime, SEOUL)
         candidates.append(_Candidate(path, rel, sha, st.st_size, mtime, arrived))
+    # Arrival order (stable: path order on ties), so that of two identical files in one night the
+    # later one — `주간실적 - 복사본.xlsx` sorts before `주간실적.xlsx` by name — is the duplicate.
+    candidates.sort(key=lambda c: c.arrived)
 
     fresh: dict[str, _Candidate] = {}
     for candidate in candidates:
@@ -330,11 +347,10 @@ def _file_duplicate(
         _entry(report, candidate, now, FileStatus.DUPLICATE, kind=prior.kind, department=prior.department,
                duplicate_of=original)
     )
-    target = inbox_mod.file_into(candidate.path, inbox_mod.archive_dir(workspace.archive, now), candidate.sha256)
-    ledger.mark_filed(file_id, target.relative_to(workspace.root))
+    target = _move(workspace, ledger, report, file_id, candidate, inbox_mod.archive_dir(workspace.archive, now))
     report.outcomes.append(
         FileOutcome(candidate.rel, "duplicate", prior.kind, prior.department,
-                    filed=target.relative_to(workspace.root).as_posix(), reason=f"{prior.original_path}와 같은 내용")
+                    filed=_rel(workspace, target), reason=f"{prior.original_path}와 같은 내용")
     )
     log.info("중복 %s: %s와 같은 내용 → %s", candidate.rel, prior.original_path, target)
 
@@ -362,14 +378,12 @@ def _file_submission(
     file_id = ledger.record_file(entry, submission.records if accepted else None)
     if accepted:
         cache[candidate.sha256] = submission.records
-    target = inbox_mod.file_into(candidate.path, _destination(workspace, status, now), candidate.sha256)
-    if not accepted:
-        inbox_mod.write_note(inbox_mod.note_path(target), candidate.rel, submission.problems)
-    ledger.mark_filed(file_id, target.relative_to(workspace.root))
+    note = None if accepted else (candidate.rel, submission.problems)
+    target = _move(workspace, ledger, report, file_id, candidate, _destination(workspace, status, now), note)
     errors = sum(p.is_error for p in submission.problems)
     outcome = FileOutcome(
         candidate.rel, status.value, submission.kind_id, submission.department, errors,
-        len(submission.problems) - errors, target.relative_to(workspace.root).as_posix(),
+        len(submission.problems) - errors, _rel(workspace, target),
     )
     report.outcomes.append(outcome)
     log.info(
@@ -379,6 +393,34 @@ def _file_submission(
     )
     for problem in submission.problems:
         log.info("  %s", problem.line())
+
+
+def _move(
+    workspace: Workspace,
+    ledger: Ledger,
+    report: RunReport,
+    file_id: int,
+    candidate: _Candidate,
+    dest_dir: Path,
+    note: tuple[str, list[Problem]] | None = None,
+) -> Path | None:
+    """File a recorded submission.  A file locked between scan and move (Windows) stays in the inbox
+    with its ledger row unfiled; the next run's `_recover` finishes the move."""
+    try:
+        target = inbox_mod.file_into(candidate.path, dest_dir, candidate.sha256)
+    except OSError as exc:
+        message = f"{candidate.rel}을(를) 옮기지 못했습니다({exc.strerror or exc}). 다음 실행에서 마저 보관합니다."
+        report.notes.append(message)
+        log.warning(message)
+        return None
+    if note is not None:
+        inbox_mod.write_note(inbox_mod.note_path(target), *note)
+    ledger.mark_filed(file_id, target.relative_to(workspace.root))
+    return target
+
+
+def _rel(workspace: Workspace, path: Path | None) -> str:
+    return path.relative_to(workspace.root).as_posix() if path is not None else ""
 
 
 def _summary(report: RunReport) -> dict[str, Any]:

@@ -125,6 +125,8 @@ def check_package(path: Path, limits: Limits) -> list[Problem]:
         return [Problem(refused.code, file=path.name, params=params)]
     except OSError as exc:
         return [Problem("file-unreadable", file=path.name, params={"detail": os_detail(exc)})]
+    except (zlib.error, struct.error, ValueError, OverflowError) as exc:  # crafted bytes in a zip header or stream
+        return [Problem("file-corrupt", file=path.name, params={"detail": "압축 구조가 손상됨", "reason": str(exc)})]
     return []
 
 
@@ -256,7 +258,8 @@ def _check_zip(fp: BinaryIO, size: int, limits: Limits) -> None:
 
 def _central_directory(fp: BinaryIO, size: int, limits: Limits) -> list[_Entry]:
     """The zip's entries, parsed here rather than by zipfile: counts are bounded before anything is
-    built, and nothing is decoded that the checks do not need (zipfile costs ~10x more per file)."""
+    built, and nothing is decoded that the checks do not need (zipfile's ZipInfo objects cost more
+    than the whole check on a small file)."""
     tail_len = min(size, 22 + 65535 + 20)
     fp.seek(size - tail_len)
     tail = fp.read(tail_len)
@@ -374,7 +377,9 @@ def _locate(fp: BinaryIO, entries: list[_Entry], size: int) -> list[_Entry]:
     return entries
 
 
-def _inflate(fp: BinaryIO, entry: _Entry, limits: Limits, *, keep: bool = False, exact: bool = False) -> tuple[bool, bytes]:
+def _inflate(
+    fp: BinaryIO, entry: _Entry, limits: Limits, *, keep: bool = False, exact: bool = False
+) -> tuple[bool, bytes]:
     """Inflate one entry in bounded chunks, checking it as it comes; never beyond its declared size.
 
     Returns (needs_exact, content): needs_exact when its cells are not in Excel's canonical shape,
@@ -428,10 +433,12 @@ _SAFE_ENCODING = re.compile(
     re.I,
 )
 _XML_DECL_ENCODING = re.compile(rb"""encoding\s*=\s*["']([^"']*)["']""")
-# A cell tag in the shape Excel, LibreOffice, openpyxl and xlsxwriter write, within A..Z and below
-# row 100,000: when every cell looks like that the grid is at most 26 x 99,999, found at C speed
-# without reading each reference (a Python loop per cell would cost as much as calamine itself).
-_ODD_CELL = re.compile(rb'<c(?=[\s/>])(?! r="[A-Z][1-9][0-9]{0,4}")|:c[\s/>]')  # or a prefixed cell
+# A cell tag in the shape Excel, LibreOffice, openpyxl and xlsxwriter write (`r` first, within A..Z
+# and below row 100,000, then only s/t/cm/vm/ph-like attributes: a second `r` would win in calamine):
+# when every cell looks like that the grid is at most 26 x 99,999, found at C speed without reading
+# each reference (a Python loop per cell would cost as much as calamine itself).
+_ODD_CELL = re.compile(rb'<c(?=[\s/>])(?! r="[A-Z][1-9][0-9]{0,4}"(?: [a-qs-z][\w.:-]*="[^"<>]*")*/?>)')
+_PREFIXED_CELL = re.compile(rb":c[\s/>]")  # two searches: an alternation loses re's fast literal scan
 _FAST_ROWS, _FAST_COLS = 99_999, 26
 # Exact mode: quick-xml ends a tag at the first '>' outside quotes; attributes are name="value".
 _TAG_START = re.compile(rb"</?(?:[^\s<>/:!?\"']+:)?(?:row|c)(?=[\s/>])")
@@ -472,9 +479,10 @@ class _PartScanner:
         cut = len(buf) if final else buf.rfind(b"<")
         if cut < 0 or len(buf) - cut > MiB:
             cut = len(buf)
-        if not self.needs_exact:
-            piece = buf[:cut] if cut < len(buf) else buf
-            self.needs_exact = _ODD_CELL.search(piece) is not None
+        if not self.needs_exact and cut:  # `in` first: most parts have no cells, a regex call costs more
+            self.needs_exact = bool(
+                (b"<c" in buf and _ODD_CELL.search(buf, 0, cut)) or (b":c" in buf and _PREFIXED_CELL.search(buf, 0, cut))
+            )
         self.carry = buf[cut:] if cut < len(buf) else b""
         if final and not self.needs_exact:
             lim = self.limits
@@ -576,11 +584,13 @@ class _PartScanner:
 
     def _bound(self, rows: int, cols: int) -> None:
         lim = self.limits
-        if rows > lim.max_rows or cols > lim.max_cols or rows * cols > lim.max_cells:
-            raise _Refused(
-                "file-too-large",
-                f"시트 범위 {rows:,}행 × {cols:,}열, 한도 {lim.max_rows:,}행 × {lim.max_cols:,}열",
-            )
+        if rows > lim.max_rows or cols > lim.max_cols:
+            detail = f"시트 범위 {rows:,}행 × {cols:,}열, 한도 {lim.max_rows:,}행 × {lim.max_cols:,}열"
+        elif rows * cols > lim.max_cells:
+            detail = f"시트 범위 {rows:,}행 × {cols:,}열 = {rows * cols:,}셀, 한도 {lim.max_cells:,}셀"
+        else:
+            return
+        raise _Refused("file-too-large", detail)
 
 
 def _col_index(letters: bytes) -> int:

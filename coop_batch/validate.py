@@ -15,7 +15,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from pydantic import ValidationError
 
@@ -151,6 +151,18 @@ def validate_file(
 
     sheet = read_one(Path(path))
     return validate_sheet(sheet, rules, known_projects, display_name=display_name)
+
+
+def validate_files(
+    paths: Iterable[Path], rules: Rules, known_projects: Iterable[str] | None = None, workers: int = 1
+) -> Iterator[tuple[Path, Submission]]:
+    """`validate_file` for many files, in input order, reusing the reader's worker processes
+    (one process per file would cost ~0.1 s each)."""
+    from .read import read_many
+
+    known = list(known_projects) if known_projects is not None else None
+    for path, sheet in read_many([Path(p) for p in paths], workers=workers):
+        yield path, validate_sheet(sheet, rules, known)
 
 
 # --- steps ---

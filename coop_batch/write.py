@@ -22,7 +22,7 @@ sheet specs:
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -189,9 +189,9 @@ def write_workbook(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # Not mkstemp: its 0600 mode would survive the rename and lock colleagues out of a shared outbox.
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp.open("xb").close()
     try:
         counts, warnings = _build(tmp, sheets, created, charts, tones)
         final, fallback = _move_into_place(tmp, path)
@@ -231,27 +231,42 @@ def _build(
     counts: dict[str, int] = {}
     warnings: list[str] = []
     pending: list[tuple[Worksheet, SummarySpec, int, int]] = []
-    for spec in sheets:
-        name = wf.sheet_name(spec.name, used)
-        if name != spec.name:
-            warnings.append(f"시트 이름 '{spec.name}'은(는) 엑셀에서 쓸 수 없어 '{name}'(으)로 바꿨습니다.")
-        ws = workbook.add_worksheet(name)
-        worksheets[name] = ws
-        if isinstance(spec, SummarySpec):
-            tables, anchor_row, anchor_col = _write_summary(ws, name, spec, styles, date_text, warnings)
-            layouts.update(tables)
-            pending.append((ws, spec, anchor_row, anchor_col))
-            counts[name] = sum(t.rows for t in tables.values())
-        else:
-            layout = _write_table(ws, name, spec, styles, tones, date_text, warnings)
-            layouts[spec.name] = layouts[name] = layout
-            counts[name] = layout.rows
-    for ws, spec, row, col in pending:
-        _insert_charts(workbook, ws, spec.charts, layouts, row, col, warnings)
-    if charts is not None:
-        charts(WorkbookContext(workbook, worksheets, layouts, styles))
+    try:
+        for spec in sheets:
+            name = wf.sheet_name(spec.name, used)
+            if name != spec.name:
+                warnings.append(f"시트 이름 '{spec.name}'은(는) 엑셀에서 쓸 수 없어 '{name}'(으)로 바꿨습니다.")
+            ws = workbook.add_worksheet(name)
+            worksheets[name] = ws
+            if isinstance(spec, SummarySpec):
+                tables, anchor_row, anchor_col = _write_summary(ws, name, spec, styles, date_text, warnings)
+                layouts.update(tables)
+                pending.append((ws, spec, anchor_row, anchor_col))
+                counts[name] = sum(t.rows for t in tables.values())
+            else:
+                layout = _write_table(ws, name, spec, styles, tones, date_text, warnings)
+                layouts[spec.name] = layouts[name] = layout
+                counts[name] = layout.rows
+        for ws, spec, row, col in pending:
+            _insert_charts(workbook, ws, spec.charts, layouts, row, col, warnings)
+        if charts is not None:
+            charts(WorkbookContext(workbook, worksheets, layouts, styles))
+    except BaseException:
+        _discard(workbook)
+        raise
     workbook.close()
     return counts, warnings
+
+
+def _discard(workbook: Workbook) -> None:
+    """Drop a half-written workbook: constant_memory keeps one open temp file per sheet."""
+    for ws in workbook.worksheets():
+        handle = getattr(ws, "row_data_fh", None)
+        if handle is not None:
+            handle.close()
+        name = getattr(ws, "row_data_filename", None)
+        if name:
+            Path(name).unlink(missing_ok=True)
 
 
 def _move_into_place(tmp: Path, target: Path) -> tuple[Path, bool]:
@@ -294,6 +309,7 @@ def _write_table(
     rows = iter(spec.rows)
     head = list(islice(rows, wf.SAMPLE_ROWS))
     wraps = _set_widths(ws, columns, head)
+    text_formats = [styles.wrap if wrap else styles.text_for(col.type) for col, wrap in zip(columns, wraps)]
 
     row = _write_titles(ws, spec.title, spec.subtitle, ncols, styles)
     header_row = row
@@ -303,8 +319,8 @@ def _write_table(
 
     counter = wf.Counter()
     writers = [
-        wf.cell_writer(ws, col.type, styles.cells.get(col.type, styles.text), styles.wrap if wrap else styles.text, counter)
-        for col, wrap in zip(columns, wraps)
+        wf.cell_writer(ws, col.type, styles.cells.get(col.type, styles.text), text_fmt, counter)
+        for col, text_fmt in zip(columns, text_formats)
     ]
     sums: dict[int, int | Decimal] = {c: 0 for c in totals}
     reserved = (1 if totals else 0) + 1 + (2 if spec.note else 0)  # total, over-limit marker, gap + note
@@ -477,7 +493,7 @@ def _write_summary(
         for c, column in enumerate(table.columns):
             ws.write_string(header_row, c, column.title, styles.header)
         writers = [
-            wf.cell_writer(ws, col.type, styles.cells.get(col.type, styles.text), styles.text, counter)
+            wf.cell_writer(ws, col.type, styles.cells.get(col.type, styles.text), styles.text_for(col.type), counter)
             for col in table.columns
         ]
         data: dict[str, list[Any]] = {col.title: [] for col in table.columns}
@@ -525,7 +541,8 @@ def _summary_widths(ws: Worksheet, figures: list[Figure], tables: Sequence[Summa
     for fig in figures:
         ctype = fig.type or _infer_type(fig.value)
         widths[0] = max(widths[0], wf.display_width(fig.label) + 2)
-        widths[1] = max(widths[1], (wf.measure(ctype, fig.value) + 2) * 1.2 + (2 if ctype == "money" else 0))
+        # Figures are 12 pt bold (the sheet is 10 pt) and money figures end in 원.
+        widths[1] = max(widths[1], (wf.measure(ctype, fig.value) + (2 if ctype == "money" else 0)) * 1.35 + 2)
     for table in tables:
         for c, column in enumerate(table.columns):
             content = max((wf.measure(column.type, r[c]) for r in table.rows if c < len(r)), default=0)
@@ -583,13 +600,17 @@ def _insert_charts(
         else:
             chart.set_title({"none": True})
         if spec.type != "pie":
-            chart.set_x_axis({"name": spec.x_title, "name_font": _FONT, "num_font": _FONT})
-            chart.set_y_axis(
-                {"name": spec.y_title, "name_font": _FONT, "num_font": _FONT, "num_format": spec.number_format}
-            )
+            category = {"name": spec.x_title, "name_font": _FONT, "num_font": _FONT}
+            value = {"name": spec.y_title, "name_font": _FONT, "num_font": _FONT, "num_format": spec.number_format}
+            if spec.type == "bar":  # horizontal: xlsxwriter's x axis is the value axis; list rows top-down
+                chart.set_x_axis(value)
+                chart.set_y_axis({**category, "reverse": True, "crossing": "max"})
+            else:
+                chart.set_x_axis(category)
+                chart.set_y_axis(value)
         series_count = len(spec.values) + len(spec.secondary)
         if spec.type == "pie" or series_count > 1:
-            chart.set_legend({"position": "bottom", "font": _FONT})
+            chart.set_legend({"position": "right" if spec.type == "pie" else "bottom", "font": _FONT})
         else:
             chart.set_legend({"none": True})
         chart.set_size({"width": 576, "height": 300})
@@ -605,7 +626,7 @@ def _series(layout: SheetLayout, spec: ChartSpec, title: str, *, secondary: bool
         "values": layout.ref(title),
     }
     if spec.type == "pie":
-        series["data_labels"] = {"category": True, "percentage": True, "leader_lines": True, "font": _FONT}
+        series["data_labels"] = {"percentage": True, "leader_lines": True, "font": _FONT}  # names: legend
     else:
         series["data_labels"] = {"value": True, "num_format": spec.number_format, "font": _FONT}
     if secondary:

@@ -107,8 +107,8 @@ def clean_text(text: str) -> tuple[str, bool]:
     mark = TRUNCATION_MARK.format(n=len(text))
     keep = EXCEL_MAX_CHARS - len(mark)
     head = text[:keep]
-    while _utf16_len(head) > keep:  # astral characters take two units each
-        head = head[: keep - (_utf16_len(head) - keep)]
+    while (excess := _utf16_len(head) - keep) > 0:  # astral characters take two units each
+        head = head[: len(head) - (excess + 1) // 2]
     return head + mark, True
 
 
@@ -178,6 +178,7 @@ class Styles:
         self.caption = add({"bold": True, "font_size": 11, "font_color": "#1F4E79"})
         self.text = add(border)
         self.wrap = add({**border, "text_wrap": True})
+        self.centre = add({**border, "align": "center"})  # Y/N and status words
         self.cells: dict[str, Format] = {t: add({**border, "num_format": f}) for t, f in NUM_FORMATS.items()}
         total = {**border, "bold": True, "bg_color": "#F2F2F2", "top": 2, "top_color": "#595959"}
         self.total_label = add(total)
@@ -192,6 +193,10 @@ class Styles:
         self.tones: dict[str, Format] = {
             tone: add({"font_color": fg, "bg_color": bg}) for tone, (fg, bg) in TONE_STYLES.items()
         }
+
+    def text_for(self, ctype: str) -> Format:
+        """The format for text in a column: short status words and Y/N are centred."""
+        return self.centre if ctype in ("yn", "status") else self.text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,7 +337,10 @@ def cell_writer(ws: Worksheet, ctype: str, fmt: Format, text_fmt: Format, counte
     return write_date
 
 
-def tones_for(ctype: str, extra: Mapping[str, Tone | None] | None, column: Mapping[str, Tone | None] | None) -> dict[str, Tone]:
+ToneWords = Mapping[str, "Tone | None"]
+
+
+def tones_for(ctype: str, extra: ToneWords | None, column: ToneWords | None) -> dict[str, Tone]:
     """Words to colour in a column: Y/N for yn columns, the status words for status columns."""
     words: dict[str, Tone | None] = {}
     if ctype == "yn":

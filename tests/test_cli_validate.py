@@ -95,6 +95,7 @@ def test_a_file_with_errors_exits_1_and_shows_cells(filled, bad_weekly):
     assert "주간실적!A3" in result.output and "not-friday" in result.output and "목요일" in result.output
     assert "판정: 반려 ― 오류 1건, 경고 1건" in result.output
     assert "판정: 접수 가능" in result.output
+    result.output.encode("cp949")
 
 
 def test_json_problem_records(bad_weekly):

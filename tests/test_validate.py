@@ -228,7 +228,8 @@ def test_seed_date_forms(rules):
     sub = check(rules, "plans", rows)
     assert sub.problems == []
     first, second = sub.records
-    assert first["plan_received"] == first["notified"] == first["plan_submitted"] == first["approved"] == date(2016, 1, 22)
+    dates = [first[f] for f in ("plan_received", "notified", "plan_submitted", "approved")]
+    assert dates == [date(2016, 1, 22)] * 4
     assert second["plan_received"] == date(2016, 1, 22)
 
 
@@ -661,3 +662,22 @@ def test_hand_made_file_positions_match_excel(tmp_path, rules):
     assert [r["grade"] for r in sub.records][:3] == ["노력", "수상구(절대)", "우수"]
     assert [r[ROW_KEY] for r in sub.records] == [4, 5, 6, 7]
     assert not sub.accepted
+
+
+def test_validate_files_keeps_input_order_and_matches_validate_file(tmp_path, rules):
+    from coop_batch.templates import write_template
+    from coop_batch.validate import validate_file, validate_files
+
+    good = write_template(KIND_BY_ID["split"], rules, tmp_path / "포상금배분.xlsx", [GOOD["split"]])
+    bad = write_template(KIND_BY_ID["weekly"], rules, tmp_path / "주간실적.xlsx",
+                         [row_of("weekly", report_date="언젠가")])
+    broken = tmp_path / "깨진.xlsx"
+    broken.write_bytes(b"PK\x03\x04 truncated")
+    paths = [bad, broken, good]
+    results = list(validate_files(paths, rules))
+    assert [p for p, _ in results] == paths
+    assert [s.accepted for _, s in results] == [False, False, True]
+    for path, sub in results:
+        single = validate_file(path, rules)
+        assert (sub.records, sub.problems) == (single.records, single.problems)
+    assert codes(results[0][1]) == ["bad-date"] and results[1][1].problems[0].code.startswith("file-")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import zipfile
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -165,13 +166,19 @@ def test_generator_rows_past_the_width_sample_are_all_written_in_order(tmp_path:
     assert result.sheets == {"s": n}
 
 
-def test_short_rows_are_padded_and_long_rows_are_a_bug(tmp_path: Path):
+def test_short_rows_are_padded_and_long_rows_are_a_bug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    scratch = tmp_path / "scratch"  # where xlsxwriter keeps its per-sheet row files
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    out = tmp_path / "out"
     cols = [ColumnSpec("A"), ColumnSpec("B", "money")]
-    path = write_workbook(tmp_path / "p.xlsx", [SheetSpec("s", cols, [["only a"]])], created=AS_OF).path
+    path = write_workbook(out / "p.xlsx", [SheetSpec("s", cols, [["only a"]])], created=AS_OF).path
     assert openpyxl.load_workbook(path)["s"]["B2"].value is None
+    bad = [SheetSpec("ok", cols, [["a", 1]]), SheetSpec("s", cols, [["a", 1], ["a", 1, "extra"]])]
     with pytest.raises(ValueError, match="3 values for 2 columns"):
-        write_workbook(tmp_path / "q.xlsx", [SheetSpec("s", cols, [["a", 1, "extra"]])], created=AS_OF)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.xlsx"]  # no temporary file left behind
+        write_workbook(out / "q.xlsx", bad, created=AS_OF)
+    assert [p.name for p in out.iterdir()] == ["p.xlsx"]  # no temporary workbook left behind
+    assert list(scratch.iterdir()) == []  # nor xlsxwriter's row files
 
 
 def test_rows_beyond_excels_limit_are_counted_and_marked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -235,7 +242,8 @@ def test_title_and_subtitle_sit_above_the_header(tmp_path: Path):
 
 
 def test_widths_fit_korean_text_cap_long_text_and_wrap_it(tmp_path: Path):
-    cols = [ColumnSpec("ascii"), ColumnSpec("한글"), ColumnSpec("긴 글"), ColumnSpec("고정", width=33), ColumnSpec("금액", "money")]
+    cols = [ColumnSpec("ascii"), ColumnSpec("한글"), ColumnSpec("긴 글"), ColumnSpec("고정", width=33),
+            ColumnSpec("금액", "money")]
     rows = [["abcdefghij", "가나다라마바사아자차", "설명 " * 80, "x", 1_234_567_890]]
     path = write_workbook(tmp_path / "w.xlsx", [SheetSpec("s", cols, rows)], created=AS_OF).path
     ws = openpyxl.load_workbook(path)["s"]
@@ -251,11 +259,12 @@ def test_display_width_counts_wide_characters_double():
     assert wf.display_width("abc") == 3
     assert wf.display_width("환경과") == 6
     assert wf.display_width("ＡＢ") == 4
-    assert wf.display_width("짧은\n아주 긴 줄") == 11
+    assert wf.display_width("짧은\n아주 긴 줄") == 10
 
 
 def test_yn_and_status_columns_get_conditional_colours(tmp_path: Path):
-    cols = [*REWARD_COLUMNS[:7], ColumnSpec("상태", "status", tones={"지급 제외": "warn", "접수": None})]
+    status = ColumnSpec("상태", "status", tones={"지급 제외": "warn", "접수": None})
+    cols = [*REWARD_COLUMNS[:7], status, REWARD_COLUMNS[8]]
     spec = reward_sheet(columns=cols)
     path = write_workbook(tmp_path / "c.xlsx", [spec], created=AS_OF, tones={"미분류": "warn"}).path
     ws = openpyxl.load_workbook(path)["포상금지급"]
@@ -432,6 +441,14 @@ def test_replacing_an_existing_file(tmp_path: Path):
     assert result.path == target and not result.fallback
     assert zipfile.is_zipfile(target)
     assert [p.name for p in tmp_path.iterdir()] == ["m.xlsx"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+def test_written_file_has_the_usual_permissions(tmp_path: Path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = write_workbook(tmp_path / "m.xlsx", [reward_sheet()], created=AS_OF).path
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # readable by colleagues on a shared outbox
 
 
 def test_target_open_in_excel_falls_back_to_a_timestamped_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

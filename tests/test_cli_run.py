@@ -1,0 +1,362 @@
+"""The nightly run end to end through the command line (`coop-batch init / run / demo`).
+
+Runs go through click's `CliRunner` in this process; what must be another process (a run that
+holds the workspace lock, a run killed between its ledger commit and the file move) is a real
+subprocess.  Workspaces are set to `settle_seconds = 0` unless a test is about settling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from python_calamine import CalamineWorkbook
+
+from coop_batch.cli import cli
+from coop_batch.config import CONFIG_NAME
+from coop_batch.ledger import FileRow, Ledger, RunStatus
+from coop_batch.schema import KIND_BY_ID
+from coop_batch.templates import write_template
+
+AS_OF = "2016-03-25"
+MASTER = "통합현황_20160325.xlsx"
+OUTPUTS = [MASTER, "포상금지급내역_20160325.xlsx", "특별휴가_표창대상자_20160325.xlsx"]
+SAFETY = "안전도시 만들기"
+RESULTS = [
+    {"seq": 1, "project": SAFETY, "category": "시·자치구 공동협력사업", "grade": "최우수", "prize_won": "69.2",
+     "subsidy": "N", "departments": "안전치수과(총괄)"},
+]
+BAD_WEEKLY = [{"report_date": "다음주", "project": SAFETY, "department": "안전치수과", "progress": ""}]
+# Subprocesses run with the same interpreter; the package is importable from the repository root.
+REPO = Path(__file__).resolve().parents[1]
+
+
+def weekly(dept: str, day: date, progress: str = "재난안전 교육 2회 실시") -> list[dict[str, Any]]:
+    return [{"report_date": day, "project": SAFETY, "department": dept, "progress": progress}]
+
+
+# --- helpers ---
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def set_setting(root: Path, line_start: str, line: str) -> None:
+    config = root / CONFIG_NAME
+    text = config.read_text(encoding="utf-8")
+    lines = [line if existing.startswith(line_start) else existing for existing in text.splitlines()]
+    assert line in lines, f"no setting starting with {line_start!r}"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    """A workspace made by `coop-batch init`, set to process files at once."""
+    root = tmp_path / "작업폴더"
+    result = invoke("init", str(root))
+    assert result.exit_code == 0, result.output
+    assert "작업 폴더를 준비했습니다" in result.output
+    set_setting(root, "settle_seconds", "settle_seconds = 0")
+    return root
+
+
+def put(root: Path, rel: str, kind: str, rows: list[dict[str, Any]], rules) -> Path:
+    return write_template(KIND_BY_ID[kind], rules, root / "inbox" / rel, rows)
+
+
+def run(root: Path, *extra: str) -> Result:
+    return invoke("run", "--workspace", str(root), "--as-of", AS_OF, *extra)
+
+
+def history(root: Path) -> list[FileRow]:
+    with Ledger.open(root / "ledger.sqlite") as ledger:
+        return ledger.history()
+
+
+def files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def sheet(path: Path, name: str) -> list[dict[str, Any]]:
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(name).to_python()
+    return [dict(zip(rows[0], row)) for row in rows[1:]]
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def python(code: str, *args: str, **popen: Any) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args], cwd=REPO, text=True, encoding="utf-8", **popen
+    )
+
+
+# --- init / run: accept, reject, duplicate, latest wins, exit codes 0 and 1 ---
+
+
+def test_init_then_runs_accept_reject_duplicate_and_latest_wins(root, rules):
+    for folder in ("inbox", "outbox", "archive", "quarantine", "logs"):
+        assert (root / folder).is_dir()
+    assert (root / CONFIG_NAME).is_file() and (root / "ledger.sqlite").is_file()
+
+    results = put(root, "기획예산과/평가결과.xlsx", "results", RESULTS, rules)
+    put(root, "안전치수과/주간실적_0304.xlsx", "weekly", weekly("안전치수과", date(2016, 3, 4), "처음 보고"), rules)
+    put(root, "안전치수과/주간실적_오류.xlsx", "weekly", BAD_WEEKLY, rules)
+    night1 = run(root)
+    assert night1.exit_code == 1, night1.output  # some rejected...
+    assert "받은 파일 3건: 접수 2, 반려 1, 중복 0, 대기 0" in night1.output
+    assert "반려: 안전치수과/주간실적_오류.xlsx (오류 2건) → quarantine/주간실적_오류.xlsx" in night1.output
+    assert sorted(p.name for p in (root / "outbox").iterdir()) == sorted(OUTPUTS)  # ...outputs still written
+    assert (root / "quarantine" / "주간실적_오류.xlsx_오류.txt").is_file()
+
+    # night 2: the results file sent again unchanged, and a corrected weekly report
+    (root / "inbox" / "기획예산과").mkdir(exist_ok=True)
+    (root / "inbox" / "기획예산과" / "평가결과(재송부).xlsx").write_bytes(
+        next(p for p in files_under(root / "archive") if p.name == results.name).read_bytes()
+    )
+    put(root, "안전치수과/주간실적_0304_정정.xlsx", "weekly", weekly("안전치수과", date(2016, 3, 4), "정정 보고"), rules)
+    night2 = run(root)
+    assert night2.exit_code == 0, night2.output
+    assert "받은 파일 2건: 접수 1, 반려 0, 중복 1, 대기 0" in night2.output
+    for output in OUTPUTS:
+        assert f"결과 파일: {root.resolve() / 'outbox' / output}" in night2.output
+
+    weekly_rows = sheet(root / "outbox" / MASTER, "주간실적")
+    assert [(r["추진실적"], r["원본파일"]) for r in weekly_rows] == [("정정 보고", "안전치수과/주간실적_0304_정정.xlsx")]
+    assert len(sheet(root / "outbox" / MASTER, "평가결과")) == 1  # the duplicate was not merged again
+    rows = {r.original_path: r for r in history(root)}
+    assert rows["기획예산과/평가결과(재송부).xlsx"].status.value == "duplicate"
+    assert rows["기획예산과/평가결과(재송부).xlsx"].duplicate_of == rows["기획예산과/평가결과.xlsx"].id
+    assert rows["안전치수과/주간실적_0304.xlsx"].status.value == "accepted"  # the older one stays recorded
+    assert (root / rows["안전치수과/주간실적_0304.xlsx"].filed_path).is_file()  # and archived
+    assert [p for p in files_under(root / "inbox")] == []
+    assert len(files_under(root / "archive")) == 4 and len(files_under(root / "quarantine")) == 2
+
+
+def test_unsettled_file_waits_with_the_configured_settle_time(root, rules):
+    set_setting(root, "settle_seconds", "settle_seconds = 120")
+    path = put(root, "안전치수과/주간실적.xlsx", "weekly", weekly("안전치수과", date(2016, 3, 4)), rules)
+    result = run(root)
+    assert result.exit_code == 0, result.output
+    assert "대기 1" in result.output and "대기: 안전치수과/주간실적.xlsx (복사 중일 수 있어 다음 실행에서 처리)" in result.output
+    assert path.is_file() and history(root) == []
+
+    set_setting(root, "settle_seconds", "settle_seconds = 0")  # as if the two minutes had passed
+    result = run(root)
+    assert result.exit_code == 0, result.output
+    assert "접수 1" in result.output and not path.exists()
+    assert [r.original_path for r in history(root)] == ["안전치수과/주간실적.xlsx"]
+
+
+# --- exit code 2: usage and configuration errors ---
+
+
+@pytest.mark.parametrize(
+    ("line_start", "line", "says"),
+    [
+        ("policy_year", "policy_year = 2099", "2099.toml"),  # no rules file for that year
+        ("policy_year", "policy_year = ", "형식이 잘못되었습니다"),  # not TOML
+        ("settle_seconds", "settle_secnds = 0", "알 수 없는 항목"),  # a typo
+        ("settle_seconds", 'settle_seconds = "두 시간"', "settle_seconds"),  # a wrong value
+    ],
+    ids=["no-rules-for-year", "broken-toml", "unknown-key", "bad-value"],
+)
+def test_bad_configuration_exits_2_and_touches_nothing(root, rules, line_start, line, says):
+    path = put(root, "안전치수과/주간실적.xlsx", "weekly", weekly("안전치수과", date(2016, 3, 4)), rules)
+    set_setting(root, line_start, line)
+    result = run(root)
+    assert result.exit_code == 2, result.output
+    assert says in result.output and "Traceback" not in result.output
+    assert path.is_file() and history(root) == []
+    assert list((root / "outbox").iterdir()) == []
+
+
+def test_usage_errors_exit_2(root):
+    assert run(root, "--bogus").exit_code == 2
+    bad_date = invoke("run", "--workspace", str(root), "--as-of", "2016-13-45")
+    assert bad_date.exit_code == 2
+    missing = invoke("run", "--workspace", str(root / "없는폴더"))
+    assert missing.exit_code == 2 and "coop-batch init" in missing.output
+
+
+# --- exit code 3: another run holds the lock ---
+
+HOLD_LOCK = """
+    import json, os, sys
+    from pathlib import Path
+    from coop_batch.lock import WorkspaceLock
+
+    lock = WorkspaceLock(Path(sys.argv[1]) / "coop_batch.lock", "coop-batch run")
+    lock.acquire()
+    print(json.dumps({"pid": os.getpid(), "who": lock.holder.describe()}, ensure_ascii=False), flush=True)
+    if sys.argv[2] == "crash":
+        os._exit(0)  # dies holding it: no release
+    sys.stdin.readline()
+    lock.release()
+"""
+
+
+def test_second_run_refused_while_another_process_holds_the_lock(root, rules):
+    path = put(root, "안전치수과/주간실적.xlsx", "weekly", weekly("안전치수과", date(2016, 3, 4)), rules)
+    holder = python(HOLD_LOCK, str(root), "hold", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        info = json.loads(holder.stdout.readline())
+        result = run(root)
+        assert result.exit_code == 3, result.output
+        assert f"pid {holder.pid}" in result.stderr and info["who"] in result.stderr
+        assert "시작 20" in result.stderr and "사용 중" in result.stderr
+        assert path.is_file() and history(root) == []  # nothing was touched
+        assert list((root / "outbox").iterdir()) == []
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert holder.returncode == 0
+
+    result = run(root)  # released: the next run goes ahead, with no take-over to report
+    assert result.exit_code == 0, result.output
+    assert "넘겨받았습니다" not in result.output and not path.exists()
+
+
+def test_lock_of_a_crashed_run_is_taken_over(root):
+    holder = python(HOLD_LOCK, str(root), "crash", stdout=subprocess.PIPE)
+    info = json.loads(holder.communicate(timeout=30)[0])
+    result = run(root)
+    assert result.exit_code == 0, result.output
+    assert f"pid {info['pid']}" in result.output and "비정상 종료되어 잠금을 넘겨받았습니다" in result.output
+
+
+# --- a run killed between the ledger commit and the file move ---
+
+KILLED_RUN = """
+    import os, sys
+    from datetime import date
+    from pathlib import Path
+    from coop_batch import inbox
+    from coop_batch.config import open_workspace
+    from coop_batch.run import run_batch
+
+    real = inbox.file_into
+
+    def file_into(src, dest_dir, sha256):
+        if Path(src).name == sys.argv[2]:
+            os._exit(9)  # the machine goes down: the ledger row is committed, the file not moved
+        return real(src, dest_dir, sha256)
+
+    inbox.file_into = file_into
+    run_batch(open_workspace(sys.argv[1]), as_of=date(2016, 3, 25), settle_seconds=0)
+"""
+
+
+def test_run_killed_after_ledger_commit_is_recovered_exactly_once(root, rules):
+    # B arrives first, so it is processed first: the run dies on it, before it reaches A
+    victim = put(root, "도로관리과/주간실적_B.xlsx", "weekly", weekly("도로관리과", date(2016, 3, 4)), rules)
+    put(root, "안전치수과/주간실적_A.xlsx", "weekly", weekly("안전치수과", date(2016, 3, 4)), rules)
+    victim_sha = sha(victim)
+    killed = python(KILLED_RUN, str(root), victim.name)
+    assert killed.wait(timeout=120) == 9
+
+    rows = history(root)
+    assert [(r.original_path, r.filed_path) for r in rows] == [("도로관리과/주간실적_B.xlsx", None)]
+    assert victim.is_file()
+
+    result = run(root)
+    assert result.exit_code == 0, result.output
+    assert "마저 보관했습니다" in result.output and "넘겨받았습니다" in result.output
+    assert "받은 파일 1건: 접수 1" in result.output  # only A is new; B is not processed again
+    rows = history(root)
+    assert len(rows) == 2 and all(r.filed_path for r in rows)
+    assert [r.sha256 for r in rows].count(victim_sha) == 1
+    assert files_under(root / "inbox") == []
+    assert sorted(sha(p) for p in files_under(root / "archive")) == sorted(r.sha256 for r in rows)
+    assert sorted(r["원본파일"] for r in sheet(root / "outbox" / MASTER, "주간실적")) == [
+        "도로관리과/주간실적_B.xlsx", "안전치수과/주간실적_A.xlsx",
+    ]
+    with Ledger.open(root / "ledger.sqlite") as ledger:
+        assert ledger.run(1).status is RunStatus.INTERRUPTED and ledger.run(2).status is RunStatus.OK
+
+
+# --- the master cannot be replaced (open in Excel) ---
+
+
+def test_master_open_in_excel_falls_back_to_a_timestamped_copy(root, rules, monkeypatch):
+    put(root, "안전치수과/주간실적.xlsx", "weekly", weekly("안전치수과", date(2016, 3, 4)), rules)
+    target = (root / "outbox" / MASTER).resolve()
+    real_replace = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if Path(dst).resolve() == target:
+            raise PermissionError(13, "Permission denied", str(dst))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    result = run(root)
+    monkeypatch.undo()
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in (root / "outbox").iterdir())
+    fallback = next(name for name in written if name.startswith("통합현황_20160325_"))
+    assert MASTER not in written and len(written) == 3
+    assert f"{MASTER}이(가) 엑셀에서 열려 있어 {fallback}(으)로 저장했습니다" in result.output
+    assert len(sheet(root / "outbox" / fallback, "주간실적")) == 1
+
+
+# --- coop-batch demo ---
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Path, Result]:
+    root = tmp_path_factory.mktemp("demo") / "demo-workspace"
+    return root, invoke("demo", str(root))
+
+
+BROKEN = {  # the demo's deliberately broken files (see coop_batch/demo.py)
+    "감사담당관/주간실적_2016-03-25.xlsx",
+    "일자리지원과/주간실적_2016-03-11.xlsx",
+    "교통행정과/자체추진계획_교통행정과.xlsx",
+}
+
+
+def test_demo_exits_0_and_writes_the_three_outputs(demo):
+    root, result = demo
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (root / "outbox").iterdir()) == sorted(OUTPUTS)
+    assert str(root.resolve() / "outbox") in result.output
+    assert "받은 파일 108건" in result.output
+    master = CalamineWorkbook.from_path(str(root / "outbox" / MASTER))
+    assert {"요약", "평가결과", "주간실적", "포상금지급", "제출이력", "오류"} <= set(master.sheet_names)
+    assert len(sheet(root / "outbox" / MASTER, "평가결과")) == 27  # the seed's 27 results of 2015
+
+
+def test_demo_quarantines_the_broken_files_with_their_notes(demo):
+    root, _ = demo
+    quarantine = root / "quarantine"
+    files = sorted(p.name for p in quarantine.iterdir() if not p.name.endswith(".txt"))
+    assert files == sorted(Path(rel).name for rel in BROKEN)
+    for name in files:
+        note = quarantine / f"{name}_오류.txt"
+        assert note.is_file() and "반려" in note.read_text(encoding="utf-8-sig")
+    rows = history(root)
+    assert {r.original_path for r in rows if r.status.value == "rejected"} == BROKEN
+    # the byte-identical copy, saved two minutes after the original, is the duplicate (not the original)
+    status = {r.original_path: r.status.value for r in rows}
+    assert status["세무과/주간실적_2016-03-18 - 복사본.xlsx"] == "duplicate"
+    assert status["세무과/주간실적_2016-03-18.xlsx"] == "accepted"
+    # every demo file accounted for: nothing left waiting, each filed once
+    assert files_under(root / "inbox") == []
+    assert len(rows) == len(files_under(root / "archive")) + len(files) == 108
+
+
+def test_demo_refuses_an_existing_workspace(demo):
+    root, _ = demo
+    again = invoke("demo", str(root))
+    assert again.exit_code == 2 and "이미 작업 폴더가 있습니다" in again.output
+    assert len(history(root)) == 108

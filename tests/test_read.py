@@ -1,0 +1,350 @@
+"""Reading well-formed and hand-made workbooks: kind, header row, columns, rows, structure problems,
+and the guarded `read_many` path (worker processes, time limit, crash).  Hostile files: test_hostile.py."""
+
+from __future__ import annotations
+
+import pickle
+import re
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+import xlsxwriter
+
+from coop_batch import read as read_module
+from coop_batch.errors import CATALOGUE, Severity
+from coop_batch.read import TEST_FAULT_ENV, Limits, read_many, read_one, read_sheet
+from coop_batch.schema import KIND_BY_ID, KINDS, META_SHEET, PLANS, RESULTS, STAFF, WEEKLY
+
+HANGUL = re.compile(r"[가-힣]")
+
+
+def write_book(path: Path, sheets: list[dict[str, Any]]) -> Path:
+    """sheets: {"name", "rows": [(excel_row, [values])], "hidden": bool}; the first visible one is active."""
+    book = xlsxwriter.Workbook(str(path))
+    date_format = book.add_format({"num_format": "yyyy-mm-dd"})
+    handles = []
+    for spec in sheets:
+        sheet = book.add_worksheet(spec["name"])
+        for excel_row, values in spec.get("rows", []):
+            for col, value in enumerate(values):
+                if value is None:
+                    continue
+                if isinstance(value, (date, datetime)):
+                    sheet.write_datetime(excel_row - 1, col, value, date_format)
+                elif isinstance(value, str):
+                    sheet.write_string(excel_row - 1, col, value)
+                else:
+                    sheet.write(excel_row - 1, col, value)
+        handles.append((sheet, spec))
+    visible = [s for s, spec in handles if not spec.get("hidden")]
+    if visible:
+        visible[0].activate()
+    for sheet, spec in handles:
+        if spec.get("hidden"):
+            sheet.hide()
+    book.close()
+    return path
+
+
+def meta_sheet(kind_id: str, version: str = "1.0", year: int = 2016) -> dict[str, Any]:
+    rows = [(1, ["kind", kind_id]), (2, ["kind_name", KIND_BY_ID[kind_id].sheet]), (3, ["template_version", version]),
+            (4, ["policy_year", year]), (5, ["generator", "coop-batch 0.1.0"])]
+    return {"name": META_SHEET, "rows": rows, "hidden": True}
+
+
+def only_problem(data, code: str, name: str):
+    assert [p.code for p in data.problems] == [code], [p.line() for p in data.problems]
+    problem = data.problems[0]
+    assert problem.file == name
+    assert HANGUL.search(problem.message) and "Traceback" not in problem.message
+    assert name in problem.line()
+    return problem
+
+
+# --- hand-made files ------------------------------------------------------------------------
+
+WEEKLY_SHUFFLED = ["부서명", "사 업 명", "보고일", "확인(비고)", "추진\n실적", "문 제 점", "대책", "협조사항"]
+
+
+@pytest.fixture
+def hand_made_weekly(tmp_path: Path) -> Path:
+    """No _meta, title rows, shuffled/extra columns, spaced and wrapped titles, a blank row inside,
+    a renamed visible sheet, and a hidden `주간실적` sheet with a decoy header and rows."""
+    data = {
+        "name": "3월 실적",
+        "rows": [
+            (1, ["2016년 시·자치구 공동협력사업 주간 추진실적"]),
+            (2, ["(기획예산과 제출용)"]),
+            (4, WEEKLY_SHUFFLED),
+            (5, ["안전치수과", "안전도시 만들기", date(2016, 3, 4), "확인", "재난안전 교육 2회", "참여율 저조", None, None]),
+            (6, [None] * 8),
+            (7, ["   ", None, None, "메모만 있음", None, None, None, None]),
+            (8, ["환경과", "미세먼지 줄이기", "2016. 3. 11.", None, "현장 점검", None, "홍보", "동 협조"]),
+            (10, ["환경과", "미세먼지 줄이기", 42440, None, "캠페인", None, None, None]),
+        ],
+    }
+    decoy = {"name": "주간실적", "hidden": True,
+             "rows": [(1, list(WEEKLY.titles)), (2, [date(2015, 1, 2), "미끼", "미끼과", "읽으면 안 됨", "", "", ""])]}
+    return write_book(tmp_path / "손으로 만든 주간실적.xlsx", [data, decoy])
+
+
+def test_hand_made_weekly_is_read_from_its_visible_sheet(hand_made_weekly: Path):
+    data = read_sheet(hand_made_weekly)
+    assert data.problems == []
+    assert data.kind is WEEKLY and data.sheet == "3월 실적" and data.header_row == 4 and data.meta == {}
+    assert data.columns == {"department": 0, "project": 1, "report_date": 2, "progress": 4, "issues": 5,
+                            "measures": 6, "requests": 7}
+    assert [n for n, _ in data.rows] == [5, 8, 10]  # blank row 6, whitespace+extra-column-only row 7 skipped
+    first = data.rows[0][1]
+    assert first[data.columns["project"]] == "안전도시 만들기"
+    assert first[data.columns["report_date"]] in (date(2016, 3, 4), datetime(2016, 3, 4))
+    assert data.rows[1][1][data.columns["report_date"]] == "2016. 3. 11."  # raw: validation normalises
+    assert all("미끼" not in str(v) for _, row in data.rows for v in row)
+    pickle.loads(pickle.dumps(data))
+
+
+def test_file_with_meta(tmp_path: Path):
+    rows = [(1, list(RESULTS.titles)), (2, [1, "안전도시 만들기", "서울시 단위평가", "최우수", 69.2, "N", "안전치수과", ""]),
+            (3, [2, "세 무 과 체납 정리", "시·자치구 공동협력사업", "우 수", "15 (포상금)", "", "세 무 과", "서울시 인센티브"])]
+    path = write_book(tmp_path / "평가결과.xlsx", [{"name": "평가결과", "rows": rows}, meta_sheet("results")])
+    data = read_sheet(path)
+    assert data.problems == [] and data.kind is RESULTS and data.sheet == "평가결과" and data.header_row == 1
+    assert data.meta["kind"] == "results" and data.meta["template_version"] == "1.0" and data.meta["policy_year"] == "2016"
+    assert [n for n, _ in data.rows] == [2, 3]
+    assert data.rows[0][1][data.columns["prize_won"]] == 69.2
+    assert data.rows[1][1][data.columns["prize_won"]] == "15 (포상금)"
+
+
+def test_meta_names_the_kind_even_when_the_sheet_was_renamed(tmp_path: Path):
+    rows = [(2, list(STAFF.titles)), (3, ["안전도시 만들기", "안전치수과", "주무관", "이영희", 1, "Y", ""])]
+    path = write_book(tmp_path / "a.xlsx", [{"name": "Sheet1", "rows": rows}, meta_sheet("staff")])
+    data = read_sheet(path)
+    assert data.kind is STAFF and data.sheet == "Sheet1" and data.header_row == 2 and len(data.rows) == 1
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.id)
+def test_every_kind_from_its_sheet_name(tmp_path: Path, kind):
+    titles = list(kind.titles)
+    values = [f"값{i}" for i in range(len(titles))]
+    path = write_book(tmp_path / "x.xlsx", [{"name": kind.sheet, "rows": [(1, titles), (2, values), (3, values)]}])
+    data = read_sheet(path)
+    assert data.problems == [] and data.kind is kind
+    assert data.columns == {c.field: i for i, c in enumerate(kind.columns)}
+    assert data.rows == [(2, values), (3, values)]
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.id)
+def test_every_kind_from_its_headers_alone(tmp_path: Path, kind):
+    titles = list(reversed(kind.titles))
+    path = write_book(tmp_path / "x.xlsx", [{"name": "Sheet1", "rows": [(3, titles), (4, ["v"] * len(titles))]}])
+    data = read_sheet(path)
+    assert data.problems == [] and data.kind is kind and data.header_row == 3
+
+
+def test_openpyxl_written_file_and_excel_copy_suffix(tmp_path: Path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "자체추진계획 (2)"  # Excel names a copied sheet like this
+    sheet.append(["2016년 자체 추진계획"])
+    sheet.append(list(PLANS.titles))
+    sheet.append(["안전도시 만들기", "안전치수과", datetime(2016, 2, 15), None, None, None, "수상", "정량", "예산", 20, 18, "", ""])
+    sheet.append([None, None, None, None, None, None, None, "정성", "교육", 10, 9, "", ""])  # merged-style blanks
+    path = tmp_path / "계획.xlsx"
+    book.save(path)
+    data = read_sheet(path)
+    assert data.problems == [] and data.kind is PLANS and data.header_row == 2
+    assert [n for n, _ in data.rows] == [3, 4]
+    assert data.rows[1][1][data.columns["project"]] in ("", None)  # fill-down is validation's job
+    assert data.rows[0][1][data.columns["points"]] == 20
+
+
+# --- structure problems ---------------------------------------------------------------------
+
+
+def test_missing_required_and_optional_columns(tmp_path: Path):
+    titles = ["보고일", "사업명", "부서명", "대책"]  # 추진실적 (required) and 문제점/협조사항 (optional) absent
+    path = write_book(tmp_path / "w.xlsx", [{"name": "주간실적", "rows": [(1, titles), (2, ["2016-03-04", "a", "b", "c"])]}])
+    data = read_sheet(path)
+    problem = only_problem(data, "missing-column", "w.xlsx")
+    assert problem.sheet == "주간실적" and problem.column == "추진실적" and problem.severity is Severity.ERROR
+    assert "추진실적" in problem.message
+    assert set(data.columns) == {"report_date", "project", "department", "measures"} and len(data.rows) == 1
+
+
+def test_missing_header(tmp_path: Path):
+    path = write_book(tmp_path / "w.xlsx", [{"name": "주간실적", "rows": [(1, ["제목"]), (2, ["a", "b"])]}])
+    problem = only_problem(read_sheet(path), "missing-header", "w.xlsx")
+    assert problem.sheet == "주간실적" and "20" in problem.message
+
+
+def test_header_below_the_search_window_is_not_found(tmp_path: Path):
+    path = write_book(tmp_path / "w.xlsx", [{"name": "주간실적", "rows": [(6, list(WEEKLY.titles))]}])
+    assert read_sheet(path, Limits(header_search_rows=5)).problems[0].code == "missing-header"
+    assert read_sheet(path, Limits(header_search_rows=6)).header_row == 6
+
+
+def test_unknown_kind(tmp_path: Path):
+    path = write_book(tmp_path / "memo.xlsx", [{"name": "Sheet1", "rows": [(1, ["이름", "금액"]), (2, ["a", 1])]}])
+    problem = only_problem(read_sheet(path), "unknown-kind", "memo.xlsx")
+    assert problem.sheet == "Sheet1"
+
+
+def test_missing_sheet_when_meta_names_a_kind_that_is_not_there(tmp_path: Path):
+    path = write_book(tmp_path / "w.xlsx", [{"name": "Sheet1", "rows": [(1, ["이름"])]}, meta_sheet("weekly")])
+    data = read_sheet(path)
+    problem = only_problem(data, "missing-sheet", "w.xlsx")
+    assert data.kind is WEEKLY and problem.sheet == "주간실적" and "주간실적" in problem.message
+
+
+def test_hidden_template_sheet_is_not_data_and_says_so(tmp_path: Path):
+    rows = [(1, list(WEEKLY.titles)), (2, ["2016-03-04", "a", "b", "c", "", "", ""])]
+    path = write_book(tmp_path / "w.xlsx", [{"name": "표지", "rows": [(1, ["표지"])]},
+                                              {"name": "주간실적", "rows": rows, "hidden": True}])
+    problem = only_problem(read_sheet(path), "hidden-sheet", "w.xlsx")
+    assert problem.sheet == "주간실적" and "숨기기 취소" in problem.message
+
+
+def test_duplicate_column_is_a_warning_and_the_first_wins(tmp_path: Path):
+    titles = list(WEEKLY.titles) + ["사업명"]
+    path = write_book(tmp_path / "w.xlsx", [{"name": "주간실적", "rows": [(2, titles), (3, ["d", "첫째", "b", "c", "", "", "", "둘째"])]}])
+    data = read_sheet(path)
+    problem = only_problem(data, "duplicate-column", "w.xlsx")
+    assert problem.severity is Severity.WARNING and problem.cell == "H2" and problem.column == "사업명"
+    assert data.rows[0][1][data.columns["project"]] == "첫째"
+
+
+def test_display_name_is_the_file_in_problems(tmp_path: Path):
+    path = write_book(tmp_path / "3f2a.xlsx", [{"name": "Sheet1", "rows": [(1, ["이름"])]}])
+    problem = only_problem(read_sheet(path, display_name="환경과_주간실적.xlsx"), "unknown-kind", "환경과_주간실적.xlsx")
+    assert problem.file == "환경과_주간실적.xlsx"
+
+
+def test_a_header_only_sheet_reads_with_no_rows(tmp_path: Path):
+    path = write_book(tmp_path / "w.xlsx", [{"name": "주간실적", "rows": [(1, list(WEEKLY.titles))]}])
+    data = read_sheet(path)
+    assert data.problems == [] and data.rows == [] and data.readable  # `no-rows` is validation's call
+
+
+def test_rows_beyond_max_rows_are_refused(tmp_path: Path):
+    rows = [(1, list(WEEKLY.titles))] + [(r, ["2016-03-04", "a", "b", "c"]) for r in range(2, 60)]
+    path = write_book(tmp_path / "w.xlsx", [{"name": "주간실적", "rows": rows}])
+    problem = only_problem(read_sheet(path, Limits(max_rows=50)), "file-too-large", "w.xlsx")
+    assert "50" in problem.message
+
+
+def test_limits_are_picklable_and_every_code_used_is_catalogued():
+    assert pickle.loads(pickle.dumps(Limits(timeout_seconds=3))) == Limits(timeout_seconds=3)
+    source = Path(read_module.__file__).read_text(encoding="utf-8")
+    source += Path(read_module.__file__).with_name("safety.py").read_text(encoding="utf-8")
+    for code in set(re.findall(r'"((?:file|unknown|missing|duplicate|hidden)-[a-z-]+)"', source)):
+        assert code in CATALOGUE, code
+
+
+# --- parser failures that are not the file's bytes -------------------------------------------
+
+
+class PanicException(BaseException):
+    """Stands in for pyo3_runtime.PanicException, which derives from BaseException."""
+
+    __module__ = "pyo3_runtime"
+
+
+class _ExplodingWorkbook:
+    error: BaseException = PanicException("index out of bounds")
+
+    @classmethod
+    def from_path(cls, path: str):
+        raise cls.error
+
+
+def test_a_rust_panic_becomes_one_problem(tmp_path: Path, hand_made_weekly: Path, monkeypatch):
+    monkeypatch.setattr(read_module, "CalamineWorkbook", _ExplodingWorkbook)
+    problem = only_problem(read_sheet(hand_made_weekly), "file-corrupt", hand_made_weekly.name)
+    assert "내부 오류" in problem.message and "PanicException" in problem.params["reason"]
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), SystemExit(3)])
+def test_ctrl_c_and_exit_are_not_swallowed(hand_made_weekly: Path, monkeypatch, error):
+    monkeypatch.setattr(_ExplodingWorkbook, "error", error)
+    monkeypatch.setattr(read_module, "CalamineWorkbook", _ExplodingWorkbook)
+    with pytest.raises(type(error)):
+        read_sheet(hand_made_weekly)
+
+
+def test_a_file_that_disappears_or_is_a_folder(tmp_path: Path):
+    only_problem(read_sheet(tmp_path / "없음.xlsx"), "file-unreadable", "없음.xlsx")
+    folder = tmp_path / "폴더.xlsx"
+    folder.mkdir()
+    assert read_sheet(folder).problems[0].code == "file-unreadable"
+
+
+# --- guarded reading: worker processes ------------------------------------------------------
+
+
+@pytest.fixture
+def three_files(tmp_path: Path) -> list[Path]:
+    paths = []
+    for name, project in (("a.xlsx", "가"), ("b.xlsx", "나"), ("c.xlsx", "다")):
+        rows = [(1, list(WEEKLY.titles)), (2, ["2016-03-04", project, "과", "실적", "", "", ""])]
+        paths.append(write_book(tmp_path / name, [{"name": "주간실적", "rows": rows}]))
+    return paths
+
+
+def _projects(results) -> list[str]:
+    return [data.rows[0][1][1] if data.rows else data.problems[0].code for _, data in results]
+
+
+def test_read_many_in_input_order_with_kinds_intact(three_files: list[Path], tmp_path: Path):
+    empty = tmp_path / "빈.xlsx"
+    empty.write_bytes(b"")
+    paths = [three_files[2], empty, three_files[0], three_files[1]] * 2
+    results = list(read_many(paths, workers=2))
+    assert [p for p, _ in results] == paths
+    assert _projects(results) == ["다", "file-empty", "가", "나"] * 2
+    assert results[0][1].kind is WEEKLY  # the parent's Kind object, not a pickled copy
+
+
+def test_read_one_uses_a_worker(three_files: list[Path]):
+    data = read_one(three_files[0])
+    assert data.kind is WEEKLY and data.rows[0][1][1] == "가"
+
+
+def test_read_many_in_process(three_files: list[Path]):
+    assert _projects(read_many(three_files, workers=0)) == ["가", "나", "다"]
+
+
+def test_a_hanging_file_times_out_and_the_others_are_read(three_files: list[Path], monkeypatch):
+    monkeypatch.setenv(TEST_FAULT_ENV, "hang:b.xlsx")
+    started = time.monotonic()
+    results = list(read_many(three_files, Limits(timeout_seconds=1.5), workers=1))
+    assert time.monotonic() - started < 30
+    assert _projects(results) == ["가", "file-timeout", "다"]
+    problem = only_problem(results[1][1], "file-timeout", "b.xlsx")
+    assert "1.5초" in problem.message
+
+
+def test_a_crashing_worker_costs_only_its_file(three_files: list[Path], monkeypatch):
+    monkeypatch.setenv(TEST_FAULT_ENV, "crash:a.xlsx")
+    results = list(read_many(three_files + three_files, workers=2))
+    assert _projects(results) == ["file-corrupt", "나", "다"] * 2
+    assert "비정상 종료" in results[0][1].problems[0].message
+
+
+def test_when_workers_cannot_start_files_are_read_in_process(three_files: list[Path], monkeypatch, caplog):
+    monkeypatch.setattr(sys, "executable", str(three_files[0].parent / "no-such-python"))
+    assert _projects(read_many(three_files, workers=2)) == ["가", "나", "다"]
+    assert any("do not start" in r.getMessage() for r in caplog.records)
+
+
+def test_the_worker_does_not_import_pandas():
+    """The child runs `-c`, not the caller's main module; it imports only the reading code."""
+    probe = ("import sys, coop_batch.read; "
+             "print('pandas' in sys.modules, 'pydantic' in sys.modules, 'openpyxl' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "False"]
