@@ -187,7 +187,7 @@ CATALOGUE: dict[str, Entry] = {
     "not-friday": Entry(
         W,
         "금요일 아님",
-        "보고일 {value}은(는) {weekday}요일입니다. 주간 보고는 매주 금요일 날짜로 적어 주세요.",
+        "보고일 {value}은(는) {weekday}요일입니다. 주간 보고는 매주 {due}요일 날짜로 적어 주세요.",
     ),
     "target-over-points": Entry(
         E,

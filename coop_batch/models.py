@@ -322,7 +322,7 @@ class WeeklyRow(RowModel):
     def _on_report_weekday(cls, day: date, info: ValidationInfo) -> date:
         weekday = WEEKDAYS[day.weekday()]
         if weekday != _rules(info).weekly.weekday:
-            warn(info, "not-friday", value=day.isoformat(), weekday=weekday)
+            warn(info, "not-friday", value=day.isoformat(), weekday=weekday, due=_rules(info).weekly.weekday)
         return day
 
 

@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 
 from .errors import Problem
 from .normalize import project_key, squash
-from .records import FILE_KEY, ROW_KEY, SHEET_KEY
+from .records import COLS_KEY, FILE_KEY, ROW_KEY, SHEET_KEY
 from .rules import CategoryRule, Rules
 from .schema import KIND_BY_ID, Kind
 
@@ -133,7 +133,7 @@ def category_rule(project: Project, rules: Rules) -> CategoryRule | None:
 
 
 def column_letter(kind: Kind, field_name: str) -> str:
-    """The template's column letter of a field (A, B, ...); records do not carry the letter they were read from."""
+    """The template's column letter of a field (A, B, ...); a hand-made layout is in the record's COLS_KEY."""
     index = next(i for i, c in enumerate(kind.columns) if c.field == field_name)
     letters = ""
     index += 1
@@ -145,7 +145,8 @@ def column_letter(kind: Kind, field_name: str) -> str:
 
 def cell(record: Mapping[str, Any], kind: Kind, field_name: str) -> str:
     row = record.get(ROW_KEY)
-    return f"{column_letter(kind, field_name)}{row}" if row else ""
+    letter = (record.get(COLS_KEY) or {}).get(field_name) or column_letter(kind, field_name)
+    return f"{letter}{row}" if row else ""
 
 
 def source(record: Mapping[str, Any], kind: Kind, field_name: str) -> str:

@@ -20,6 +20,7 @@ from .schema import KIND_BY_ID, Kind
 ROW_KEY = "_row"  # Excel row number of the record's (first) row
 FILE_KEY = "_file"  # original file name, added by the merge stage
 SHEET_KEY = "_sheet"  # sheet name, added by the merge stage
+COLS_KEY = "_cols"  # field → column letter, only where a hand-made file's layout differs from the template
 
 
 @dataclass

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from .errors import CATALOGUE, Problem, has_errors
 from .models import ROW_MODELS
 from .normalize import cell_text, is_blank, nearest, project_key, squash, to_int
-from .records import ROW_KEY, SheetData, Submission
+from .records import COLS_KEY, ROW_KEY, SheetData, Submission
 from .rules import Rules
 from .schema import TEMPLATE_VERSION, Kind
 
@@ -136,8 +136,17 @@ def validate_sheet(
     unique = list(dict.fromkeys(cell_problems))  # a filled-down bad value is reported once, at its source
     unique.sort(key=place.order())
     problems.extend(unique)
+    layout = _moved_columns(kind, place.columns)
+    if layout:  # later stages cite cells; a hand-made layout must not send them to the template's letters
+        for record in submission.records:
+            record[COLS_KEY] = layout
     submission.department = _department(kind, submission.records)
     return submission
+
+
+def _moved_columns(kind: Kind, columns: dict[str, int]) -> dict[str, str]:
+    standard = {c.field: i for i, c in enumerate(kind.columns)}
+    return {f: column_letter(i) for f, i in columns.items() if standard.get(f) != i}
 
 
 def validate_file(

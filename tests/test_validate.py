@@ -681,3 +681,22 @@ def test_validate_files_keeps_input_order_and_matches_validate_file(tmp_path, ru
         single = validate_file(path, rules)
         assert (sub.records, sub.problems) == (single.records, single.problems)
     assert codes(results[0][1]) == ["bad-date"] and results[1][1].problems[0].code.startswith("file-")
+
+
+def test_hand_made_layout_travels_with_the_records_so_later_stages_cite_the_real_cell(rules, tmp_path):
+    from coop_batch.policy import cell
+    from coop_batch.records import COLS_KEY, SheetData
+    from coop_batch.schema import RESULTS
+    from coop_batch.validate import validate_sheet
+
+    # 평가결과 with 수상금 moved to column B and 연번 to H: what Excel shows is B5, not the template's E5
+    order = ["project", "prize_won", "category", "grade", "subsidy", "departments", "note", "seq"]
+    sheet = SheetData(
+        path=tmp_path / "손수.xlsx", kind=RESULTS, sheet="평가결과", header_row=4,
+        columns={f: i for i, f in enumerate(order)},
+        rows=[(5, ["안전도시 만들기", 90, "시·자치구 공동협력사업", "최우수", "N", "안전치수과", None, 10])],
+    )
+    [record] = validate_sheet(sheet, rules).records
+    assert record[COLS_KEY]["prize_won"] == "B"
+    assert cell(record, RESULTS, "prize_won") == "B5"
+    assert cell({"_row": 5}, RESULTS, "prize_won") == "E5"  # a template file keeps the template's letters
