@@ -132,6 +132,7 @@ def init_cmd(directory: str, year: int) -> None:
 
 
 def _run(workspace, as_of, settle_seconds=None, now=None) -> int:
+    from .ledger import LedgerError
     from .lock import LockBusy
     from .rules import RulesError
     from .run import run_batch
@@ -154,7 +155,7 @@ def _run(workspace, as_of, settle_seconds=None, now=None) -> int:
         report = run_batch(workspace, as_of=as_of, progress=progress, settle_seconds=settle_seconds, now=now)
     except LockBusy as exc:
         _fail(str(exc), 3)
-    except RulesError as exc:
+    except (RulesError, LedgerError) as exc:
         _fail(str(exc), 2)
     click.echo("\n".join(report.summary_lines()))
     return report.exit_code

@@ -297,8 +297,9 @@ def _unknown_projects(
 
 
 def _department(kind: Kind, records: list[dict[str, Any]]) -> str:
-    field = "lead_department" if kind.id == "results" else "department"
-    counts = Counter(r.get(field) for r in records if r.get(field))
+    if kind.id == "results":  # one office compiles every department's results: no single sender
+        return ""
+    counts = Counter(r.get("department") for r in records if r.get("department"))
     return counts.most_common(1)[0][0] if counts else ""
 
 

@@ -360,3 +360,12 @@ def test_demo_refuses_an_existing_workspace(demo):
     again = invoke("demo", str(root))
     assert again.exit_code == 2 and "이미 작업 폴더가 있습니다" in again.output
     assert len(history(root)) == 108
+
+
+def test_a_corrupt_ledger_is_a_korean_configuration_error(tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init", str(tmp_path)]).exit_code == 0
+    (tmp_path / "ledger.sqlite").write_bytes(b"this is not a database" * 100)
+    result = runner.invoke(cli, ["run", "--workspace", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "대장" in result.output
