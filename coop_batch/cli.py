@@ -1,7 +1,8 @@
 """Command line: a thin layer over the library API (each command calls one function).
 
 Exit codes: 0 all went through, 1 some files rejected / had errors, 2 usage or
-configuration error, 3 another run holds the workspace lock.
+configuration error, 3 another run holds the workspace lock, 4 an unexpected internal error
+(logged with its traceback in logs/coop-batch.log).
 """
 
 from __future__ import annotations
@@ -131,13 +132,23 @@ def init_cmd(directory: str, year: int) -> None:
     click.echo(f"  설정: {workspace.config_path.name}, 받는 곳: {workspace.inbox}, 결과: {workspace.outbox}")
 
 
-def _run(workspace, as_of, settle_seconds=None, now=None) -> int:
+def _log_failure(workspace, message: str, exc_info: bool = False) -> None:
+    """Also into logs/: a scheduled run's console is seen by nobody."""
+    from .logs import setup_logging
+
+    try:
+        setup_logging(workspace.logs, workspace.settings.logging.keep_days).error(message, exc_info=exc_info)
+    except OSError:  # pragma: no cover - the log folder itself is the problem; stderr still has it
+        pass
+
+
+def _run(workspace, as_of, settle_seconds=None, now=None, *, quiet: bool = False, mail: bool = True) -> int:
     from .ledger import LedgerError
     from .lock import LockBusy
     from .rules import RulesError
     from .run import run_batch
 
-    interactive = sys.stdout.isatty()
+    interactive = sys.stdout.isatty() and not quiet
     bar = None
 
     def progress(done: int, total: int, name: str) -> None:
@@ -152,12 +163,24 @@ def _run(workspace, as_of, settle_seconds=None, now=None) -> int:
             bar.__exit__(None, None, None)
 
     try:
-        report = run_batch(workspace, as_of=as_of, progress=progress, settle_seconds=settle_seconds, now=now)
+        report = run_batch(
+            workspace, as_of=as_of, progress=progress, settle_seconds=settle_seconds, now=now, mail=mail
+        )
     except LockBusy as exc:
+        _log_failure(workspace, str(exc))
         _fail(str(exc), 3)
     except (RulesError, LedgerError) as exc:
+        _log_failure(workspace, str(exc))
         _fail(str(exc), 2)
-    click.echo("\n".join(report.summary_lines()))
+    except Exception as exc:  # a bug: exit 4 tells the scheduler it is not "some files rejected" (1)
+        _log_failure(workspace, "예기치 않은 오류로 실행이 멈췄습니다", exc_info=True)
+        _fail(
+            f"예기치 않은 오류로 실행이 멈췄습니다({type(exc).__name__}: {exc}). "
+            f"{workspace.logs / 'coop-batch.log'}의 내용을 담당자에게 알려 주세요.",
+            4,
+        )
+    if not quiet:
+        click.echo("\n".join(report.summary_lines()))
     return report.exit_code
 
 
@@ -165,10 +188,36 @@ def _run(workspace, as_of, settle_seconds=None, now=None) -> int:
 @_workspace_option
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="기준일 YYYY-MM-DD (기본: 오늘, 서울 시간)")
-def run_cmd(workspace_dir: str, as_of) -> None:
-    """야간 배치를 한 번 실행합니다: 검증 → 접수/반려 보관 → 대장 기록 → 통합현황·명단 작성."""
+@click.option("--no-mail", "no_mail", is_flag=True, help="결과 메일을 만들거나 보내지 않습니다")
+@click.option("--quiet", "-q", is_flag=True, help="화면에 아무것도 쓰지 않습니다(예약 작업용; 내용은 logs/에 남음)")
+def run_cmd(workspace_dir: str, as_of, no_mail: bool, quiet: bool) -> None:
+    """야간 배치를 한 번 실행합니다: 검증 → 접수/반려 보관 → 대장 기록 → 통합현황·명단 작성 → 메일."""
     workspace = _open(workspace_dir)
-    sys.exit(_run(workspace, as_of.date() if as_of else None))
+    sys.exit(_run(workspace, as_of.date() if as_of else None, quiet=quiet, mail=not no_mail))
+
+
+@cli.command("status")
+@_workspace_option
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="기준일 YYYY-MM-DD (기본: 오늘, 서울 시간)")
+def status_cmd(workspace_dir: str, as_of) -> None:
+    """주간보고·자체 추진계획서 제출 현황, 아직 낼 것이 있는 부서, 앞으로 14일 일정을 보여 줍니다.
+
+    접수 대장을 읽기만 합니다: 실행 잠금을 잡지 않고 아무 파일도 쓰지 않습니다."""
+    from .config import today_seoul
+    from .ledger import LedgerError
+    from .rules import RulesError
+    from .status import load_tracking
+
+    workspace = _open(workspace_dir)
+    try:
+        tracking = load_tracking(workspace, as_of.date() if as_of else today_seoul())
+    except (RulesError, LedgerError) as exc:
+        _fail(str(exc), 2)
+    if tracking is None:
+        click.echo(f"접수 대장({workspace.ledger_path.name})이 아직 없습니다. 'coop-batch run'을 먼저 실행해 주세요.")
+        return
+    click.echo("\n".join(tracking.summary_lines()))
 
 
 @cli.command("demo")
@@ -192,6 +241,94 @@ def demo_cmd(directory: str) -> None:
     click.echo(f"통합현황과 명단은 {workspace.outbox}에, 반려 사유는 {workspace.quarantine}의 .txt에 있습니다.")
     # The demo's rejections are deliberate (exit 1 of `run` would read as a failed demo).
     sys.exit(0 if code in (0, 1) else code)
+
+
+# --- delivery and operations: mail, the scheduled task, doctor ---
+
+
+@cli.command("mail")
+@_workspace_option
+@click.option("--dry-run", "dry_run", is_flag=True, help="보내지 않고 보낼 메일만 보여 줍니다")
+def mail_cmd(workspace_dir: str, dry_run: bool) -> None:
+    """보내지 못한 결과 메일(outbox/mail/unsent/)을 다시 보냅니다. 이미 보낸 메일은 다시 보내지 않습니다."""
+    from .deliver import mail_pending
+    from .ledger import LedgerError
+    from .lock import LockBusy
+
+    workspace = _open(workspace_dir)
+    try:
+        result = mail_pending(workspace, dry_run=dry_run)
+    except LockBusy as exc:
+        _fail(str(exc), 3)
+    except LedgerError as exc:
+        _fail(str(exc), 2)
+    click.echo("\n".join(result.lines) if result.lines else "보낼 메일이 없습니다.")
+    sys.exit(0 if result.ok else 1)
+
+
+@cli.group("schedule")
+def schedule_group() -> None:
+    """매일 밤 자동 실행할 예약 작업을 만듭니다(Windows 작업 스케줄러 또는 cron)."""
+
+
+_time_option = click.option("--time", "at", default=None, help="매일 실행할 시각 HH:MM (기본: 설정 [task] time = 02:00)")
+
+
+@schedule_group.command("windows")
+@_workspace_option
+@_time_option
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="작업 정의 XML 파일 (기본: 작업 폴더의 coop-batch-task.xml)")
+@click.option("--user", default=None, help="작업을 실행할 Windows 계정 (기본: 지금 로그인한 계정)")
+@click.option("--logon", type=click.Choice(["password", "s4u"]), default="password", show_default=True,
+              help="password: 비밀번호를 Windows에 저장(공유 폴더 사용 가능), s4u: 저장 안 함(로컬 폴더만)")
+def schedule_windows_cmd(workspace_dir: str, at: str | None, out: str | None, user: str | None, logon: str) -> None:
+    """Windows 작업 스케줄러용 XML을 만들고, 등록하는 schtasks 명령을 보여 줍니다."""
+    from pathlib import Path
+
+    from .schedule import write_windows_task
+
+    workspace = _open(workspace_dir)
+    try:
+        path, command = write_windows_task(
+            workspace, time=at, out=Path(out).resolve() if out else None, user=user, logon=logon
+        )
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    except OSError as exc:
+        _fail(f"작업 정의 파일을 쓸 수 없습니다({exc.strerror or exc}). 폴더 쓰기 권한을 확인해 주세요.", 1)
+    task = workspace.settings.task
+    click.echo(f"예약 작업 정의를 저장했습니다: {path}")
+    click.echo("명령 프롬프트(cmd)에서 아래 명령을 한 번 실행하세요"
+               + (" (Windows 로그인 비밀번호를 물으면 입력):" if logon == "password" else ":"))
+    click.echo(command)
+    click.echo(f"매일 {at or task.time}에 로그인 여부와 관계없이 창 없이 실행되고(최대 {task.time_limit_minutes}분), "
+               f"기록은 {workspace.logs}에 남습니다.")
+
+
+@schedule_group.command("cron")
+@_workspace_option
+@_time_option
+def schedule_cron_cmd(workspace_dir: str, at: str | None) -> None:
+    """crontab에 넣을 한 줄을 보여 줍니다('crontab -e'로 붙여 넣기)."""
+    from .schedule import cron_line
+
+    workspace = _open(workspace_dir)
+    try:
+        click.echo(cron_line(workspace, time=at))
+    except ValueError as exc:
+        _fail(str(exc), 2)
+
+
+@cli.command("doctor")
+@_workspace_option
+def doctor_cmd(workspace_dir: str) -> None:
+    """작업 폴더·설정·규칙·서식·메일 서버·디스크·최근 실행을 점검하고 고치는 방법을 알려 줍니다."""
+    from .doctor import diagnose
+
+    diagnosis = diagnose(workspace_dir)
+    click.echo("\n".join(diagnosis.lines()))
+    sys.exit(diagnosis.exit_code)
 
 
 def main() -> None:

@@ -60,6 +60,14 @@ class Mail(_Section):
     max_attachment_mb: float = Field(10.0, gt=0, le=100)
 
 
+class Task(_Section):
+    """The nightly scheduled task (`coop-batch schedule windows|cron`)."""
+
+    time: str = Field("02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    time_limit_minutes: int = Field(120, ge=5, le=1440)  # Task Scheduler stops a run that hangs
+    name: str = Field("coop-batch 야간배치", min_length=1, max_length=200)
+
+
 class Settings(_Section):
     policy_year: int = Field(2016, ge=2000, le=2100)
     evaluation_year: int | None = Field(None, ge=2000, le=2100)
@@ -68,6 +76,7 @@ class Settings(_Section):
     limits: Limits = Limits()
     logging: Logging = Logging()
     mail: Mail = Mail()
+    task: Task = Task()
 
     @property
     def result_year(self) -> int:
@@ -115,7 +124,13 @@ security = "starttls"      # starttls, ssl, none
 user = ""
 password_env = "COOP_BATCH_SMTP_PASSWORD"  # 비밀번호는 이 이름의 환경 변수에 둡니다(파일에 적지 않음)
 timeout_seconds = 30
-max_attachment_mb = 10     # 이보다 큰 첨부는 보내지 않고 파일 위치를 본문에 적음
+max_attachment_mb = 10     # 첨부 합계가 이보다 크면 나머지는 첨부하지 않고 파일 위치를 본문에 적음
+
+[task]
+# 'coop-batch schedule windows' 또는 'coop-batch schedule cron'으로 예약 작업을 만들 때 쓰는 값
+time = "02:00"             # 매일 실행할 시각 (24시간제 HH:MM)
+time_limit_minutes = 120   # 이 시간이 지나도 끝나지 않으면 작업 스케줄러가 멈춤
+name = "coop-batch 야간배치"  # 작업 스케줄러에 보이는 작업 이름
 """
 
 

@@ -10,21 +10,21 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from .config import SEOUL, Workspace
+from .dashboard import STATUS_KO, summary_sheet
 from .errors import CATALOGUE, Problem
 from .ledger import FileRow, Ledger
 from .policy import COLUMN_TYPES, PolicyResult
 from .records import FILE_KEY, ROW_KEY
 from .rules import Rules
 from .schema import KINDS, Kind, ValueType
-from .write import ChartSpec, ColumnSpec, Figure, SheetSpec, SummarySpec, SummaryTable, write_workbook
+from .write import ColumnSpec, SheetSpec, SummarySpec, write_workbook
 
 if TYPE_CHECKING:
     from .run import RunReport
 
-STATUS_KO = {"accepted": "접수", "rejected": "반려", "duplicate": "중복", "deferred": "대기"}
 _TYPE = {
     ValueType.INT: "int",
     ValueType.NUMBER: "number",
@@ -45,8 +45,11 @@ def write_outputs(workspace: Workspace, ledger: Ledger, report: RunReport, rules
     policy: PolicyResult = report.policy
     outputs: list[Path] = []
     notes: list[str] = []
+    from .feedback import copy_links
+
+    links = copy_links(workspace, history, getattr(report, "feedback", None))
     jobs = [
-        (f"통합현황_{stamp}.xlsx", master_sheets(report, history, rules)),
+        (f"통합현황_{stamp}.xlsx", master_sheets(report, history, rules, links)),
         (f"포상금지급내역_{stamp}.xlsx", reward_sheets(policy, rules, report.as_of)),
         (f"특별휴가_표창대상자_{stamp}.xlsx", honour_sheets(policy, rules, report.as_of)),
     ]
@@ -62,65 +65,21 @@ def write_outputs(workspace: Workspace, ledger: Ledger, report: RunReport, rules
 # --- the master workbook ---
 
 
-def master_sheets(report: RunReport, history: Sequence[FileRow], rules: Rules) -> list[SheetSpec | SummarySpec]:
+def master_sheets(
+    report: RunReport, history: Sequence[FileRow], rules: Rules, links: Mapping[int, str] | None = None
+) -> list[SheetSpec | SummarySpec]:
     assert report.merged is not None and report.policy is not None
     data = report.merged.data
     sheets: list[SheetSpec | SummarySpec] = [summary_sheet(report, history, rules)]
     sheets += [kind_sheet(kind, data.get(kind.id, [])) for kind in KINDS]
     sheets += policy_sheets(report.policy)
+    if report.tracking is not None:
+        from .tracking_report import status_sheets
+
+        sheets += status_sheets(report.tracking)  # 주간보고현황, 제출현황, 일정, 미제출목록
     sheets.append(history_sheet(history))
-    sheets.append(problem_sheet(history, report.problems))
+    sheets.append(problem_sheet(history, report.problems, links))
     return sheets
-
-
-def summary_sheet(report: RunReport, history: Sequence[FileRow], rules: Rules) -> SummarySpec:
-    policy: PolicyResult = report.policy
-    merged = report.merged
-    totals = {status: sum(row.status.value == status for row in history) for status in STATUS_KO}
-    figures = [
-        Figure("기준일", report.as_of),
-        Figure("이번 실행: 받은 파일", len(report.outcomes)),
-        Figure("이번 실행: 접수", report.count("accepted")),
-        Figure("이번 실행: 반려", report.count("rejected"), note="반려 사유는 '오류' 시트"),
-        Figure("이번 실행: 중복", report.count("duplicate")),
-        Figure("이번 실행: 대기(다음 실행에 처리)", report.count("deferred")),
-        Figure("누적 접수 파일", totals["accepted"]),
-        Figure("누적 반려 파일", totals["rejected"]),
-        Figure("포상금 합계", policy.total_reward_won, "money"),
-        Figure("특별휴가 대상", len(policy.leave), note="명"),
-        Figure("표창추천 대상", len(policy.commendations), note="명"),
-        Figure("취합·포상 검토 사항", len(report.problems), note="'오류' 시트"),
-    ]
-    changes = [
-        [kind.sheet, len(merged.data.get(kind.id, [])),
-         sum(o.status == "accepted" and o.kind == kind.id for o in report.outcomes),
-         report.replaced.get(kind.id, 0)]
-        for kind in KINDS
-    ]
-    by_category: dict[str, int] = {}
-    for row in policy.rewards:
-        by_category[row["사업구분"]] = by_category.get(row["사업구분"], 0) + (row["포상금(원)"] or 0)
-    tables = [
-        SummaryTable(
-            "지난 실행 이후 변경",
-            [ColumnSpec("서식"), ColumnSpec("통합 행 수", "int"), ColumnSpec("새로 접수한 파일", "int"),
-             ColumnSpec("새 파일로 바뀐 행", "int")],
-            changes,
-        ),
-        SummaryTable(
-            "사업구분별 포상금",
-            [ColumnSpec("사업구분"), ColumnSpec("포상금(원)", "money")],
-            [[name, amount] for name, amount in by_category.items()],
-        ),
-    ]
-    charts = [ChartSpec("사업구분별 포상금", "사업구분", ["포상금(원)"], title="사업구분별 포상금(원)")] if by_category else []
-    return SummarySpec(
-        figures=figures,
-        tables=tables,
-        charts=charts,
-        title=f"{rules.year}년 시·자치구 공동협력사업 통합현황",
-        subtitle=f"기준일 {report.as_of.isoformat()} · 규칙 {rules.version}",
-    )
 
 
 def kind_columns(kind: Kind) -> list[ColumnSpec]:
@@ -192,29 +151,45 @@ def history_sheet(history: Sequence[FileRow]) -> SheetSpec:
 
 
 PROBLEM_COLUMNS = [
-    ColumnSpec("파일"), ColumnSpec("상태", "status"), ColumnSpec("시트"), ColumnSpec("셀"), ColumnSpec("열"),
-    ColumnSpec("구분", "status"), ColumnSpec("코드"), ColumnSpec("문제"), ColumnSpec("내용과 고치는 방법", width=80),
+    ColumnSpec("부서"), ColumnSpec("파일"), ColumnSpec("상태", "status"), ColumnSpec("시트"), ColumnSpec("셀"),
+    ColumnSpec("열"), ColumnSpec("구분", "status"), ColumnSpec("코드"), ColumnSpec("문제"),
+    ColumnSpec("내용과 고치는 방법", width=80), ColumnSpec("검토본(부서에 돌려줄 파일)"),
 ]
 
 
-def problem_sheet(history: Sequence[FileRow], extra: Sequence[Problem]) -> SheetSpec:
+def problem_sheet(
+    history: Sequence[FileRow], extra: Sequence[Problem], links: Mapping[int, str] | None = None
+) -> SheetSpec:
+    """Every problem, with the department and its annotated copy (`feedback.copy_links`)."""
+    from .feedback import department_folder
+
+    links = links or {}
+    files = [row for row in history if row.status.value != "duplicate" and row.problems]
+    departments = {row.id: department_folder(row) for row in files}
+    per_department: dict[str, int] = {}
+    for row in files:
+        per_department[departments[row.id]] = per_department.get(departments[row.id], 0) + len(row.problems)
+
     def rows() -> Iterator[list[Any]]:
-        for row in history:
-            if row.status.value == "duplicate":
-                continue
+        for row in files:
             for p in row.problems:
                 yield [
-                    row.original_path, STATUS_KO.get(row.status.value, ""), p.get("sheet", ""), p.get("cell", ""),
-                    p.get("column", ""), "오류" if p.get("severity") == "error" else "경고", p.get("code", ""),
-                    p.get("title", ""), p.get("message", ""),
+                    departments[row.id], row.original_path, STATUS_KO.get(row.status.value, ""), p.get("sheet", ""),
+                    p.get("cell", ""), p.get("column", ""), "오류" if p.get("severity") == "error" else "경고",
+                    p.get("code", ""), p.get("title", ""), p.get("message", ""), links.get(row.id, ""),
                 ]
         for p in extra:
             yield [
-                p.file, "취합·포상", p.sheet, p.cell, p.column, "오류" if p.is_error else "경고", p.code,
-                CATALOGUE[p.code].title, p.message,
+                p.params.get("department") or p.params.get("lead") or "", p.file, "취합·포상", p.sheet, p.cell,
+                p.column, "오류" if p.is_error else "경고", p.code, CATALOGUE[p.code].title, p.message, "",
             ]
 
-    return SheetSpec("오류", PROBLEM_COLUMNS, rows(), group="status")
+    counts = sorted(per_department.items(), key=lambda item: (-item[1], item[0]))
+    by_department = "부서별 제출 파일 문제: " + ", ".join(f"{d} {n}건" for d, n in counts) + ". " if counts else ""
+    return SheetSpec(
+        "오류", PROBLEM_COLUMNS, rows(), group="status",
+        note=by_department + "검토본: 부서가 보낸 파일에 문제 칸을 색칠하고 메모로 고치는 방법을 적은 사본(outbox/반려/부서명).",
+    )
 
 
 def _naive(value: datetime | None) -> datetime | None:

@@ -9,10 +9,11 @@ inbox or filed and recorded — never lost, never counted twice.
 from __future__ import annotations
 
 import logging
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from . import inbox as inbox_mod
 from .config import SEOUL, Workspace
@@ -53,7 +54,10 @@ class RunReport:
     problems: list[Problem] = field(default_factory=list)  # merge and policy problems
     merged: Merged | None = None
     policy: Any = None  # policy.PolicyResult
+    tracking: Any = None  # tracking.Tracking: weekly reports, self plans, the calendar, who owes what
     replaced: dict[str, int] = field(default_factory=dict)
+    mail: Any = None  # deliver.MailResult (None when run with mail=False)
+    feedback: Any = None  # feedback.FeedbackResult: annotated copies in outbox/반려 (None without outputs)
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -78,11 +82,15 @@ class RunReport:
                 lines.append(f"  반려: {outcome.path} (오류 {outcome.errors}건) → {outcome.filed}")
             elif outcome.status == "deferred":
                 lines.append(f"  대기: {outcome.path} ({outcome.reason})")
+        if self.feedback is not None:
+            lines += self.feedback.summary_lines()  # problems per department, where the copies are
         if self.policy is not None:
             lines.append(
                 f"  포상금 합계 {self.policy.total_reward_won:,}원, 특별휴가 {len(self.policy.leave)}명, "
                 f"표창추천 {len(self.policy.commendations)}명"
             )
+        if self.tracking is not None:
+            lines.append(self.tracking.headline())
         if self.problems:
             lines.append(f"  취합·포상 검토 사항 {len(self.problems)}건 (통합현황의 '오류' 시트)")
         lines += [f"  참고: {note}" for note in self.notes]
@@ -99,6 +107,7 @@ def run_batch(
     command: str = "run",
     write_outputs: bool = True,
     settle_seconds: float | None = None,
+    mail: bool = True,
 ) -> RunReport:
     """Run the nightly job once.  Raises `LockBusy` when another run holds the workspace,
     `RulesError` for invalid rules; everything wrong with an input file is a Problem."""
@@ -139,19 +148,46 @@ def run_batch(
 
             report.policy = compute(report.merged.data, rules, year=settings.result_year)
             report.problems += report.policy.problems
+            from .tracking import compute_tracking, submitted_from
+
+            # Every accepted file with its arrival, not only the merged winners: a report corrected on
+            # Monday is judged by the on-time original it replaced.
+            submitted = submitted_from(accepted, lambda sha: _records(ledger, sha, cache))
+            report.tracking = compute_tracking(report.merged.data, submitted, rules, as_of)
             if write_outputs:
+                from .feedback import write_feedback  # never raises: failures become notes
                 from .master import write_outputs as write_all
+
+                report.feedback = write_feedback(workspace, ledger.history(), report.run_id, report.as_of)
+                report.notes += report.feedback.notes
 
                 outputs, notes = write_all(workspace, ledger, report, rules)
                 report.outputs += outputs
                 report.notes += notes
+            if mail:
+                _deliver(workspace, ledger, report, now)
             status = RunStatus.REJECTED if report.exit_code else RunStatus.OK
             ledger.finish_run(report.run_id, status, report.exit_code, _summary(report), finished=datetime.now(SEOUL))
             log.info("실행 %d 끝: %s", report.run_id, " / ".join(report.summary_lines()[1:2]))
+            for line in report.summary_lines()[2:]:  # a scheduled run's console is lost: keep it all here
+                log.info("요약 %s", line.strip())
     return report
 
 
 # --- steps ---
+
+
+def _deliver(workspace: Workspace, ledger: Ledger, report: RunReport, now: datetime) -> None:
+    """Mail the results.  Mailing never fails the run: an unsent message waits in outbox/mail/."""
+    from .deliver import deliver_run
+
+    try:
+        report.mail = deliver_run(workspace, report, ledger, now=now)
+    except Exception as exc:  # a bug or a full disk: the run's files and ledger are already committed
+        log.exception("메일 처리 중 오류")
+        report.notes.append(f"메일을 만들거나 보내지 못했습니다({exc}). 로그를 확인한 뒤 'coop-batch mail'로 다시 보내 주세요.")
+        return
+    report.notes += report.mail.lines
 
 
 def _recover(workspace: Workspace, ledger: Ledger) -> list[str]:
@@ -275,18 +311,35 @@ def _process_inbox(
     for candidate in candidates:
         if ledger.find_by_hash(candidate.sha256) is None:
             fresh.setdefault(candidate.sha256, candidate)
-    sheets = _read_all([c.path for c in fresh.values()], workspace)
-    submissions = _validate_all(fresh, sheets, rules, known)
 
-    total = len(candidates)
-    for done, candidate in enumerate(candidates, 1):
-        if progress is not None:
-            progress(done, total, candidate.rel)
-        prior = ledger.find_by_hash(candidate.sha256)
-        if prior is not None:
-            _file_duplicate(workspace, ledger, report, candidate, prior, now)
-        else:
-            _file_submission(workspace, ledger, rules, report, candidate, submissions[candidate.sha256], now, cache)
+    # Each file is validated as the reader workers return it and filed (in arrival order) as soon as
+    # its verdict is final: this process files while the workers read on, instead of after them.
+    checker = _Checker(rules, known)
+    total, filed = len(candidates), 0
+
+    def file_ready(settled: bool = False) -> None:
+        nonlocal filed
+        while filed < total:
+            candidate = candidates[filed]
+            own = fresh.get(candidate.sha256) is candidate  # else it repeats a recorded file
+            if own and not settled and candidate.sha256 not in checker.final:
+                return
+            filed += 1
+            if progress is not None:
+                progress(filed, total, candidate.rel)
+            prior = ledger.find_by_hash(candidate.sha256)
+            if prior is not None:
+                _file_duplicate(workspace, ledger, report, candidate, prior, now)
+            else:
+                submission = checker.submissions[candidate.sha256]
+                _file_submission(workspace, ledger, rules, report, candidate, submission, now, cache)
+
+    with closing(_read_each([c.path for c in fresh.values()], workspace)) as sheets:
+        for candidate, (_, sheet) in zip(fresh.values(), sheets):
+            checker.check(candidate, sheet)
+            file_ready()
+    checker.settle()
+    file_ready(settled=True)
 
 
 def _defer(report: RunReport, rel: str, reason: str) -> None:
@@ -294,35 +347,57 @@ def _defer(report: RunReport, rel: str, reason: str) -> None:
     log.info("대기 %s: %s", rel, reason)
 
 
-def _read_all(paths: Sequence[Path], workspace: Workspace) -> dict[Path, SheetData]:
+def _read_each(paths: Sequence[Path], workspace: Workspace) -> Iterator[tuple[Path, SheetData]]:
+    """The files read by worker processes, in input order, as they come."""
     if not paths:
-        return {}
+        return
     from .read import Limits, read_many
 
     limits = Limits(
         max_file_bytes=workspace.settings.limits.max_file_mb * 1024 * 1024,
         timeout_seconds=workspace.settings.limits.file_timeout_seconds,
     )
-    return dict(read_many(list(paths), limits, workers=workspace.settings.limits.workers))
+    yield from read_many(list(paths), limits, workers=workspace.settings.limits.workers)
 
 
-def _validate_all(
-    fresh: dict[str, _Candidate], sheets: dict[Path, SheetData], rules: Rules, known: set[str]
-) -> dict[str, Submission]:
-    """Results and contact lists first: the project names they bring are the ones others must match."""
-    from .validate import validate_sheet
+_NAME_KINDS = ("results", "contacts")  # the kinds that bring the project names others must match
 
-    def first(item: tuple[str, _Candidate]) -> int:
-        kind = sheets[item[1].path].kind
-        return 0 if kind is not None and kind.id in ("results", "contacts") else 1
 
-    out: dict[str, Submission] = {}
-    for sha, candidate in sorted(fresh.items(), key=first):
-        submission = validate_sheet(sheets[candidate.path], rules, known, display_name=candidate.rel)
-        if submission.accepted and submission.kind_id in ("results", "contacts"):
-            known.update(r["project"] for r in submission.records if r.get("project"))
-        out[sha] = submission
-    return out
+class _Checker:
+    """Validation with results and contact lists first, as files stream in arrival order.
+
+    A results or contact list is checked against the names known before it, as if the lists came
+    first; any other file against the names known so far.  That verdict is already the one it
+    would get once every list is read (names are only ever added) unless nothing was known yet or
+    it was warned of an unknown project: only those wait, and `settle` checks them again."""
+
+    def __init__(self, rules: Rules, known: set[str]) -> None:
+        from .validate import validate_sheet
+
+        self._validate = validate_sheet
+        self.rules, self.known = rules, known
+        self.submissions: dict[str, Submission] = {}
+        self.final: set[str] = set()
+        self._waiting: list[tuple[_Candidate, SheetData]] = []
+
+    def check(self, candidate: _Candidate, sheet: SheetData) -> None:
+        submission = self._validate(sheet, self.rules, self.known, display_name=candidate.rel)
+        self.submissions[candidate.sha256] = submission
+        if sheet.kind is not None and sheet.kind.id in _NAME_KINDS:
+            if submission.accepted and submission.kind_id in _NAME_KINDS:
+                self.known.update(r["project"] for r in submission.records if r.get("project"))
+        elif not self.known or any(p.code == "unknown-project" for p in submission.problems):
+            self._waiting.append((candidate, sheet))
+            return
+        self.final.add(candidate.sha256)
+
+    def settle(self) -> None:
+        for candidate, sheet in self._waiting:
+            self.submissions[candidate.sha256] = self._validate(
+                sheet, self.rules, self.known, display_name=candidate.rel
+            )
+            self.final.add(candidate.sha256)
+        self._waiting.clear()
 
 
 def _entry(report: RunReport, candidate: _Candidate, now: datetime, status: FileStatus, **extra: Any) -> FileEntry:

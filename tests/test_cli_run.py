@@ -117,7 +117,7 @@ def test_init_then_runs_accept_reject_duplicate_and_latest_wins(root, rules):
     assert night1.exit_code == 1, night1.output  # some rejected...
     assert "받은 파일 3건: 접수 2, 반려 1, 중복 0, 대기 0" in night1.output
     assert "반려: 안전치수과/주간실적_오류.xlsx (오류 2건) → quarantine/주간실적_오류.xlsx" in night1.output
-    assert sorted(p.name for p in (root / "outbox").iterdir()) == sorted(OUTPUTS)  # ...outputs still written
+    assert sorted(p.name for p in (root / "outbox").iterdir() if p.is_file()) == sorted(OUTPUTS)  # ...outputs still written
     assert (root / "quarantine" / "주간실적_오류.xlsx_오류.txt").is_file()
 
     # night 2: the results file sent again unchanged, and a corrected weekly report
@@ -302,7 +302,7 @@ def test_master_open_in_excel_falls_back_to_a_timestamped_copy(root, rules, monk
     result = run(root)
     monkeypatch.undo()
     assert result.exit_code == 0, result.output
-    written = sorted(p.name for p in (root / "outbox").iterdir())
+    written = sorted(p.name for p in (root / "outbox").iterdir() if p.is_file())
     fallback = next(name for name in written if name.startswith("통합현황_20160325_"))
     assert MASTER not in written and len(written) == 3
     assert f"{MASTER}이(가) 엑셀에서 열려 있어 {fallback}(으)로 저장했습니다" in result.output
@@ -328,7 +328,7 @@ BROKEN = {  # the demo's deliberately broken files (see coop_batch/demo.py)
 def test_demo_exits_0_and_writes_the_three_outputs(demo):
     root, result = demo
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (root / "outbox").iterdir()) == sorted(OUTPUTS)
+    assert sorted(p.name for p in (root / "outbox").iterdir() if p.is_file()) == sorted(OUTPUTS)
     assert str(root.resolve() / "outbox") in result.output
     assert "받은 파일 108건" in result.output
     master = CalamineWorkbook.from_path(str(root / "outbox" / MASTER))

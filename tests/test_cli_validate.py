@@ -84,7 +84,7 @@ def test_json_output_parses(filled):
     items = json.loads(result.output)
     assert [i["kind"] for i in items] == [k.id for k in KINDS]
     assert all(i["accepted"] and i["problems"] == [] for i in items)
-    assert items[0]["file"] == str(filled["results"]) and items[0]["department"] == "안전치수과"
+    assert items[0]["file"] == str(filled["results"]) and items[0]["department"] == "" and items[1]["department"] == "안전치수과"
     assert "안전치수과" in result.output  # ensure_ascii=False: Korean as Korean
 
 

@@ -26,7 +26,8 @@ from coop_batch.templates import write_template
 AS_OF = date(2016, 3, 25)
 MASTER = "통합현황_20160325.xlsx"
 MASTER_SHEETS = [
-    "요약", *(k.sheet for k in KINDS), "포상금지급", "부서별포상금", "특별휴가", "표창추천", "근무평정", "제출이력", "오류",
+    "요약", *(k.sheet for k in KINDS), "포상금지급", "부서별포상금", "특별휴가", "표창추천", "근무평정",
+    "주간보고현황", "제출현황", "일정", "미제출목록", "제출이력", "오류",
 ]
 
 SAFETY = "안전도시 만들기"

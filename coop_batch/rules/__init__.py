@@ -77,6 +77,13 @@ class PlanRule(_Model):
     day_basis: Literal["calendar", "business"] = "calendar"
 
 
+class CalendarRule(_Model):
+    # Public holidays of the year: skipped when counting business days, and a deadline that
+    # falls on one (or on a weekend) moves to the next working day when `roll_over` is on.
+    holidays: list[date] = []
+    roll_over: bool = False
+
+
 class WeeklyRule(_Model):
     weekday: str = "금"
     start: date
@@ -88,6 +95,12 @@ class WeeklyRule(_Model):
         if value not in WEEKDAYS:
             raise ValueError(f"요일 '{value}'은(는) 월·화·수·목·금·토·일 중 하나여야 합니다")
         return value
+
+    @model_validator(mode="after")
+    def _order(self) -> WeeklyRule:
+        if self.end < self.start:
+            raise ValueError(f"주간 보고 end({self.end})가 start({self.start})보다 앞섭니다")
+        return self
 
 
 class ScheduleItem(_Model):
@@ -118,6 +131,16 @@ class ScheduleItem(_Model):
         return self
 
 
+class HistoryEntry(_Model):
+    """One past year's awards (seed I: 2012~2015년 인센티브사업 수상 현황), for the dashboard chart."""
+
+    year: int = Field(ge=2000, le=2100)
+    rank: int | None = Field(default=None, ge=1)  # 금액 기준 순위 among the districts; None: not known
+    amount_won: int = Field(ge=0)
+    awards: int = Field(default=0, ge=0)  # number of awarded projects
+    category: str | None = None  # the 사업구분 these figures count; None: every category
+
+
 class Rules(_Model):
     year: int = Field(ge=2000, le=2100)
     version: str
@@ -130,7 +153,9 @@ class Rules(_Model):
     commendation: CommendationRule
     plans: PlanRule
     weekly: WeeklyRule
+    calendar: CalendarRule = CalendarRule()
     schedule: list[ScheduleItem] = []
+    history: list[HistoryEntry] = []
 
     @model_validator(mode="after")
     def _consistent(self) -> Rules:
@@ -165,6 +190,12 @@ class Rules(_Model):
                 if key in labels and labels[key] != name:
                     problems.append(f"사업구분 별칭 '{label}'이(가) 두 구분에 있습니다")
                 labels[key] = name
+        years = [entry.year for entry in self.history]
+        if len(set(years)) != len(years):
+            problems.append("[[history]]에 같은 연도가 두 번 있습니다")
+        for entry in self.history:
+            if entry.category is not None and squash(entry.category) not in labels:
+                problems.append(f"[[history]] {entry.year}년의 사업구분 '{entry.category}'이(가) categories에 없습니다")
         if problems:
             raise ValueError("; ".join(problems))
         return self

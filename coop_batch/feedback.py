@@ -1,0 +1,443 @@
+"""Feedback to the department that sent a file: annotated copies in `outbox/반려/<부서명>/`.
+
+For every rejected file, and every accepted file with warnings, the department gets its
+own workbook back: each problem cell filled (errors red, warnings amber) with a Korean
+comment saying what is wrong and how to fix it, and a first sheet `검토결과` listing every
+problem with a link to its cell.  A file that could not be opened at all gets a short
+`.txt` instead.
+
+Decisions (the why):
+- The copy is the FILED file (archive/quarantine) loaded and saved with openpyxl: values,
+  formulas, formats, other sheets, validations and names survive; only the problem cells'
+  fill and comment change.  A department's own comment is kept under ours; our comments
+  from an earlier round (the annotated copy sent back) are taken out first.
+- Where a copy goes is a pure function of the ledger history (`plan_copies`): folder = the
+  submission's department, else the inbox subfolder, else `부서미상`; name = the original
+  name.  A later file with the same folder and name takes the path over (latest wins, like
+  the master); two in one run are told apart by a hash prefix, as the inbox does.  So the
+  master's `오류` sheet can point at copies of earlier runs with no extra bookkeeping.
+- Nothing here may stop the run: every failure is logged and becomes a Korean note.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import unicodedata
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from .inbox import write_note
+from .write_format import clean_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import Workspace
+    from .ledger import FileRow
+
+log = logging.getLogger("coop_batch")
+
+FEEDBACK_DIR = "반려"
+REVIEW_SHEET = "검토결과"
+REVIEW_COLUMNS = ("위치", "열", "구분", "문제", "내용")
+NOTE_SUFFIX = "_검토결과.txt"
+UNKNOWN_DEPARTMENT = "부서미상"
+AUTHOR = "기획예산과(coop-batch)"
+ORIGINAL_MARK = "\n\n[원래 메모]\n"
+FILLS = {"error": "FFC7CE", "warning": "FFEB9C"}  # Excel's light red / light amber presets
+MAX_ANNOTATE_BYTES = 20 * 1024 * 1024  # bigger files get the .txt list (openpyxl needs ~50x in memory)
+_TITLE_MARK = "검토결과:"  # first cell of a 검토결과 sheet we wrote (recognised on resubmission)
+_FOLDER_BAD = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+@dataclass(frozen=True)
+class FeedbackCopy:
+    file_id: int
+    original_path: str  # relative to the inbox
+    department: str  # the folder under 반려/
+    path: Path  # what was written: the annotated .xlsx or the .txt
+    status: str  # accepted / rejected
+    errors: int
+    warnings: int
+
+
+@dataclass(frozen=True)
+class DepartmentCount:
+    department: str  # also the folder name under 반려/
+    files: int
+    rejected: int
+    errors: int
+    warnings: int
+
+
+@dataclass
+class FeedbackResult:
+    root: Path  # the workspace root, for relative paths
+    folder: Path  # outbox/반려
+    copies: list[FeedbackCopy] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # Korean: what could not be written
+
+    def by_department(self) -> list[DepartmentCount]:
+        return count_by_department((c.department, c.status, c.errors, c.warnings) for c in self.copies)
+
+    def summary_lines(self) -> list[str]:
+        """Lines for the run summary (and the mail): problems per department and where the copies are."""
+        if not self.copies:
+            return []
+        lines = [f"  부서별 검토본 {len(self.copies)}개 ({relative(self.folder, self.root)}):"]
+        for count in self.by_department():
+            rejected = f"반려 {count.rejected}개, " if count.rejected else ""
+            lines.append(
+                f"    {count.department}: 파일 {count.files}개({rejected}오류 {count.errors}건, "
+                f"경고 {count.warnings}건) → {relative(self.folder / count.department, self.root)}"
+            )
+        return lines
+
+
+# --- where copies go ---
+
+
+def needs_feedback(row: FileRow) -> bool:
+    """Rejected files, and accepted files with warnings; never duplicates (their original has one)."""
+    return row.status.value in ("rejected", "accepted") and bool(row.problems)
+
+
+def unreadable(problems: Iterable[Mapping[str, Any]]) -> bool:
+    """A whole-file problem (not xlsx, corrupt, encrypted, too large...): there is no workbook to annotate."""
+    return any(str(p.get("code", "")).startswith("file-") for p in problems)
+
+
+def safe_folder(name: str) -> str:
+    """A folder name that is legal on Windows and cannot climb out of 반려/ (`../`, `CON`, `a.`)."""
+    text = _FOLDER_BAD.sub("_", unicodedata.normalize("NFC", name or "")).strip(". ")
+    if not text or set(text) <= {".", "_", " "}:
+        return ""
+    if text.split(".")[0].upper() in _RESERVED:
+        text = f"_{text}"
+    return text[:60].strip(". ")
+
+
+def department_folder(row: FileRow) -> str:
+    """The submission's department, else the inbox subfolder it came from, else 부서미상."""
+    parts = PurePosixPath(row.original_path).parts
+    for candidate in (row.department, parts[0] if len(parts) > 1 else ""):
+        folder = safe_folder(candidate)
+        if folder:
+            return folder
+    return UNKNOWN_DEPARTMENT
+
+
+def _copy_name(row: FileRow) -> str:
+    name = _FOLDER_BAD.sub("_", PurePosixPath(row.original_path).name).strip() or "제출파일"
+    return name + NOTE_SUFFIX if unreadable(row.problems) else name
+
+
+def plan_copies(history: Sequence[FileRow]) -> dict[int, PurePosixPath]:
+    """file id → the copy's path under 반려/, for the rows whose copy is current (not taken over)."""
+    claims: dict[str, tuple[int, int]] = {}  # casefolded path → (file id, run id) of the latest claim
+    planned: dict[int, PurePosixPath] = {}
+    for row in sorted(history, key=lambda r: r.id):
+        if not needs_feedback(row):
+            continue
+        folder, name = department_folder(row), _copy_name(row)
+        rel = PurePosixPath(folder, name)
+        prior = claims.get(rel.as_posix().casefold())
+        if prior is not None and prior[1] == row.run_id:  # same night: both must survive
+            rel = PurePosixPath(folder, f"{row.sha256[:8]}_{name}")
+        claims[rel.as_posix().casefold()] = (row.id, row.run_id)
+        planned[row.id] = rel
+    return {fid: rel for fid, rel in planned.items() if claims[rel.as_posix().casefold()][0] == fid}
+
+
+def copy_links(
+    workspace: Workspace, history: Sequence[FileRow], result: FeedbackResult | None = None
+) -> dict[int, str]:
+    """file id → the copy's path for people (workspace-relative, '/'), for copies that exist on disk."""
+    folder = workspace.outbox / FEEDBACK_DIR
+    written = {c.file_id: c.path for c in result.copies} if result is not None else {}
+    links: dict[int, str] = {}
+    for file_id, rel in plan_copies(history).items():
+        path = written.get(file_id)
+        if path is None:
+            planned = folder / Path(*rel.parts)
+            fallback = planned.with_name(planned.name + NOTE_SUFFIX)
+            path = next((p for p in (planned, fallback) if p.is_file()), None)
+        if path is not None:
+            links[file_id] = relative(path, workspace.root)
+    return links
+
+
+def current_counts(history: Sequence[FileRow]) -> list[DepartmentCount]:
+    """Per department, over the files whose copy is current in 반려/ (a rerun changes nothing)."""
+    rows = {row.id: row for row in history}
+    return count_by_department(
+        (rel.parts[0], rows[fid].status.value, *_severity_counts(rows[fid].problems))
+        for fid, rel in plan_copies(history).items()
+    )
+
+
+def count_by_department(items: Iterable[tuple[str, str, int, int]]) -> list[DepartmentCount]:
+    """(department, status, errors, warnings) per file → one count per department, most errors first."""
+    table: dict[str, list[int]] = {}
+    for department, status, errors, warnings_ in items:
+        entry = table.setdefault(department, [0, 0, 0, 0])
+        entry[0] += 1
+        entry[1] += status == "rejected"
+        entry[2] += errors
+        entry[3] += warnings_
+    counts = [DepartmentCount(d, n, r, e, w) for d, (n, r, e, w) in table.items()]
+    return sorted(counts, key=lambda c: (-c.errors, -c.warnings, c.department))
+
+
+def relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:  # an outbox configured outside the workspace
+        return path.as_posix()
+
+
+def _severity_counts(problems: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+    errors = sum(p.get("severity") == "error" for p in problems)
+    return errors, len(problems) - errors
+
+
+# --- writing ---
+
+
+def write_feedback(workspace: Workspace, history: Sequence[FileRow], run_id: int, as_of: date) -> FeedbackResult:
+    """Write the copies for the files of run `run_id`.  Never raises: failures become notes."""
+    folder = workspace.outbox / FEEDBACK_DIR
+    result = FeedbackResult(workspace.root, folder)
+    try:
+        plan = plan_copies(history)
+        rows = [r for r in history if r.run_id == run_id and r.id in plan]
+    except Exception:  # a bug here must not cost the night's master workbook
+        log.exception("검토본을 만들 파일을 정하지 못했습니다")
+        result.notes.append("부서별 검토본(반려 폴더)을 만들지 못했습니다. 로그를 확인해 주세요.")
+        return result
+    for row in rows:
+        target = folder / Path(*plan[row.id].parts)
+        try:
+            path = _write_one(workspace, row, target, as_of)
+        except Exception as exc:
+            log.exception("검토본 %s을(를) 만들지 못했습니다", target)
+            result.notes.append(f"{row.original_path}의 검토본을 만들지 못했습니다({type(exc).__name__}). 로그를 확인해 주세요.")
+            continue
+        errors, warnings_ = _severity_counts(row.problems)
+        result.copies.append(
+            FeedbackCopy(row.id, row.original_path, target.parent.name, path, row.status.value, errors, warnings_)
+        )
+        log.info("검토본 %s → %s", row.original_path, relative(path, workspace.root))
+    return result
+
+
+def _source(workspace: Workspace, row: FileRow) -> Path | None:
+    if row.filed_path:
+        path = workspace.root / row.filed_path
+        if path.is_file():
+            return path
+    path = workspace.inbox / row.original_path  # not moved yet (locked): the next run files it
+    return path if path.is_file() else None
+
+
+def _write_one(workspace: Workspace, row: FileRow, target: Path, as_of: date) -> Path:
+    source = _source(workspace, row)
+    name = PurePosixPath(row.original_path).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    reason = ""
+    if source is None:
+        reason = "보관된 원본 파일을 찾지 못해 목록으로만 안내합니다."
+    elif target.name.endswith(NOTE_SUFFIX):
+        reason = "파일을 열 수 없어 표시본(엑셀) 대신 목록으로 안내합니다."
+    elif source.stat().st_size > MAX_ANNOTATE_BYTES:
+        reason = "파일이 커서 표시본(엑셀) 대신 목록으로 안내합니다."
+    else:
+        try:
+            written = annotate_workbook(source, target, row.problems, display_name=row.original_path,
+                                        rejected=row.status.value == "rejected", as_of=as_of)
+            target.with_name(target.name + NOTE_SUFFIX).unlink(missing_ok=True)  # an older file's note
+            return written
+        except Exception as exc:  # calamine could read it but openpyxl cannot: say so, list the problems
+            log.warning("%s: 표시본을 만들 수 없어 목록으로 대신합니다 (%s: %s)", row.original_path, type(exc).__name__, exc)
+            reason = "파일 구조 때문에 표시본(엑셀)을 만들 수 없어 목록으로 안내합니다."
+    note = target if target.name.endswith(NOTE_SUFFIX) else target.with_name(target.name + NOTE_SUFFIX)
+    write_unreadable_note(note, name, row, as_of, reason)
+    if note != target:
+        target.unlink(missing_ok=True)  # an older file's copy under this name: it would be taken for this one's
+    return note
+
+
+def write_unreadable_note(path: Path, file_name: str, row: FileRow, as_of: date, reason: str) -> None:
+    """The short Korean .txt for a file there is no workbook copy of (UTF-8 with BOM, CRLF)."""
+    state = "반려되었습니다" if row.status.value == "rejected" else "접수되었지만 확인할 점이 있습니다"
+    header = (
+        f"{file_name} 검토결과 ({as_of.isoformat()}, 기획예산과)\n\n이 파일은 {state}. {reason}\n"
+        "아래 항목을 고친 뒤 파일을 다시 받은편지함(inbox) 폴더에 넣어 주세요."
+    )
+    write_note(path, row.original_path, row.problem_objects(), header=header)
+
+
+# --- the annotated workbook ---
+
+
+def _position(problem: Mapping[str, Any], sheets: Sequence[str]) -> tuple[str, str | None, str | None]:
+    """(text for 위치, sheet to link to or None, cell or None); a sheet-wide problem links to its A1."""
+    sheet, cell = problem.get("sheet") or "", problem.get("cell") or ""
+    if not sheet:
+        return "파일 전체", None, None
+    where = f"{sheet}!{cell}" if cell else f"{sheet} 시트"
+    return (where, sheet, cell or "A1") if sheet in sheets else (where, None, None)
+
+
+def _link(sheet: str, cell: str) -> str:
+    return "'" + sheet.replace("'", "''") + "'!" + cell
+
+
+def annotate_workbook(
+    source: Path, target: Path, problems: Sequence[Mapping[str, Any]], *, display_name: str, rejected: bool, as_of: date
+) -> Path:
+    """Save `source` as `target` with problem cells filled and commented and a first 검토결과 sheet;
+    returns the path written.  `problems` are `Problem.as_dict()` records, as the ledger keeps them."""
+    import openpyxl  # here: openpyxl costs a fifth of a second to import
+
+    with warnings.catch_warnings():  # "extension not supported" and the like: nothing for the user
+        warnings.simplefilter("ignore")
+        wb = openpyxl.load_workbook(source, rich_text=True, keep_links=True)
+    _drop_previous_round(wb)
+    ordered = sorted(problems, key=lambda p: p.get("severity") != "error")  # errors first, stable
+    _mark_cells(wb, ordered)
+    _review_sheet(wb, ordered, display_name=display_name, rejected=rejected, as_of=as_of)
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        wb.save(tmp)
+        return _replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _replace(tmp: Path, target: Path) -> Path:
+    try:
+        os.replace(tmp, target)
+        return target
+    except PermissionError:  # Windows: last night's copy is open in Excel; keep both
+        alt = target.with_name(f"{target.stem}_{datetime.now():%H%M%S}{target.suffix}")
+        os.replace(tmp, alt)
+        log.warning("%s이(가) 열려 있어 %s(으)로 저장했습니다", target.name, alt.name)
+        return alt
+
+
+def _drop_previous_round(wb: Any) -> None:
+    """A department may send our annotated copy back: take out our sheet and our comments."""
+    for ws in list(wb.worksheets):
+        if ws.title.startswith(REVIEW_SHEET) and str(ws["A1"].value or "").startswith(_TITLE_MARK):
+            wb.remove(ws)
+    for ws in wb.worksheets:
+        # The stored cells only: iter_rows() would create every empty cell of the used range.
+        for cell in list(getattr(ws, "_cells", {}).values()):  # a chartsheet has no cells
+            comment = cell.comment
+            if comment is not None and comment.author == AUTHOR:
+                text = comment.text or ""
+                original = text.split(ORIGINAL_MARK, 1)[1] if ORIGINAL_MARK in text else None
+                cell.comment = _comment(original, "") if original else None
+
+
+def _comment(text: str, author: str) -> Any:
+    from openpyxl.comments import Comment
+
+    text = clean_text(text)[0]
+    lines = sum(1 + len(line) // 24 for line in text.split("\n"))
+    return Comment(text, author or "", height=min(400, 24 + 16 * lines), width=320)
+
+
+def _mark_cells(wb: Any, problems: Sequence[Mapping[str, Any]]) -> None:
+    from openpyxl.styles import PatternFill
+
+    by_cell: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for p in problems:
+        sheet, cell = p.get("sheet") or "", p.get("cell") or ""
+        if sheet in wb.sheetnames and cell:
+            by_cell.setdefault((sheet, cell), []).append(p)
+    for (sheet, ref), items in by_cell.items():
+        ws = wb[sheet]
+        cell = _anchor(ws, ref)
+        severity = "error" if any(p.get("severity") == "error" for p in items) else "warning"
+        cell.fill = PatternFill("solid", fgColor=FILLS[severity], bgColor=FILLS[severity])
+        text = "\n".join(
+            f"[{'오류' if p.get('severity') == 'error' else '경고'}] {p.get('title', '')}\n{p.get('message', '')}"
+            for p in items
+        )
+        previous = cell.comment
+        if previous is not None and previous.author != AUTHOR and previous.text:
+            text += ORIGINAL_MARK + previous.text
+        cell.comment = _comment(text, AUTHOR)
+
+
+def _anchor(ws: Any, ref: str) -> Any:
+    """The cell that holds `ref`'s value: the top-left cell when `ref` is inside a merged range."""
+    for merged in ws.merged_cells.ranges:
+        if ref in merged:
+            return ws.cell(merged.min_row, merged.min_col)
+    return ws[ref]
+
+
+def _review_sheet(
+    wb: Any, problems: Sequence[Mapping[str, Any]], *, display_name: str, rejected: bool, as_of: date
+) -> None:
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.worksheet.hyperlink import Hyperlink
+
+    sheets = list(wb.sheetnames)
+    title = REVIEW_SHEET if REVIEW_SHEET not in sheets else f"{REVIEW_SHEET}(coop-batch)"
+    ws = wb.create_sheet(title, 0)
+    font = "맑은 고딕"
+    errors, warnings_ = _severity_counts(problems)
+    state = "반려" if rejected else "접수(확인 필요)"
+    todo = "오류를 모두 고친 뒤 파일을 다시 받은편지함(inbox)에 넣어 주세요." if errors else "경고 내용을 확인해 주세요."
+    ws["A1"] = clean_text(f"{_TITLE_MARK} {display_name}")[0]
+    ws["A2"] = f"{as_of.isoformat()} 기획예산과 검토 — {state}: 오류 {errors}건, 경고 {warnings_}건. {todo}"
+    ws["A3"] = "빨간 칸은 오류(고쳐야 접수), 노란 칸은 경고(확인 권장)입니다. 위치를 누르면 그 칸으로 가고, 칸의 메모에 고치는 방법이 있습니다."
+    ws["A1"].font = Font(name=font, size=14, bold=True)
+    ws["A2"].font = ws["A3"].font = Font(name=font, size=10, color="595959")
+    header_row = 5
+    thin = Side(style="thin", color="BFBFBF")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    for c, text in enumerate(REVIEW_COLUMNS, 1):
+        cell = ws.cell(header_row, c, text)
+        cell.font, cell.fill = Font(name=font, bold=True, color="FFFFFF"), PatternFill("solid", fgColor="1F4E79")
+        cell.border, cell.alignment = border, Alignment(horizontal="center", vertical="center")
+    for i, p in enumerate(problems, header_row + 1):
+        where, sheet, ref = _position(p, sheets)
+        is_error = p.get("severity") == "error"
+        values = (where, p.get("column") or "", "오류" if is_error else "경고", p.get("title") or "", p.get("message") or "")
+        for c, value in enumerate(values, 1):
+            cell = ws.cell(i, c)
+            if value:
+                cell.value = clean_text(value)[0]
+                cell.data_type = "s"  # text, always: openpyxl would take '=...' for a formula
+            cell.font, cell.border, cell.alignment = Font(name=font), border, Alignment(vertical="top", wrap_text=c == 5)
+        ws.cell(i, 3).fill = PatternFill("solid", fgColor=FILLS["error" if is_error else "warning"])
+        if sheet is not None and ref is not None:
+            link = ws.cell(i, 1)
+            link.hyperlink = Hyperlink(ref=link.coordinate, location=_link(sheet, ref), display=where)
+            link.font = Font(name=font, color="0563C1", underline="single")
+    for letter, width in zip("ABCDE", (18, 14, 7, 16, 80)):
+        ws.column_dimensions[letter].width = width
+    last = header_row + max(len(problems), 1)
+    ws.freeze_panes = ws.cell(header_row + 1, 1)
+    ws.auto_filter.ref = f"A{header_row}:E{last}"
+    ws.sheet_properties.tabColor = "C00000" if errors else "FFC000"
+    setup = ws.page_setup  # A4 landscape, one page wide, like the master's sheets
+    setup.orientation, setup.paperSize, setup.fitToWidth, setup.fitToHeight = "landscape", ws.PAPERSIZE_A4, 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.oddFooter.center.text = "&P / &N"
+    for other in wb.worksheets:  # one selected tab, or Excel opens the book with sheets grouped
+        if hasattr(other, "sheet_view"):
+            other.sheet_view.tabSelected = other is ws
+    wb.active = 0
