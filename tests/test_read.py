@@ -241,7 +241,8 @@ def test_rows_beyond_max_rows_are_refused(tmp_path: Path):
 def test_limits_are_picklable_and_every_code_used_is_catalogued():
     assert pickle.loads(pickle.dumps(Limits(timeout_seconds=3))) == Limits(timeout_seconds=3)
     source = Path(read_module.__file__).read_text(encoding="utf-8")
-    source += Path(read_module.__file__).with_name("safety.py").read_text(encoding="utf-8")
+    for name in ("safety.py", "safety_xml.py"):
+        source += Path(read_module.__file__).with_name(name).read_text(encoding="utf-8")
     for code in set(re.findall(r'"((?:file|unknown|missing|duplicate|hidden)-[a-z-]+)"', source)):
         assert code in CATALOGUE, code
 
