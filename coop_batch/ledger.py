@@ -569,8 +569,12 @@ class Ledger:
         """Committed rows whose file was not moved yet: a crash came between commit and move."""
         return self._files("filed_path IS NULL")
 
-    def accepted_files(self) -> list[FileRow]:
-        """What the master is rebuilt from, oldest first (so that later ones win in the merge)."""
+    def accepted_files(self, kinds: Sequence[str] = ()) -> list[FileRow]:
+        """What the master is rebuilt from, oldest first (so that later ones win in the merge);
+        only those of `kinds` when given (no need to build every row to find the few lists)."""
+        if kinds:
+            marks = ", ".join("?" * len(kinds))
+            return self._files(f"status = 'accepted' AND kind IN ({marks})", tuple(kinds), "arrived_at, first_seen, id")
         return self._files("status = 'accepted'", order="arrived_at, first_seen, id")
 
     def files_of_run(self, run_id: int) -> list[FileRow]:

@@ -254,9 +254,8 @@ def _source(ledger: Ledger, row: FileRow, cache: dict[str, list[dict[str, Any]]]
 
 def _known_projects(ledger: Ledger, cache: dict[str, list[dict[str, Any]]]) -> set[str]:
     names: set[str] = set()
-    for row in ledger.accepted_files():
-        if row.kind in ("results", "contacts"):
-            names.update(r["project"] for r in _records(ledger, row.sha256, cache) if r.get("project"))
+    for row in ledger.accepted_files(kinds=_NAME_KINDS):
+        names.update(r["project"] for r in _records(ledger, row.sha256, cache) if r.get("project"))
     return names
 
 
