@@ -67,7 +67,7 @@ def templates_cmd(out_dir: str, year: int | None) -> None:
 
 
 @cli.command("validate")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
     help="table: 사람이 읽는 표, json: 프로그램용",
@@ -80,6 +80,10 @@ def validate_cmd(files: tuple[str, ...], fmt: str, year: int | None) -> None:
 
     from .rules import RulesError, available_years, load_rules
     from .validate import render_table, summary, validate_files
+
+    missing = [name for name in files if not Path(name).is_file()]
+    if missing:  # click's own message is English; users read Korean
+        _fail("파일을 찾을 수 없습니다: " + ", ".join(missing) + ". 파일 이름과 폴더를 확인해 주세요.", 2)
 
     try:
         rules = load_rules(year if year is not None else max(available_years(), default=2016))

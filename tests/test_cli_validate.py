@@ -168,3 +168,9 @@ def test_validate_does_not_import_pandas(filled):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_missing_file_is_named_in_korean(filled, tmp_path):
+    result = run(str(filled["weekly"]), str(tmp_path / "없는파일.xlsx"))
+    assert result.exit_code == 2
+    assert "파일을 찾을 수 없습니다" in result.output and "없는파일.xlsx" in result.output
