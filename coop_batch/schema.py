@@ -38,6 +38,7 @@ class Column:
     help: str = ""  # what to enter (작성방법)
     example: str = ""
     fill_down: bool = False  # blank cells repeat the value above (merged-cell style)
+    aliases: tuple[str, ...] = ()  # other titles hand-made files use for this column (the seed's own tables)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ RESULTS = Kind(
     sheet="평가결과",
     description="평가 결과와 수상금(사업별 1행)",
     columns=(
-        Column("연번", "seq", T.INT, True, help="결과 목록의 일련번호", example="1"),
+        Column("연번", "seq", T.INT, True, help="결과 목록의 일련번호", example="1", aliases=("번호", "순번")),
         Column("사업명", "project", T.TEXT, True, help="평가받은 사업의 이름", example="안전도시 만들기"),
         Column("사업구분", "category", T.CHOICE, True, CATEGORIES, help="목록에서 선택", example=CATEGORIES[0]),
         Column("평가결과", "grade", T.GRADE, True, help="평가 등급(목록에서 선택)", example="최우수"),
@@ -80,6 +81,7 @@ RESULTS = Kind(
             T.MONEY_MILLION,
             help="수상금을 백만원 단위로(소수 가능). 없으면 빈칸 또는 -",
             example="69.2",
+            aliases=("인센티브(백만원)", "수상금액(백만원)", "수상금(백만)", "인센티브(백만)"),
         ),
         Column("경상보조금", "subsidy", T.YN, help="수상금이 경상보조금이면 Y, 아니면 N(빈칸=N)", example="N"),
         Column(
@@ -89,6 +91,7 @@ RESULTS = Kind(
             True,
             help="주관부서. 여러 부서면 띄어 쓰고 총괄부서에 (총괄) 표시",
             example="환경과(총괄) 지역경제과",
+            aliases=("추관부서",),  # the seed's section I table spells it so
         ),
         Column("비고", "note", help="참고 사항", example="서울시 인센티브"),
     ),

@@ -97,6 +97,9 @@ def validate_sheet(
         if not has_errors(reading):  # a reader that could not tell the kind must say so
             submission.problems.append(Problem("unknown-kind", file, sheet.sheet))
         return submission
+    if sheet.kind.id == "results":
+        sheet, reading = _category_from_note(sheet, rules, reading, file)
+        submission.problems = reading
     if has_errors(reading):
         return submission  # a sheet that could not be read has no trustworthy rows
 
@@ -143,6 +146,31 @@ def validate_sheet(
             record[COLS_KEY] = layout
     submission.department = _department(kind, submission.records)
     return submission
+
+
+def _category_from_note(
+    sheet: SheetData, rules: Rules, reading: list[Problem], file: str
+) -> tuple[SheetData, list[Problem]]:
+    """The seed's own results table has no 사업구분 column: it writes the category in 비고 on the first row of
+    each group (`서울시 인센티브`, `서울시 단위사업`, `대외기관`).  Read it from there, filled down, and say so."""
+    if "category" in sheet.columns or "note" not in sheet.columns or not sheet.rows:
+        return sheet, reading
+    at = sheet.columns["note"]
+    labels: list[str] = []
+    current = ""  # rows above the first label (a 계 row) stay blank: skipped, or reported as required
+    for _, values in sheet.rows:
+        text = cell_text(values[at]) if at < len(values) else None
+        current = (rules.category_of(text) if text else None) or current
+        labels.append(current)
+    if not any(labels):  # 비고 names no category anywhere: the column is simply missing
+        return sheet, reading
+    width = max(sheet.columns.values()) + 1
+    rows = [(r, [*values, *[""] * (width - len(values)), label]) for (r, values), label in zip(sheet.rows, labels)]
+    title = sheet.kind.column("category").title
+    kept = [p for p in reading if not (p.code == "missing-column" and p.column == title)]
+    note = Problem("category-from-note", file, sheet.sheet, "", title,
+                   {"note": sheet.kind.column("note").title})
+    return replace(sheet, columns={**sheet.columns, "category": width}, rows=rows), [*kept, note]
 
 
 def _moved_columns(kind: Kind, columns: dict[str, int]) -> dict[str, str]:
