@@ -40,7 +40,7 @@ class Paths(_Section):
 class Limits(_Section):
     file_timeout_seconds: float = Field(30.0, gt=0, le=600)
     max_file_mb: int = Field(50, gt=0, le=1024)
-    workers: int = Field(1, ge=1, le=8)
+    workers: int = Field(0, ge=0, le=8)  # 0: automatic (run._auto_workers)
 
 
 class Logging(_Section):
@@ -109,7 +109,7 @@ ledger = "ledger.sqlite"   # 접수 대장 (지우지 마세요)
 [limits]
 file_timeout_seconds = 30  # 파일 하나를 읽는 최대 시간
 max_file_mb = 50           # 이보다 큰 파일은 반려
-workers = 1                # 파일을 동시에 읽는 작업 프로세스 수
+workers = 0                # 파일을 동시에 읽는 작업 프로세스 수 (0: 자동, 코어가 2개 이상이고 파일이 많으면 2)
 
 [logging]
 keep_days = 30             # 로그 보관 일수

@@ -18,15 +18,18 @@ Decisions (the why):
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import shutil
 import stat
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from .errors import Problem
@@ -215,15 +218,23 @@ def file_into(src: Path, dest_dir: Path, sha256: str) -> Path:
     the file.  Across devices the file is copied then removed; if the removal fails the copy is
     withdrawn, so the file is never in two places.  On any error `src` is left where it was."""
     src, dest_dir = Path(src), Path(dest_dir)
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    while True:
-        target = _free_name(dest_dir, src.name, sha256)
-        try:
-            # os.open, not open(): the same O_EXCL create at a fifth of the cost (no buffered file object)
-            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)))
-            break
-        except FileExistsError:  # appeared meanwhile: pick again
-            continue
+    moved = _rename_noreplace(src, dest_dir, sha256)
+    if moved is not None:
+        return moved
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    target = dest_dir / src.name
+    try:  # the common case first: the folder exists and the name is free (no mkdir, no exists())
+        # os.open, not open(): the same O_EXCL create at a fifth of the cost (no buffered file object)
+        os.close(os.open(target, flags))
+    except (FileExistsError, FileNotFoundError):
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        while True:
+            target = _free_name(dest_dir, src.name, sha256)
+            try:
+                os.close(os.open(target, flags))
+                break
+            except FileExistsError:  # appeared meanwhile: pick again
+                continue
     try:
         os.replace(src, target)
         return target
@@ -238,6 +249,48 @@ def file_into(src: Path, dest_dir: Path, sha256: str) -> Path:
         _discard(target)
         raise
     return target
+
+
+_AT_FDCWD, _RENAME_NOREPLACE = -100, 1
+
+
+@functools.lru_cache(maxsize=None)
+def _renameat2() -> Any:
+    """libc's `renameat2` (Linux, glibc 2.28+), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        func = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
+
+
+def _rename_noreplace(src: Path, dest_dir: Path, sha256: str) -> Path | None:
+    """Linux: one atomic `renameat2(RENAME_NOREPLACE)`, which never overwrites — a tenth of the cost
+    of creating a placeholder and replacing it.  None when unavailable, unsupported by the filesystem,
+    across devices or on any other error: the caller then moves the portable way (and reports errors)."""
+    rename = _renameat2()
+    if rename is None:
+        return None
+    import ctypes
+
+    target, made = dest_dir / src.name, False
+    while True:
+        if rename(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE) == 0:
+            return target
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            target = _free_name(dest_dir, src.name, sha256)
+        elif err == errno.ENOENT and not made:  # the month's folder is new (or src is gone: fall back)
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            made = True
+        else:
+            return None
 
 
 def _discard(path: Path) -> None:

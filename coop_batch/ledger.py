@@ -557,6 +557,17 @@ class Ledger:
             if cursor.rowcount != 1:
                 raise KeyError(f"no file {file_id}")
 
+    def mark_filed_many(self, filed: Sequence[tuple[int, str | PurePath]]) -> None:
+        """`mark_filed` for a batch of moved files, in one transaction (same no-fsync reasoning)."""
+        params = [(_relative_posix(path, "filed_path"), file_id) for file_id, path in filed]
+        if not params:
+            return
+        with self._unsynced(), self.transaction():
+            for text, file_id in params:
+                cursor = self._db.execute("UPDATE files SET filed_path = ? WHERE id = ?", (text, file_id))
+                if cursor.rowcount != 1:
+                    raise KeyError(f"no file {file_id}")
+
     def file(self, file_id: int) -> FileRow | None:
         row = self._db.execute("SELECT * FROM files WHERE id = ?", (file_id,)).fetchone()
         return _from_row(FileRow, row) if row else None

@@ -38,10 +38,13 @@ _TYPE = {
 _MASTER_TITLE = {"prize_won": "수상금(원)"}
 
 
-def write_outputs(workspace: Workspace, ledger: Ledger, report: RunReport, rules: Rules) -> tuple[list[Path], list[str]]:
+def write_outputs(
+    workspace: Workspace, ledger: Ledger, report: RunReport, rules: Rules, history: Sequence[FileRow] | None = None
+) -> tuple[list[Path], list[str]]:
+    """`history`: `ledger.history()` when the caller has it already."""
     stamp = report.as_of.strftime("%Y%m%d")
     created = datetime.combine(report.as_of, time(0), SEOUL).replace(tzinfo=None)
-    history = ledger.history()
+    history = ledger.history() if history is None else history
     policy: PolicyResult = report.policy
     outputs: list[Path] = []
     notes: list[str] = []

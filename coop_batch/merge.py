@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from .errors import Problem
 from .normalize import project_key, squash
@@ -33,6 +33,8 @@ class Merged:
     data: dict[str, list[dict[str, Any]]]  # kind id → merged records (with 원본파일 keys)
     replaced: dict[str, int] = field(default_factory=dict)  # kind id → records superseded by newer files
     problems: list[Problem] = field(default_factory=list)
+    # kind id → of `replaced`, those superseded only because the `fresh` sources came (what changed)
+    newly_replaced: dict[str, int] = field(default_factory=dict)
 
 
 def record_department(kind: str, record: dict[str, Any]) -> str:
@@ -46,12 +48,18 @@ def record_key(kind: str, record: dict[str, Any]) -> tuple[Any, ...]:
     return key
 
 
-def merge(sources: Sequence[Source]) -> Merged:
-    """`sources` oldest first; each key keeps the records of the newest source that has it."""
+def merge(sources: Sequence[Source], fresh: Collection[int] = ()) -> Merged:
+    """`sources` oldest first; each key keeps the records of the newest source that has it.
+
+    `fresh`: indexes of the sources new in this run; `newly_replaced` then counts, per kind, the
+    supersessions beyond those the other sources alone would give (the same pass, keys computed once)."""
     winner: dict[tuple[Any, ...], tuple[int, list[dict[str, Any]]]] = {}
     replaced: dict[str, int] = defaultdict(int)
+    earlier: dict[tuple[Any, ...], list[int]] = {}  # among the older sources only: key → [index, records]
+    replaced_before: dict[str, int] = defaultdict(int)
     for index, source in enumerate(sources):
         sheet = KIND_BY_ID[source.kind].sheet
+        old = bool(fresh) and index not in fresh
         for record in source.records:
             key = record_key(source.kind, record)
             held = winner.get(key)
@@ -61,13 +69,22 @@ def merge(sources: Sequence[Source]) -> Merged:
                 held = (index, [])
                 winner[key] = held
             held[1].append({**record, FILE_KEY: source.name, SHEET_KEY: sheet})
+            if old:
+                mark = earlier.get(key)
+                if mark is None or mark[0] != index:
+                    if mark is not None:
+                        replaced_before[source.kind] += mark[1]
+                    mark = earlier[key] = [index, 0]
+                mark[1] += 1
     data: dict[str, list[dict[str, Any]]] = {kind.id: [] for kind in KINDS}
     ordered = sorted(winner.items(), key=lambda item: (item[1][0], item[1][1][0].get(ROW_KEY, 0)))
     for key, (_, records) in ordered:
         data[key[0]].extend(records)
     for kind_id in data:
         data[kind_id].sort(key=_display_order(kind_id))
-    return Merged(data=data, replaced=dict(replaced), problems=lead_conflicts(data.get("contacts", [])))
+    newly = {k: n - replaced_before.get(k, 0) for k, n in replaced.items() if fresh and n > replaced_before.get(k, 0)}
+    return Merged(data=data, replaced=dict(replaced), problems=lead_conflicts(data.get("contacts", [])),
+                  newly_replaced=newly)
 
 
 def _display_order(kind: str):

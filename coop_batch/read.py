@@ -28,7 +28,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
@@ -44,7 +44,10 @@ log = logging.getLogger(__name__)
 
 # title → field, both as written in the template and normalised (`사 업 명` → `사업명`)
 _TITLE_KEYS: dict[str, dict[str, str]] = {
-    k.id: {**{c.title: c.field for c in k.columns}, **{header_key(c.title): c.field for c in k.columns}}
+    k.id: {
+        **{c.title: c.field for c in k.columns},
+        **{header_key(t): c.field for c in k.columns for t in (*c.aliases, c.title)},
+    }
     for k in KINDS
 }
 _key = functools.lru_cache(maxsize=4096)(header_key)  # titles repeat in every file of a night
@@ -291,7 +294,7 @@ TEST_FAULT_ENV = "COOP_BATCH_TEST_WORKER_FAULT"
 _BOOT = "from coop_batch.read import _worker_main; _worker_main()"
 _STARTUP_SECONDS = 60.0
 _MAX_START_FAILURES = 3
-_DEPTH = 2  # tasks queued per worker: it starts the next file while we take the last result
+_DEPTH = 4  # tasks queued per worker: it reads on while we validate and file (a timeout is per file)
 
 
 def _send(stream: Any, message: Any) -> None:
@@ -399,13 +402,15 @@ class _Worker:
 
 
 def read_many(
-    paths: Sequence[Path], limits: Limits = Limits(), workers: int = 1
+    paths: Sequence[Path], limits: Limits = Limits(), workers: int = 1, idle: Callable[[], None] | None = None
 ) -> Iterator[tuple[Path, SheetData]]:
     """Read each file in a worker process with `limits.timeout_seconds` per file; yields in INPUT ORDER.
 
     Workers start once and are reused.  A file that takes too long gets `file-timeout`, one that
     kills its worker gets `file-corrupt`; that worker is replaced and the other files go on.
     `workers=0` reads in this process instead (no time limit: for tests and benchmarks).
+    `idle` is called (inside this generator) when the next file is not read yet and the workers are
+    busy with it: the caller's own work done there overlaps their reading instead of waiting for it.
     """
     paths = [Path(p) for p in paths]
     if workers <= 0:
@@ -414,7 +419,8 @@ def read_many(
         return
     done: dict[int, SheetData] = {}
     todo = deque(range(len(paths)))
-    window = 4 * workers  # how far dispatch may run ahead of the file to be yielded next
+    # How far dispatch may run ahead of the file to be yielded next: results held at most (memory).
+    window = 8 * workers
     inbox: queue.Queue[tuple[_Worker, Any]] = queue.Queue()
     pool: list[_Worker] = []
     failures = next_out = 0
@@ -453,6 +459,8 @@ def read_many(
                 while w.ready and len(w.tasks) < _DEPTH and todo and todo[0] < next_out + window:
                     index = todo.popleft()
                     w.send(index, paths[index], limits.timeout_seconds)
+            if idle is not None and in_flight(pool) and inbox.empty():
+                idle()
             waiting = [w.deadline for w in pool if w.tasks or not w.ready]
             try:
                 w, message = inbox.get(timeout=max(0.0, min(waiting, default=time.monotonic() + 1) - time.monotonic()))
@@ -473,7 +481,10 @@ def read_many(
                     w.tasks.popleft()
                     w.deadline = time.monotonic() + limits.timeout_seconds  # for the next one queued
             now = time.monotonic()
-            for w in [w for w in pool if (w.tasks or not w.ready) and now > w.deadline]:
+            # News still queued first: a result that came while this generator was suspended (or in
+            # `idle`) must not be taken for a timeout.
+            late = [w for w in pool if (w.tasks or not w.ready) and now > w.deadline] if inbox.empty() else []
+            for w in late:
                 failures += 0 if w.ready else 1
                 retire(w, "file-timeout", seconds=f"{limits.timeout_seconds:g}")
     finally:

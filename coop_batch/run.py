@@ -1,16 +1,18 @@
 """The nightly run: inbox → validate → ledger → file → merge → policy → outputs.
 
 Order of operations is what makes a crash harmless: a file's ledger row is
-committed before the file is moved, and a run starts by finishing any move a
-killed run left undone (`_recover`).  So every file is always either still in the
+committed before the file is moved (the rows of a chunk of files in one transaction,
+then their moves), and a run starts by finishing any move a killed run left undone
+(`_recover`).  So every file is always either still in the
 inbox or filed and recorded — never lost, never counted twice.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -132,17 +134,13 @@ def run_batch(
             known = _known_projects(ledger, cache)
             settle = settings.settle_seconds if settle_seconds is None else settle_seconds
             _process_inbox(workspace, ledger, rules, report, now, known, cache, progress, settle)
-            accepted = ledger.accepted_files()
+            history = ledger.history()  # read once: the accepted files, the feedback copies, the master
+            accepted = _accepted(history)
             sources = [_source(ledger, row, cache) for row in accepted]
-            report.merged = merge(sources)
             # The 요약 shows what changed since the last run: rows superseded by THIS run's files,
             # not every supersession in the history (a rerun with nothing new must show none).
-            before = merge([s for s, row in zip(sources, accepted) if row.run_id != report.run_id]).replaced
-            report.replaced = {
-                kind: count - before.get(kind, 0)
-                for kind, count in report.merged.replaced.items()
-                if count > before.get(kind, 0)
-            }
+            report.merged = merge(sources, {i for i, row in enumerate(accepted) if row.run_id == report.run_id})
+            report.replaced = report.merged.newly_replaced
             report.problems += report.merged.problems
             from .policy import compute  # pandas-free, but only a full run needs it
 
@@ -158,16 +156,19 @@ def run_batch(
                 from .feedback import write_feedback  # never raises: failures become notes
                 from .master import write_outputs as write_all
 
-                report.feedback = write_feedback(workspace, ledger.history(), report.run_id, report.as_of)
+                report.feedback = write_feedback(workspace, history, report.run_id, report.as_of)
                 report.notes += report.feedback.notes
 
-                outputs, notes = write_all(workspace, ledger, report, rules)
+                outputs, notes = write_all(workspace, ledger, report, rules, history=history)
                 report.outputs += outputs
                 report.notes += notes
             if mail:
                 _deliver(workspace, ledger, report, now)
             status = RunStatus.REJECTED if report.exit_code else RunStatus.OK
-            ledger.finish_run(report.run_id, status, report.exit_code, _summary(report), finished=datetime.now(SEOUL))
+            # the problems recorded on this run's files: those of its outcomes (no need to read them back)
+            problems = sum(o.errors + o.warnings for o in report.outcomes)
+            ledger.finish_run(report.run_id, status, report.exit_code, _summary(report), problems,
+                              finished=datetime.now(SEOUL))
             log.info("실행 %d 끝: %s", report.run_id, " / ".join(report.summary_lines()[1:2]))
             for line in report.summary_lines()[2:]:  # a scheduled run's console is lost: keep it all here
                 log.info("요약 %s", line.strip())
@@ -238,6 +239,13 @@ def _refresh_stale(workspace: Workspace, ledger: Ledger, rules: Rules) -> None:
             continue
         ledger.store_records(sha, row.kind, submission.records, rules.version)
         log.info("%s: 규칙 %s로 다시 검증했습니다", row.name, rules.version)
+
+
+def _accepted(history: Sequence[FileRow]) -> list[FileRow]:
+    """`ledger.accepted_files()` from the history already read: same rows, same order (the ledger
+    sorts by the ISO text of arrived_at / first_seen, all in Seoul time: the order of the instants)."""
+    rows = [r for r in history if r.status is FileStatus.ACCEPTED]
+    return sorted(rows, key=lambda r: (r.arrived_at, r.first_seen, r.id))
 
 
 def _records(ledger: Ledger, sha: str, cache: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -313,27 +321,37 @@ def _process_inbox(
 
     # Each file is validated as the reader workers return it and filed (in arrival order) as soon as
     # its verdict is final: this process files while the workers read on, instead of after them.
+    # Files are filed in chunks: their rows in one transaction (one fsync), then the moves.
     checker = _Checker(rules, known)
-    total, filed = len(candidates), 0
+    total, ready, done = len(candidates), 0, 0
+    chunk: list[_Candidate] = []
+
+    def flush(least: int = 1) -> None:
+        nonlocal done
+        if len(chunk) < least:
+            return
+        for candidate in _file_chunk(workspace, ledger, rules, report, chunk, checker.submissions, now, cache):
+            done += 1
+            if progress is not None:
+                progress(done, total, candidate.rel)
+        chunk.clear()
 
     def file_ready(settled: bool = False) -> None:
-        nonlocal filed
-        while filed < total:
-            candidate = candidates[filed]
+        nonlocal ready
+        while ready < total:
+            candidate = candidates[ready]
             own = fresh.get(candidate.sha256) is candidate  # else it repeats a recorded file
             if own and not settled and candidate.sha256 not in checker.final:
-                return
-            filed += 1
-            if progress is not None:
-                progress(filed, total, candidate.rel)
-            prior = ledger.find_by_hash(candidate.sha256)
-            if prior is not None:
-                _file_duplicate(workspace, ledger, report, candidate, prior, now)
-            else:
-                submission = checker.submissions[candidate.sha256]
-                _file_submission(workspace, ledger, rules, report, candidate, submission, now, cache)
+                break
+            ready += 1
+            chunk.append(candidate)
+            if len(chunk) >= _CHUNK:
+                flush()
+        if settled and chunk:
+            flush()
 
-    with closing(_read_each([c.path for c in fresh.values()], workspace)) as sheets:
+    # While the next file is still being read, file those whose verdict is final (`idle`).
+    with closing(_read_each([c.path for c in fresh.values()], workspace, lambda: flush(_IDLE_CHUNK))) as sheets:
         for candidate, (_, sheet) in zip(fresh.values(), sheets):
             checker.check(candidate, sheet)
             file_ready()
@@ -346,7 +364,9 @@ def _defer(report: RunReport, rel: str, reason: str) -> None:
     log.info("대기 %s: %s", rel, reason)
 
 
-def _read_each(paths: Sequence[Path], workspace: Workspace) -> Iterator[tuple[Path, SheetData]]:
+def _read_each(
+    paths: Sequence[Path], workspace: Workspace, idle: Callable[[], None] | None = None
+) -> Iterator[tuple[Path, SheetData]]:
     """The files read by worker processes, in input order, as they come."""
     if not paths:
         return
@@ -356,7 +376,16 @@ def _read_each(paths: Sequence[Path], workspace: Workspace) -> Iterator[tuple[Pa
         max_file_bytes=workspace.settings.limits.max_file_mb * 1024 * 1024,
         timeout_seconds=workspace.settings.limits.file_timeout_seconds,
     )
-    yield from read_many(list(paths), limits, workers=workspace.settings.limits.workers)
+    workers = workspace.settings.limits.workers or _auto_workers(len(paths))
+    yield from read_many(list(paths), limits, workers=workers, idle=idle)
+
+
+_MANY_FILES = 100  # a second reader pays its start (~0.1 s) back only over this many files
+
+
+def _auto_workers(files: int) -> int:
+    """`workers = 0` (자동): two readers on two or more cores for a big night, else one."""
+    return 2 if files >= _MANY_FILES and (os.cpu_count() or 1) >= 2 else 1
 
 
 _NAME_KINDS = ("results", "contacts")  # the kinds that bring the project names others must match
@@ -413,32 +442,89 @@ def _entry(report: RunReport, candidate: _Candidate, now: datetime, status: File
     )
 
 
-def _file_duplicate(
-    workspace: Workspace, ledger: Ledger, report: RunReport, candidate: _Candidate, prior: FileRow, now: datetime
-) -> None:
+_CHUNK = 200  # files whose rows are committed together; a crash leaves at most these for `_recover`
+_IDLE_CHUNK = 32  # filed while waiting for the readers only from this many: each chunk costs an fsync
+
+
+@dataclass
+class _Filing:
+    """A recorded file on its way to the archive or the quarantine."""
+
+    candidate: _Candidate
+    file_id: int
+    dest_dir: Path
+    outcome: FileOutcome  # `filed` still empty
+    log_format: str  # its last %s: where the file went
+    log_args: tuple[Any, ...]
+    problems: Sequence[Problem] = ()
+    note: tuple[str, list[Problem]] | None = None  # the quarantine note
+
+
+def _file_chunk(
+    workspace: Workspace,
+    ledger: Ledger,
+    rules: Rules,
+    report: RunReport,
+    chunk: Sequence[_Candidate],
+    submissions: dict[str, Submission],
+    now: datetime,
+    cache: dict[str, list[dict[str, Any]]],
+) -> list[_Candidate]:
+    """Record the chunk's files in ONE transaction, then move them, then record where they went.
+
+    A file is moved only after its row is committed; a crash among the moves leaves each file of the
+    chunk in the inbox or filed, with its row committed and unfiled, and `_recover` finishes the moves.
+    Where they went is committed without an fsync (see `Ledger.mark_filed`)."""
+    filings: list[_Filing] = []
+    archive, quarantine = inbox_mod.archive_dir(workspace.archive, now), workspace.quarantine  # = _destination
+    with ledger.transaction():
+        for candidate in chunk:
+            prior = ledger.find_by_hash(candidate.sha256)  # also sees the rows recorded just above
+            if prior is not None:
+                filings.append(_record_duplicate(archive, ledger, report, candidate, prior, now))
+            else:
+                submission = submissions[candidate.sha256]
+                dest = archive if submission.accepted else quarantine
+                filings.append(_record_submission(dest, ledger, rules, report, candidate, submission, now))
+                if submission.accepted:
+                    cache[candidate.sha256] = submission.records
+    moved: list[tuple[int, Path]] = []
+    for filing in filings:
+        target = _move(workspace, report, filing)
+        if target is not None:
+            moved.append((filing.file_id, target.relative_to(workspace.root)))
+        outcome = filing.outcome if target is None else replace(filing.outcome, filed=_rel(workspace, target))
+        report.outcomes.append(outcome)
+        log.info(filing.log_format, *filing.log_args, outcome.filed)
+        for problem in filing.problems:
+            log.info("  %s", problem.line())
+    ledger.mark_filed_many(moved)
+    return [f.candidate for f in filings]
+
+
+def _record_duplicate(
+    dest_dir: Path, ledger: Ledger, report: RunReport, candidate: _Candidate, prior: FileRow, now: datetime
+) -> _Filing:
     original = prior.duplicate_of or prior.id
     file_id = ledger.record_file(
         _entry(report, candidate, now, FileStatus.DUPLICATE, kind=prior.kind, department=prior.department,
                duplicate_of=original)
     )
-    target = _move(workspace, ledger, report, file_id, candidate, inbox_mod.archive_dir(workspace.archive, now))
-    report.outcomes.append(
-        FileOutcome(candidate.rel, "duplicate", prior.kind, prior.department,
-                    filed=_rel(workspace, target), reason=f"{prior.original_path}와 같은 내용")
-    )
-    log.info("중복 %s: %s와 같은 내용 → %s", candidate.rel, prior.original_path, target)
+    outcome = FileOutcome(candidate.rel, "duplicate", prior.kind, prior.department,
+                          reason=f"{prior.original_path}와 같은 내용")
+    return _Filing(candidate, file_id, dest_dir, outcome,
+                   "중복 %s: %s와 같은 내용 → %s", (candidate.rel, prior.original_path))
 
 
-def _file_submission(
-    workspace: Workspace,
+def _record_submission(
+    dest_dir: Path,
     ledger: Ledger,
     rules: Rules,
     report: RunReport,
     candidate: _Candidate,
     submission: Submission,
     now: datetime,
-    cache: dict[str, list[dict[str, Any]]],
-) -> None:
+) -> _Filing:
     accepted = submission.accepted
     status = FileStatus.ACCEPTED if accepted else FileStatus.REJECTED
     entry = _entry(
@@ -450,46 +536,31 @@ def _file_submission(
         problems=submission.problems,
     )
     file_id = ledger.record_file(entry, submission.records if accepted else None)
-    if accepted:
-        cache[candidate.sha256] = submission.records
-    note = None if accepted else (candidate.rel, submission.problems)
-    target = _move(workspace, ledger, report, file_id, candidate, _destination(workspace, status, now), note)
     errors = sum(p.is_error for p in submission.problems)
     outcome = FileOutcome(
         candidate.rel, status.value, submission.kind_id, submission.department, errors,
-        len(submission.problems) - errors, _rel(workspace, target),
+        len(submission.problems) - errors,
     )
-    report.outcomes.append(outcome)
-    log.info(
-        "%s %s: 서식 %s, 부서 %s, 오류 %d, 경고 %d → %s",
-        "접수" if accepted else "반려", candidate.rel, submission.kind_id or "?", submission.department or "?",
-        outcome.errors, outcome.warnings, outcome.filed,
-    )
-    for problem in submission.problems:
-        log.info("  %s", problem.line())
+    note = None if accepted else (candidate.rel, submission.problems)
+    args = ("접수" if accepted else "반려", candidate.rel, submission.kind_id or "?", submission.department or "?",
+            outcome.errors, outcome.warnings)
+    return _Filing(candidate, file_id, dest_dir, outcome,
+                   "%s %s: 서식 %s, 부서 %s, 오류 %d, 경고 %d → %s", args, submission.problems, note)
 
 
-def _move(
-    workspace: Workspace,
-    ledger: Ledger,
-    report: RunReport,
-    file_id: int,
-    candidate: _Candidate,
-    dest_dir: Path,
-    note: tuple[str, list[Problem]] | None = None,
-) -> Path | None:
+def _move(workspace: Workspace, report: RunReport, filing: _Filing) -> Path | None:
     """File a recorded submission.  A file locked between scan and move (Windows) stays in the inbox
     with its ledger row unfiled; the next run's `_recover` finishes the move."""
+    candidate = filing.candidate
     try:
-        target = inbox_mod.file_into(candidate.path, dest_dir, candidate.sha256)
+        target = inbox_mod.file_into(candidate.path, filing.dest_dir, candidate.sha256)
     except OSError as exc:
         message = f"{candidate.rel}을(를) 옮기지 못했습니다({exc.strerror or exc}). 다음 실행에서 마저 보관합니다."
         report.notes.append(message)
         log.warning(message)
         return None
-    if note is not None:
-        inbox_mod.write_note(inbox_mod.note_path(target), *note)
-    ledger.mark_filed(file_id, target.relative_to(workspace.root))
+    if filing.note is not None:
+        inbox_mod.write_note(inbox_mod.note_path(target), *filing.note)
     return target
 
 

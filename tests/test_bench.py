@@ -7,7 +7,9 @@ benchmark's ratios, measured within one run.
 
 The other tests pin what the optimisations must not change: a night reads only its new files; files
 are validated as the readers return them yet get exactly the verdict of "results and contact lists
-first"; they are filed in arrival order; `mark_filed` leaves the ledger's fsync setting as it was.
+first"; they are filed in arrival order; `mark_filed` leaves the ledger's fsync setting as it was;
+rows are committed a chunk at a time, each chunk before its moves (the crash invariant of run.py);
+one merge gives what changed since the last run.
 """
 
 from __future__ import annotations
@@ -216,3 +218,118 @@ def test_mark_filed_restores_full_sync(tmp_path: Path):
         assert ledger.file(file_id).filed_path == "quarantine/주간실적.xlsx"
     with Ledger.open(tmp_path / "ledger.sqlite") as other:  # committed: another connection sees it
         assert other.file(file_id).filed_path == "quarantine/주간실적.xlsx"
+
+
+def test_mark_filed_many_is_one_unsynced_transaction(tmp_path: Path):
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        run_id, stamp = ledger.start_run(AS_OF), now_seoul()
+        ids = [ledger.record_file(FileEntry(run_id, c * 64, f"부서/{c}.xlsx", 10, stamp, stamp, stamp,
+                                            FileStatus.REJECTED)) for c in "ab"]
+        with pytest.raises(KeyError):  # all or nothing: one unknown id, none recorded
+            ledger.mark_filed_many([(ids[0], "quarantine/a.xlsx"), (999, "quarantine/x.xlsx")])
+        assert ledger.file(ids[0]).filed_path is None
+        ledger.mark_filed_many([(ids[0], "quarantine/a.xlsx"), (ids[1], Path("quarantine") / "b.xlsx")])
+        assert ledger._db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    with Ledger.open(tmp_path / "ledger.sqlite") as other:
+        assert [other.file(i).filed_path for i in ids] == ["quarantine/a.xlsx", "quarantine/b.xlsx"]
+
+
+# --- filing in chunks: one commit per chunk, the crash invariant kept ----------------------------
+
+
+class Killed(BaseException):
+    """The process dying (not an Exception: nothing on the way may swallow it)."""
+
+
+def test_rows_are_committed_a_chunk_at_a_time_before_the_chunk_moves(ws, rules, monkeypatch):
+    import coop_batch.inbox as inbox_mod
+    import coop_batch.run as run_mod
+
+    names = [f"주간실적_{i}.xlsx" for i in range(5)]
+    for minute, name in enumerate(names, 1):
+        put(ws, f"안전치수과/{name}", "weekly", weekly("안전치수과", SAFETY, date(2016, 3, 4 + minute)), rules, minute)
+    monkeypatch.setattr(run_mod, "_CHUNK", 2)
+    monkeypatch.setattr(run_mod, "_IDLE_CHUNK", 2)
+    real, commits = inbox_mod.file_into, []
+
+    def file_into(src, dest_dir, sha256):
+        with Ledger.open(ws.ledger_path) as other:  # what is committed when a file is moved
+            commits.append([(r.name, r.filed_path is not None) for r in other.history()])
+        if Path(src).name == names[3]:
+            raise Killed
+        return real(src, dest_dir, sha256)
+
+    monkeypatch.setattr(inbox_mod, "file_into", file_into)
+    with pytest.raises(Killed):
+        night(ws)
+    monkeypatch.undo()
+    # each file moved only after its row (and its chunk-mate's) was committed; the first chunk's
+    # moves were recorded before the second chunk's rows were
+    assert commits[0] == [(names[0], False), (names[1], False)]
+    assert commits[2] == [(names[0], True), (names[1], True), (names[2], False), (names[3], False)]
+    with Ledger.open(ws.ledger_path) as ledger:
+        rows = ledger.history()
+    assert [(r.name, bool(r.filed_path)) for r in rows] == [(n, i < 2) for i, n in enumerate(names[:4])]
+    inbox = sorted(p.name for p in ws.inbox.rglob("*.xlsx"))
+    archived = sorted(p.name for p in ws.archive.rglob("*.xlsx"))
+    assert sorted(inbox + archived) == sorted(names)  # each file in exactly one place
+    assert set(archived) <= {r.name for r in rows}  # none moved without its committed row
+
+    report = night(ws)  # recovery files the committed ones; only the unrecorded one is new
+    assert [o.path for o in report.outcomes] == [f"안전치수과/{names[4]}"]
+    with Ledger.open(ws.ledger_path) as ledger:
+        rows = ledger.history()
+    assert [r.name for r in rows] == names and all(r.filed_path for r in rows)
+    assert sorted(p.name for p in ws.archive.rglob("*.xlsx")) == sorted(names)
+    assert len(report.merged.data["weekly"]) == 5
+
+
+def test_auto_workers(monkeypatch):
+    import coop_batch.run as run_mod
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert (run_mod._auto_workers(20), run_mod._auto_workers(run_mod._MANY_FILES)) == (1, 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert run_mod._auto_workers(5000) == 1
+
+
+def test_portable_move_never_overwrites_either(tmp_path: Path, monkeypatch):
+    """`file_into` without Linux's renameat2 (as on Windows): the reserved name, never a replace."""
+    import coop_batch.inbox as inbox_mod
+
+    monkeypatch.setattr(inbox_mod, "_rename_noreplace", lambda *args: None)
+    dest = tmp_path / "archive"
+    dest.mkdir()
+    (dest / "a.xlsx").write_bytes(b"old")
+    src = tmp_path / "inbox" / "a.xlsx"
+    src.parent.mkdir()
+    src.write_bytes(b"new")
+    target = inbox_mod.file_into(src, dest, "f" * 64)
+    assert target.name == "ffffffff_a.xlsx" and target.read_bytes() == b"new"
+    assert (dest / "a.xlsx").read_bytes() == b"old" and not src.exists()
+
+
+# --- one merge gives what changed since the last run -----------------------------------------------
+
+
+def test_newly_replaced_is_what_merging_without_the_new_files_gives():
+    import random
+
+    from coop_batch.merge import Source, merge
+
+    rng = random.Random(7)
+    for _ in range(50):
+        sources = [
+            Source(f"f{i}.xlsx", "weekly", [
+                {"department": rng.choice("가나다"), "project": rng.choice("AB"),
+                 "report_date": date(2016, 3, rng.choice((4, 11))), "_row": r}
+                for r in range(rng.randint(1, 3))
+            ])
+            for i in range(rng.randint(0, 8))
+        ]
+        fresh = {i for i in range(len(sources)) if rng.random() < 0.4}
+        merged = merge(sources, fresh)
+        before = merge([s for i, s in enumerate(sources) if i not in fresh]).replaced
+        expected = {k: n - before.get(k, 0) for k, n in merged.replaced.items() if n > before.get(k, 0)}
+        assert merged.newly_replaced == expected
+        assert merged.data == merge(sources).data

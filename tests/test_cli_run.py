@@ -258,28 +258,33 @@ KILLED_RUN = """
 
 
 def test_run_killed_after_ledger_commit_is_recovered_exactly_once(root, rules):
-    # B arrives first, so it is processed first: the run dies on it, before it reaches A
+    # B arrives first, so it is moved first: the run dies on it, before A is moved.  Rows are committed
+    # a chunk at a time before the chunk's moves, so A's row may be committed too; A's file never moved.
     victim = put(root, "도로관리과/주간실적_B.xlsx", "weekly", weekly("도로관리과", date(2016, 3, 4)), rules)
-    put(root, "안전치수과/주간실적_A.xlsx", "weekly", weekly("안전치수과", date(2016, 3, 4)), rules)
+    other = put(root, "안전치수과/주간실적_A.xlsx", "weekly", weekly("안전치수과", date(2016, 3, 4)), rules)
     victim_sha = sha(victim)
     killed = python(KILLED_RUN, str(root), victim.name)
     assert killed.wait(timeout=120) == 9
 
     rows = history(root)
-    assert [(r.original_path, r.filed_path) for r in rows] == [("도로관리과/주간실적_B.xlsx", None)]
-    assert victim.is_file()
+    assert rows[0].original_path == "도로관리과/주간실적_B.xlsx" and all(r.filed_path is None for r in rows)
+    assert {r.original_path for r in rows} <= {"도로관리과/주간실적_B.xlsx", "안전치수과/주간실적_A.xlsx"}
+    assert victim.is_file() and other.is_file() and files_under(root / "archive") == []
+    committed = len(rows)
+    # a file that arrives after the crash is new; the committed ones are filed, not processed again
+    put(root, "세무과/주간실적_C.xlsx", "weekly", weekly("세무과", date(2016, 3, 4)), rules)
 
     result = run(root)
     assert result.exit_code == 0, result.output
     assert "마저 보관했습니다" in result.output and "넘겨받았습니다" in result.output
-    assert "받은 파일 1건: 접수 1" in result.output  # only A is new; B is not processed again
+    assert f"받은 파일 {3 - committed}건: 접수 {3 - committed}" in result.output
     rows = history(root)
-    assert len(rows) == 2 and all(r.filed_path for r in rows)
+    assert len(rows) == 3 and all(r.filed_path for r in rows)
     assert [r.sha256 for r in rows].count(victim_sha) == 1
     assert files_under(root / "inbox") == []
     assert sorted(sha(p) for p in files_under(root / "archive")) == sorted(r.sha256 for r in rows)
     assert sorted(r["원본파일"] for r in sheet(root / "outbox" / MASTER, "주간실적")) == [
-        "도로관리과/주간실적_B.xlsx", "안전치수과/주간실적_A.xlsx",
+        "도로관리과/주간실적_B.xlsx", "세무과/주간실적_C.xlsx", "안전치수과/주간실적_A.xlsx",
     ]
     with Ledger.open(root / "ledger.sqlite") as ledger:
         assert ledger.run(1).status is RunStatus.INTERRUPTED and ledger.run(2).status is RunStatus.OK

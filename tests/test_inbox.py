@@ -266,6 +266,7 @@ def test_file_into_across_devices(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         raise OSError(errno.EXDEV, "Invalid cross-device link")
 
     monkeypatch.setattr(inbox_mod.os, "replace", cross_device)
+    monkeypatch.setattr(inbox_mod, "_rename_noreplace", lambda *args: None)  # the portable path, as on Windows
     final = file_into(src, tmp_path / "other-disk", HASH)
     assert final.read_bytes() == b"data" and not src.exists()
     assert final.stat().st_mtime == pytest.approx(mtime)  # shutil.move semantics: metadata kept
@@ -286,6 +287,7 @@ def test_failed_cross_device_move_leaves_the_file_in_one_place(
         real_unlink(path, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(inbox_mod.os, "replace", cross_device)
+    monkeypatch.setattr(inbox_mod, "_rename_noreplace", lambda *args: None)  # the portable path, as on Windows
     monkeypatch.setattr(inbox_mod.os, "unlink", locked_source)
     with pytest.raises(PermissionError):
         file_into(src, tmp_path / "archive", HASH)
