@@ -16,7 +16,7 @@ from .config import SEOUL, Workspace
 from .dashboard import STATUS_KO, summary_sheet
 from .errors import CATALOGUE, Problem
 from .ledger import FileRow, Ledger
-from .policy import COLUMN_TYPES, PolicyResult
+from .policy import BASIS, COLUMN_TYPES, PolicyResult
 from .records import FILE_KEY, ROW_KEY
 from .rules import Rules
 from .schema import KINDS, Kind, ValueType
@@ -115,9 +115,12 @@ def _cell(kind: Kind, field: str, record: dict[str, Any]) -> Any:
     return value
 
 
-def policy_sheets(policy: PolicyResult) -> list[SheetSpec]:
+def policy_sheets(policy: PolicyResult, *, basis: bool = True) -> list[SheetSpec]:
+    """The roster sheets; `basis=False` leaves out 근거 (the printed circulation copies: the long rule text
+    would shrink an A4 page to unreadable, and the master keeps it beside the same rows)."""
     specs = []
-    for name, columns, rows in policy.sheets():
+    for name, all_columns, rows in policy.sheets():
+        columns = all_columns if basis else tuple(c for c in all_columns if c != BASIS)
         specs.append(
             SheetSpec(
                 name,
@@ -203,7 +206,7 @@ def _naive(value: datetime | None) -> datetime | None:
 
 
 def reward_sheets(policy: PolicyResult, rules: Rules, as_of: date) -> list[SheetSpec]:
-    specs = policy_sheets(policy)[:2]
+    specs = policy_sheets(policy, basis=False)[:2]
     specs[0].title = f"{rules.year}년 시·자치구 공동협력사업 등 포상금 지급내역"
     specs[1].title = "부서별 포상금 배분내역"
     specs[1].total = {"배분액(원)": "sum"}
@@ -213,7 +216,7 @@ def reward_sheets(policy: PolicyResult, rules: Rules, as_of: date) -> list[Sheet
 
 
 def honour_sheets(policy: PolicyResult, rules: Rules, as_of: date) -> list[SheetSpec]:
-    specs = policy_sheets(policy)[2:]
+    specs = policy_sheets(policy, basis=False)[2:]
     titles = ("특별휴가 대상자", "표창 추천 대상자", "인사상 우대(근무평정 배려) 대상자")
     for spec, title in zip(specs, titles):
         spec.title = f"{title} 명단"

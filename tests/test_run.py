@@ -614,3 +614,20 @@ def test_master_open_in_excel_gets_a_timestamped_name_and_the_run_goes_on(ws, ru
     assert len(table(sheets(fallback)["주간실적"])) == 2
     assert [p.name for p in ws.outbox.iterdir() if p.suffix == ".tmp"] == []  # no temp file left behind
     assert report.outputs[1:] == [ws.outbox / "포상금지급내역_20160325.xlsx", ws.outbox / "특별휴가_표창대상자_20160325.xlsx"]
+
+
+def test_circulation_copies_print_without_the_basis_column_which_the_master_keeps(tmp_path):
+    from datetime import date as _date
+
+    from coop_batch.master import honour_sheets, policy_sheets, reward_sheets
+    from coop_batch.policy import BASIS, compute
+    from coop_batch.rules import load_rules
+
+    rules = load_rules(2016)
+    result = {"seq": 1, "project": "안전도시 만들기", "category": "시·자치구 공동협력사업", "grade": "최우수",
+              "tier": "최우수 이상", "prize_won": 90_000_000, "subsidy": False, "departments": ["안전치수과"],
+              "lead_department": "안전치수과", "note": None, "_row": 2, "_file": "결과.xlsx", "_sheet": "평가결과"}
+    policy = compute({"results": [result]}, rules)
+    assert all(BASIS in [c.title for c in spec.columns] for spec in policy_sheets(policy))
+    for spec in reward_sheets(policy, rules, _date(2016, 3, 25)) + honour_sheets(policy, rules, _date(2016, 3, 25)):
+        assert BASIS not in [c.title for c in spec.columns] and spec.title
