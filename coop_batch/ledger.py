@@ -29,16 +29,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from .errors import Problem
+# SEOUL, now_seoul, from_iso, encode_json and decode_json are also re-exported: callers import them from here
+from .ledger_codec import SEOUL, decode_json, encode_json, from_iso, now_seoul, to_iso
 from .schema import TEMPLATE_VERSION
 
-SEOUL = ZoneInfo("Asia/Seoul")
 BUSY_TIMEOUT_MS = 10_000
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -66,75 +65,6 @@ class MailStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"  # last attempt failed; retried by the next run
-
-
-# --- time ---
-
-
-def now_seoul() -> datetime:
-    return datetime.now(SEOUL).replace(microsecond=0)
-
-
-def to_iso(value: datetime) -> str:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: pass an aware datetime (Asia/Seoul)")
-    return value.astimezone(SEOUL).isoformat(timespec="seconds")
-
-
-def from_iso(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-# --- exact JSON for record values ---
-
-
-def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int)):  # bool is an int
-        return value
-    if isinstance(value, float):
-        raise TypeError(f"float {value!r} in a record: use int 원 or Decimal")
-    if isinstance(value, Decimal):
-        return {"$dec": str(value)}
-    if isinstance(value, datetime):  # before date: datetime is a date
-        return {"$dt": value.isoformat()}
-    if isinstance(value, date):
-        return {"$date": value.isoformat()}
-    if isinstance(value, list):
-        return [_encode(v) for v in value]
-    if isinstance(value, tuple):
-        return {"$tuple": [_encode(v) for v in value]}
-    if isinstance(value, dict):
-        if all(isinstance(k, str) and not k.startswith("$") for k in value):
-            return {k: _encode(v) for k, v in value.items()}
-        # keys that JSON would change (non-str) or that look like tags: keep them as pairs
-        return {"$map": [[_encode(k), _encode(v)] for k, v in value.items()]}
-    raise TypeError(f"cannot store {type(value).__name__} {value!r} in the ledger")
-
-
-_DECODERS: dict[str, Callable[[Any], Any]] = {
-    "$dec": Decimal,
-    "$dt": datetime.fromisoformat,
-    "$date": date.fromisoformat,
-    "$tuple": tuple,
-    "$map": lambda pairs: {k: v for k, v in pairs},
-}
-
-
-def _decode_object(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1:
-        ((key, value),) = obj.items()
-        decoder = _DECODERS.get(key)
-        if decoder is not None:
-            return decoder(value)
-    return obj
-
-
-def encode_json(value: Any) -> str:
-    return json.dumps(_encode(value), ensure_ascii=False, separators=(",", ":"))
-
-
-def decode_json(text: str) -> Any:
-    return json.loads(text, object_hook=_decode_object)
 
 
 # --- rows ---

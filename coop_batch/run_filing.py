@@ -1,0 +1,197 @@
+"""Filing recorded files: the chunked ledger commits, the moves, and the recovery of a killed run's moves.
+
+A file's ledger row is committed before the file is moved (the rows of a chunk in one transaction,
+then their moves); `_recover` finishes any move a killed run left undone.  See run.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import inbox as inbox_mod
+from .config import Workspace
+from .errors import Problem
+from .ledger import FileEntry, FileRow, FileStatus, Ledger
+from .records import Submission
+from .rules import Rules
+from .run_report import FileOutcome, RunReport
+
+log = logging.getLogger("coop_batch")
+
+
+@dataclass
+class _Candidate:
+    path: Path
+    rel: str
+    sha256: str
+    size: int
+    mtime: datetime
+    arrived: datetime
+
+
+def _recover(workspace: Workspace, ledger: Ledger) -> list[str]:
+    """Finish the moves a killed run left undone (ledger row committed, file not yet filed)."""
+    notes = []
+    for row in ledger.unfiled():
+        src = workspace.inbox / row.original_path
+        dest_dir = _destination(workspace, row.status, row.first_seen)
+        target: Path | None = None
+        if src.is_file() and inbox_mod.sha256_of(src) == row.sha256:
+            target = inbox_mod.file_into(src, dest_dir, row.sha256)
+        else:
+            target = inbox_mod.find_filed(dest_dir, row.name, row.sha256)
+        if target is None:
+            log.error("대장에 있는 %s 파일을 받은편지함·보관함 어디에서도 찾지 못했습니다", row.original_path)
+            continue
+        if row.status is FileStatus.REJECTED:
+            inbox_mod.write_note(inbox_mod.note_path(target), row.name, row.problem_objects())
+        ledger.mark_filed(row.id, target.relative_to(workspace.root))
+        notes.append(f"지난 실행이 중단되어 옮기지 못한 {row.original_path}을(를) 마저 보관했습니다.")
+        log.warning("복구: %s → %s", row.original_path, target)
+    return notes
+
+
+def _destination(workspace: Workspace, status: FileStatus, when: datetime) -> Path:
+    if status is FileStatus.REJECTED:
+        return workspace.quarantine
+    return inbox_mod.archive_dir(workspace.archive, when)
+
+
+def _entry(report: RunReport, candidate: _Candidate, now: datetime, status: FileStatus, **extra: Any) -> FileEntry:
+    return FileEntry(
+        run_id=report.run_id,
+        sha256=candidate.sha256,
+        original_path=candidate.rel,
+        size=candidate.size,
+        mtime=candidate.mtime,
+        first_seen=now,
+        arrived_at=min(candidate.arrived, now),
+        status=status,
+        **extra,
+    )
+
+
+@dataclass
+class _Filing:
+    """A recorded file on its way to the archive or the quarantine."""
+
+    candidate: _Candidate
+    file_id: int
+    dest_dir: Path
+    outcome: FileOutcome  # `filed` still empty
+    log_format: str  # its last %s: where the file went
+    log_args: tuple[Any, ...]
+    problems: Sequence[Problem] = ()
+    note: tuple[str, list[Problem]] | None = None  # the quarantine note
+
+
+def _file_chunk(
+    workspace: Workspace,
+    ledger: Ledger,
+    rules: Rules,
+    report: RunReport,
+    chunk: Sequence[_Candidate],
+    submissions: dict[str, Submission],
+    now: datetime,
+    cache: dict[str, list[dict[str, Any]]],
+) -> list[_Candidate]:
+    """Record the chunk's files in ONE transaction, then move them, then record where they went.
+
+    A file is moved only after its row is committed; a crash among the moves leaves each file of the
+    chunk in the inbox or filed, with its row committed and unfiled, and `_recover` finishes the moves.
+    Where they went is committed without an fsync (see `Ledger.mark_filed`)."""
+    filings: list[_Filing] = []
+    archive, quarantine = inbox_mod.archive_dir(workspace.archive, now), workspace.quarantine  # = _destination
+    with ledger.transaction():
+        for candidate in chunk:
+            prior = ledger.find_by_hash(candidate.sha256)  # also sees the rows recorded just above
+            if prior is not None:
+                filings.append(_record_duplicate(archive, ledger, report, candidate, prior, now))
+            else:
+                submission = submissions[candidate.sha256]
+                dest = archive if submission.accepted else quarantine
+                filings.append(_record_submission(dest, ledger, rules, report, candidate, submission, now))
+                if submission.accepted:
+                    cache[candidate.sha256] = submission.records
+    moved: list[tuple[int, Path]] = []
+    for filing in filings:
+        target = _move(workspace, report, filing)
+        if target is not None:
+            moved.append((filing.file_id, target.relative_to(workspace.root)))
+        outcome = filing.outcome if target is None else replace(filing.outcome, filed=_rel(workspace, target))
+        report.outcomes.append(outcome)
+        log.info(filing.log_format, *filing.log_args, outcome.filed)
+        for problem in filing.problems:
+            log.info("  %s", problem.line())
+    ledger.mark_filed_many(moved)
+    return [f.candidate for f in filings]
+
+
+def _record_duplicate(
+    dest_dir: Path, ledger: Ledger, report: RunReport, candidate: _Candidate, prior: FileRow, now: datetime
+) -> _Filing:
+    original = prior.duplicate_of or prior.id
+    file_id = ledger.record_file(
+        _entry(report, candidate, now, FileStatus.DUPLICATE, kind=prior.kind, department=prior.department,
+               duplicate_of=original)
+    )
+    outcome = FileOutcome(candidate.rel, "duplicate", prior.kind, prior.department,
+                          reason=f"{prior.original_path}와 같은 내용")
+    return _Filing(candidate, file_id, dest_dir, outcome,
+                   "중복 %s: %s와 같은 내용 → %s", (candidate.rel, prior.original_path))
+
+
+def _record_submission(
+    dest_dir: Path,
+    ledger: Ledger,
+    rules: Rules,
+    report: RunReport,
+    candidate: _Candidate,
+    submission: Submission,
+    now: datetime,
+) -> _Filing:
+    accepted = submission.accepted
+    status = FileStatus.ACCEPTED if accepted else FileStatus.REJECTED
+    entry = _entry(
+        report, candidate, now, status,
+        kind=submission.kind_id,
+        department=submission.department,
+        template_version=submission.meta.get("template_version", ""),
+        rules_version=rules.version,
+        problems=submission.problems,
+    )
+    file_id = ledger.record_file(entry, submission.records if accepted else None)
+    errors = sum(p.is_error for p in submission.problems)
+    outcome = FileOutcome(
+        candidate.rel, status.value, submission.kind_id, submission.department, errors,
+        len(submission.problems) - errors,
+    )
+    note = None if accepted else (candidate.rel, submission.problems)
+    args = ("접수" if accepted else "반려", candidate.rel, submission.kind_id or "?", submission.department or "?",
+            outcome.errors, outcome.warnings)
+    return _Filing(candidate, file_id, dest_dir, outcome,
+                   "%s %s: 서식 %s, 부서 %s, 오류 %d, 경고 %d → %s", args, submission.problems, note)
+
+
+def _move(workspace: Workspace, report: RunReport, filing: _Filing) -> Path | None:
+    """File a recorded submission.  A file locked between scan and move (Windows) stays in the inbox
+    with its ledger row unfiled; the next run's `_recover` finishes the move."""
+    candidate = filing.candidate
+    try:
+        target = inbox_mod.file_into(candidate.path, filing.dest_dir, candidate.sha256)
+    except OSError as exc:
+        message = f"{candidate.rel}을(를) 옮기지 못했습니다({exc.strerror or exc}). 다음 실행에서 마저 보관합니다."
+        report.notes.append(message)
+        log.warning(message)
+        return None
+    if filing.note is not None:
+        inbox_mod.write_note(inbox_mod.note_path(target), *filing.note)
+    return target
+
+
+def _rel(workspace: Workspace, path: Path | None) -> str:
+    return path.relative_to(workspace.root).as_posix() if path is not None else ""
