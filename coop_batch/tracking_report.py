@@ -192,7 +192,7 @@ def weekly_sheet(tracking: Tracking) -> SheetSpec:
     note = (f"매주 {t.weekday}요일 보고. 제출: 그날 안에 도착 / 지연 M/D: 늦게 도착한 날 / 미제출: 기준일까지 없음. "
             f"보고일이 {t.weekday}요일이 아니면 그 날 이후 첫 {t.weekday}요일 보고로 보고, 다시 낸 보고는 처음 도착한 시각으로 "
             f"판단합니다. {t.weekday}요일이 공휴일이면 다음 평일까지입니다.")
-    return SheetSpec("주간보고현황", columns, rows, group="status", note=note)
+    return SheetSpec("주간보고현황", columns, rows, group="status", note=note, freeze_columns=2)
 
 
 def _department_cell(cells: Sequence[WeekCell]) -> str:

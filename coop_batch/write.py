@@ -70,6 +70,7 @@ class SheetSpec:
     subtitle: str | None = None
     total: dict[str, str] | None = None  # column title → 'sum' | 'count': a live total row
     note: str | None = None  # one line under the table (e.g. the rule applied)
+    freeze_columns: int = 0  # leading columns kept in view when scrolling right (a matrix's row labels)
 
 
 @dataclass
@@ -285,7 +286,7 @@ def _write_table(
             f"'{name}' 시트: {wf.EXCEL_MAX_CHARS:,}자를 넘는 셀 {counter.truncated:,}개는 잘라서 적었습니다(셀 끝에 표시)."
         )
 
-    ws.freeze_panes(first, 0)
+    ws.freeze_panes(first, spec.freeze_columns)
     ws.autofilter(header_row, 0, max(last, header_row), ncols - 1)
     for c, column in enumerate(columns):
         wf.add_tones(ws, styles, first, last, c, wf.tones_for(column.type, tones, column.tones))

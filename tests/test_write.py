@@ -481,3 +481,14 @@ def test_sheet_name_helper_never_returns_an_illegal_name():
         assert 0 < len(name) <= 31 and not re.search(r"[\[\]:*?/\\]", name)
         assert not name.startswith("'") and not name.endswith("'")
     assert len(used) == 6
+
+
+def test_a_matrix_keeps_its_row_labels_in_view(tmp_path):
+    import openpyxl
+
+    from coop_batch.write import ColumnSpec, SheetSpec, write_workbook
+
+    spec = SheetSpec("현황", [ColumnSpec("부서"), ColumnSpec("사업명"), ColumnSpec("3/4")], [["세무과", "체납", "제출"]],
+                     freeze_columns=2)
+    path = write_workbook(tmp_path / "m.xlsx", [spec]).path
+    assert openpyxl.load_workbook(path)["현황"].freeze_panes == "C2"
