@@ -132,6 +132,7 @@ def _write_summary(
         ws.write_string(row, 0, wf.clean_text(spec.note)[0], styles.note)
     ws.hide_gridlines(2)
     wf.print_setup(ws, repeat_row=None, date_text=date_text, tab="summary")
+    ws.fit_to_pages(1, 1)  # a dashboard is read at a glance: one A4 page, not a table spilling onto a second
     return layouts, anchor_row, span + 1
 
 
