@@ -18,7 +18,7 @@ from __future__ import annotations
 import shutil
 import zlib
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -366,26 +366,22 @@ def _weekly_row(seq: int, dept: str, week: int, friday: date) -> dict[str, Any]:
 
 
 def _splits() -> list[DemoFile]:
-    files = []
-    for stem, dept, seq, day, entries in data.SPLITS:
-        rows = tuple(
-            {"project": data.PROJECT_NAMES[seq], "department": d, "dept_role": role, "amount_won": amount,
-             "contribution": text}
-            for d, role, amount, text in entries
-        )
-        files.append(DemoFile(_folder(dept, stem), "split", dept, _slot(day, stem), "정시 제출", rows=rows))
-    return files
+    return _per_project_files(data.SPLITS, "split", lambda d, role, amount, text: {
+        "department": d, "dept_role": role, "amount_won": amount, "contribution": text})
 
 
 def _staff() -> list[DemoFile]:
-    files = []
-    for stem, dept, seq, day, entries in data.STAFF:
-        rows = tuple(
-            {"project": data.PROJECT_NAMES[seq], "department": d, "rank": rank, "name": name,
-             "contribution_rank": order, "commended": yn, "note": note or None}
-            for d, rank, name, order, yn, note in entries
-        )
-        files.append(DemoFile(_folder(dept, stem), "staff", dept, _slot(day, stem), "정시 제출", rows=rows))
-    return files
+    return _per_project_files(data.STAFF, "staff", lambda d, rank, name, order, yn, note: {
+        "department": d, "rank": rank, "name": name, "contribution_rank": order, "commended": yn,
+        "note": note or None})
+
+
+def _per_project_files(table: Sequence[tuple[Any, ...]], kind: str, row: Callable[..., dict[str, Any]]) -> list[DemoFile]:
+    """One on-time file per (stem, department, project) entry of a demo table; `row` maps an entry's tuple."""
+    return [
+        DemoFile(_folder(dept, stem), kind, dept, _slot(day, stem), "정시 제출",
+                 rows=tuple({"project": data.PROJECT_NAMES[seq], **row(*entry)} for entry in entries))
+        for stem, dept, seq, day, entries in table
+    ]
 
 
