@@ -34,6 +34,16 @@ def cli() -> None:
 # --- commands (each a thin call into the library) ---
 
 
+def _rules(year: int | None):
+    """The policy rules for `year` (default: the newest rules file); exit 2 with the Korean message."""
+    from .rules import RulesError, available_years, load_rules
+
+    try:
+        return load_rules(year if year is not None else max(available_years(), default=2016))
+    except RulesError as exc:
+        _fail(str(exc), 2)
+
+
 @cli.command("templates")
 @click.option(
     "--out", "out_dir", type=click.Path(file_okay=False), default="templates/xlsx", show_default=True,
@@ -44,14 +54,9 @@ def templates_cmd(out_dir: str, year: int | None) -> None:
     """표준 서식 6종(.xlsx)을 만듭니다."""
     from pathlib import Path
 
-    from .rules import RulesError, available_years, load_rules
     from .templates import write_templates
 
-    try:
-        rules = load_rules(year if year is not None else max(available_years(), default=2016))
-    except RulesError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
+    rules = _rules(year)
     try:
         paths = write_templates(Path(out_dir), rules)
     except OSError as exc:
@@ -78,18 +83,13 @@ def validate_cmd(files: tuple[str, ...], fmt: str, year: int | None) -> None:
     import json
     from pathlib import Path
 
-    from .rules import RulesError, available_years, load_rules
     from .validate import render_table, summary, validate_files
 
     missing = [name for name in files if not Path(name).is_file()]
     if missing:  # click's own message is English; users read Korean
         _fail("파일을 찾을 수 없습니다: " + ", ".join(missing) + ". 파일 이름과 폴더를 확인해 주세요.", 2)
 
-    try:
-        rules = load_rules(year if year is not None else max(available_years(), default=2016))
-    except RulesError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
+    rules = _rules(year)
     results = [(name, sub) for name, (_, sub) in zip(files, validate_files([Path(f) for f in files], rules))]
     if fmt == "json":
         click.echo(json.dumps([summary(sub, name) for name, sub in results], ensure_ascii=False, indent=2))

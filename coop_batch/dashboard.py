@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .schema import KINDS
+from .tracking import UPCOMING_DAYS
 from .write import ChartSpec, ColumnSpec, Figure, SummarySpec, SummaryTable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,7 +34,6 @@ WEEKS_SHOWN = 10  # the dashboard's weekly chart: recent weeks (the whole year i
 WEEKLY_TABLE = f"주별 주간보고 제출(최근 {WEEKS_SHOWN}주)"
 DEPARTMENT_TABLE = "부서별 검토 사항(검토본: outbox/반려/부서명)"
 CHANGES_TABLE = "지난 실행 이후 변경"
-UPCOMING_DAYS = 14
 
 
 @dataclass(frozen=True)

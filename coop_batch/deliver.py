@@ -326,16 +326,12 @@ def deliver_run(
         path = _write_atomic(mail_dir(workspace), name, composed.message.as_bytes())
         result.drafts.append(path)
         result.say(f"메일 서버가 설정되지 않아 메일을 {path}에 저장했습니다. Outlook에서 열어 '보내기'를 눌러 주세요.")
-        return send_pending(workspace, ledger, tls_context=tls_context, result=result) if _has_queue(workspace, ledger) else result
+        # Earlier unsent messages still go out (or are reported); an empty queue leaves `result` as it is.
+        return send_pending(workspace, ledger, tls_context=tls_context, result=result)
     path = _write_atomic(mail_dir(workspace) / UNSENT_DIR, name, composed.message.as_bytes(),
                          also=mail_dir(workspace) / SENT_DIR)
     ledger.add_mail(report.run_id or None, _ledger_path(workspace, path), subject_for(report.as_of), now)
     return send_pending(workspace, ledger, tls_context=tls_context, result=result)
-
-
-def _has_queue(workspace: Workspace, ledger: Ledger) -> bool:
-    unsent = mail_dir(workspace) / UNSENT_DIR
-    return bool(ledger.unsent_mails()) or (unsent.is_dir() and any(unsent.glob("*.eml")))
 
 
 def mail_pending(

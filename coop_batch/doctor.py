@@ -15,10 +15,9 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from email.utils import parseaddr
 from pathlib import Path
 
-from .config import SEOUL, ConfigError, Settings, Workspace, load_settings
+from .config import CONFIG_NAME, SEOUL, ConfigError, Settings, Workspace, load_settings
 
 MIN_FREE_MB = 200  # below: FAIL (a night's outputs and archive copies need room)
 LOW_FREE_MB = 1024  # below: WARN
@@ -100,7 +99,7 @@ def diagnose(
 
 
 def _check_config(result: Diagnosis, root: Path) -> Settings:
-    path = root / "coop_batch.toml"
+    path = root / CONFIG_NAME
     if not path.is_file():
         result.add("설정", Level.WARN, f"설정 파일 {path.name}이(가) 없어 기본값으로 실행됩니다.",
                    f"'coop-batch init {root}'를 실행하면 설명이 달린 설정 파일이 만들어집니다.")
@@ -193,13 +192,13 @@ def _check_inbox_templates(result: Diagnosis, workspace: Workspace, rules) -> No
 
 
 def _check_mail(result: Diagnosis, settings: Settings, timeout: float, tls_context: ssl.SSLContext | None) -> None:
-    from .mail_smtp import connect, describe_error
+    from .mail_smtp import addr_spec, connect, describe_error
 
     mail = settings.mail
     configured = bool(mail.smtp_host)
     addresses = [*mail.to, *mail.cc]
-    broken = [a for a in addresses + [mail.sender] if "@" not in parseaddr(a)[1]]
-    placeholders = [a for a in addresses if parseaddr(a)[1].lower().endswith(("example.go.kr", "example.com"))]
+    broken = [a for a in addresses + [mail.sender] if "@" not in addr_spec(a)]
+    placeholders = [a for a in addresses if addr_spec(a).lower().endswith(("example.go.kr", "example.com"))]
     if not mail.to or broken:
         result.add("메일 주소", Level.FAIL, f"받는 사람이 없거나 주소가 올바르지 않습니다: {', '.join(broken) or '(to 비어 있음)'}.",
                    "설정 [mail]의 to, cc, sender에 '이름@기관.go.kr' 형식의 주소를 적어 주세요.")

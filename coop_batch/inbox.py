@@ -171,9 +171,10 @@ def can_open(path: Path) -> bool:
     return True
 
 
-def arrival_time(path: Path, first_seen: datetime) -> datetime:
-    """When the file's content arrived in the shared folder (Asia/Seoul), never after `first_seen`."""
-    return arrival_from_stat(path.stat(), first_seen, windows=_WINDOWS)
+def arrival_time(path: Path, first_seen: datetime, st: os.stat_result | None = None) -> datetime:
+    """When the file's content arrived in the shared folder (Asia/Seoul), never after `first_seen`.
+    `st`: the file's stat when the caller has it already (no second stat per file)."""
+    return arrival_from_stat(path.stat() if st is None else st, first_seen, windows=_WINDOWS)
 
 
 def arrival_from_stat(st: os.stat_result, first_seen: datetime, windows: bool = False) -> datetime:

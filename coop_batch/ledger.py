@@ -30,8 +30,8 @@ from datetime import date, datetime
 from pathlib import Path, PurePath
 from typing import Any
 
-# SEOUL, now_seoul, from_iso, encode_json and decode_json are also re-exported: callers import them from here
-from .ledger_codec import SEOUL, decode_json, encode_json, from_iso, now_seoul, to_iso  # noqa: F401
+# SEOUL, now_seoul, encode_json and decode_json are also re-exported: callers import them from here
+from .ledger_codec import SEOUL, decode_json, encode_json, now_seoul, to_iso  # noqa: F401
 from .ledger_rows import (  # re-exported: callers import the row types from here
     FileEntry,
     FileRow,
@@ -327,11 +327,7 @@ class Ledger:
 
         Committed without an fsync (WAL only): a power cut can lose this commit but nothing with it,
         since the row it updates was synced before the move and `_recover` finds the filed file again."""
-        text = _relative_posix(filed_path, "filed_path")
-        with self._unsynced(), self.transaction():
-            cursor = self._db.execute("UPDATE files SET filed_path = ? WHERE id = ?", (text, file_id))
-            if cursor.rowcount != 1:
-                raise KeyError(f"no file {file_id}")
+        self.mark_filed_many([(file_id, filed_path)])
 
     def mark_filed_many(self, filed: Sequence[tuple[int, str | PurePath]]) -> None:
         """`mark_filed` for a batch of moved files, in one transaction (same no-fsync reasoning)."""

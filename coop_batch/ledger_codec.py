@@ -29,10 +29,6 @@ def to_iso(value: datetime) -> str:
     return value.astimezone(SEOUL).isoformat(timespec="seconds")
 
 
-def from_iso(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
 # --- exact JSON for record values ---
 
 

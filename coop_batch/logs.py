@@ -34,9 +34,3 @@ def setup_logging(log_dir: Path, keep_days: int = 30) -> logging.Logger:
     logger.propagate = False
     return logger
 
-
-def close_logging() -> None:
-    logger = logging.getLogger(LOGGER_NAME)
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-        handler.close()

@@ -13,6 +13,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from .tracking import UPCOMING_DAYS
+
 if TYPE_CHECKING:
     from .run import RunReport
 
@@ -39,7 +41,6 @@ def _day(value: Any) -> str:
     return str(value or "")
 
 
-UPCOMING_DAYS = 14
 
 
 def _tracking(report: RunReport) -> Any:

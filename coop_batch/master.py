@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from .config import SEOUL, Workspace
 from .dashboard import STATUS_KO, summary_sheet
 from .errors import CATALOGUE, Problem
-from .ledger import FileRow, Ledger
+from .ledger import FileRow
 from .policy import BASIS, COLUMN_TYPES, PolicyResult
 from .records import FILE_KEY, ROW_KEY
 from .rules import Rules
-from .schema import KINDS, Kind, ValueType
+from .schema import KIND_BY_ID, KINDS, Kind, ValueType
 from .write import ColumnSpec, SheetSpec, SummarySpec, write_workbook
 
 if TYPE_CHECKING:
@@ -39,12 +39,11 @@ _MASTER_TITLE = {"prize_won": "수상금(원)"}
 
 
 def write_outputs(
-    workspace: Workspace, ledger: Ledger, report: RunReport, rules: Rules, history: Sequence[FileRow] | None = None
+    workspace: Workspace, report: RunReport, rules: Rules, history: Sequence[FileRow]
 ) -> tuple[list[Path], list[str]]:
-    """`history`: `ledger.history()` when the caller has it already."""
+    """`history`: `ledger.history()`, as the run already read it."""
     stamp = report.as_of.strftime("%Y%m%d")
     created = datetime.combine(report.as_of, time(0), SEOUL).replace(tzinfo=None)
-    history = ledger.history() if history is None else history
     policy: PolicyResult = report.policy
     outputs: list[Path] = []
     notes: list[str] = []
@@ -142,14 +141,13 @@ HISTORY_COLUMNS = [
 
 
 def history_sheet(history: Sequence[FileRow]) -> SheetSpec:
-    kinds = {k.id: k.sheet for k in KINDS}
-
     def rows() -> Iterator[list[Any]]:
         for row in history:
             errors = sum(p.get("severity") == "error" for p in row.problems)
+            kind = KIND_BY_ID.get(row.kind)
             yield [
                 row.id, row.run_id, _naive(row.first_seen), _naive(row.arrived_at), row.original_path,
-                kinds.get(row.kind, ""), row.department, STATUS_KO.get(row.status.value, row.status.value),
+                kind.sheet if kind else "", row.department, STATUS_KO.get(row.status.value, row.status.value),
                 errors, len(row.problems) - errors, row.filed_path or "", row.duplicate_of, row.sha256,
             ]
 

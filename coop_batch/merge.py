@@ -37,12 +37,12 @@ class Merged:
     newly_replaced: dict[str, int] = field(default_factory=dict)
 
 
-def record_department(kind: str, record: dict[str, Any]) -> str:
+def record_department(record: dict[str, Any]) -> str:
     return squash(record.get("department") or record.get("lead_department") or "")
 
 
 def record_key(kind: str, record: dict[str, Any]) -> tuple[Any, ...]:
-    key: tuple[Any, ...] = (kind, record_department(kind, record), project_key(record.get("project") or ""))
+    key: tuple[Any, ...] = (kind, record_department(record), project_key(record.get("project") or ""))
     if kind == "weekly":
         key += (str(record.get("report_date")),)
     return key
@@ -92,7 +92,7 @@ def _display_order(kind: str):
         if kind == "results":
             return (record.get("seq") or 0, record.get(FILE_KEY, ""), record.get(ROW_KEY, 0))
         first = str(record.get("report_date") or "") if kind == "weekly" else ""
-        return (first, record_department(kind, record), project_key(record.get("project") or ""),
+        return (first, record_department(record), project_key(record.get("project") or ""),
                 record.get(FILE_KEY, ""), record.get(ROW_KEY, 0))
 
     return key
@@ -103,7 +103,7 @@ def lead_conflicts(contacts: Sequence[dict[str, Any]]) -> list[Problem]:
     leads: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for record in contacts:
         if squash(record.get("role") or "") == "총괄부서":
-            leads[project_key(record.get("project") or "")].setdefault(record_department("contacts", record), record)
+            leads[project_key(record.get("project") or "")].setdefault(record_department(record), record)
     problems = []
     for claims in leads.values():
         if len(claims) > 1:

@@ -320,9 +320,9 @@ class WeeklyRow(RowModel):
     @field_validator("report_date")
     @classmethod
     def _on_report_weekday(cls, day: date, info: ValidationInfo) -> date:
-        weekday = WEEKDAYS[day.weekday()]
-        if weekday != _rules(info).weekly.weekday:
-            warn(info, "not-friday", value=day.isoformat(), weekday=weekday, due=_rules(info).weekly.weekday)
+        weekday, due = WEEKDAYS[day.weekday()], _rules(info).weekly.weekday
+        if weekday != due:
+            warn(info, "not-friday", value=day.isoformat(), weekday=weekday, due=due)
         return day
 
 

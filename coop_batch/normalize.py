@@ -60,6 +60,16 @@ def is_blank(value: Any) -> bool:
     return False
 
 
+def column_letter(index: int) -> str:
+    """0-based column index → Excel letters: 0 → A, 25 → Z, 26 → AA (the one place this is spelled)."""
+    letters = ""
+    number = index + 1
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 def cell_text(value: Any) -> str | None:
     """A cell as display text (NFC, trimmed), or None when blank. `12.0` reads as `12`."""
     if value is None:

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
 from .errors import Problem
+from .normalize import column_letter as index_letter
 from .normalize import project_key, squash
 from .records import COLS_KEY, FILE_KEY, ROW_KEY, SHEET_KEY
 from .rules import CategoryRule, Rules
@@ -134,13 +135,7 @@ def category_rule(project: Project, rules: Rules) -> CategoryRule | None:
 
 def column_letter(kind: Kind, field_name: str) -> str:
     """The template's column letter of a field (A, B, ...); a hand-made layout is in the record's COLS_KEY."""
-    index = next(i for i, c in enumerate(kind.columns) if c.field == field_name)
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
+    return index_letter(next(i for i, c in enumerate(kind.columns) if c.field == field_name))
 
 
 def cell(record: Mapping[str, Any], kind: Kind, field_name: str) -> str:
@@ -213,7 +208,7 @@ def build_projects(data: Mapping[str, Sequence[Mapping[str, Any]]], rules: Rules
         name = text(record.get("project"))
         key = project_key(name)
         grade = squash(text(record.get("grade")))
-        departments = [squash(d) for d in record.get("departments") or [] if squash(d)]
+        departments = [d for d in map(squash, record.get("departments") or []) if d]
         lead = squash(text(record.get("lead_department"))) or (departments[0] if departments else "")
         label = text(record.get("category"))
         projects.append(

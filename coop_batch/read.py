@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator, Sequence
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
 from .errors import Problem
-from .normalize import cell_text, header_key, is_blank
+from .normalize import cell_text, column_letter, header_key, is_blank
 from .records import SheetData
 from .safety import Limits, check_package, os_detail, sniff
 from .schema import HELP_SHEET, KIND_BY_ID, KINDS, LISTS_SHEET, META_SHEET, Kind
@@ -144,7 +144,9 @@ def _read(path: Path, limits: Limits, name: str) -> SheetData:
         result.columns = dict(sorted(header.columns.items(), key=lambda item: item[1]))
         for field, col in header.duplicates:
             result.problems.append(
-                Problem("duplicate-column", name, sheet, f"{_letter(col)}{header.row + 1}", kind.column(field).title)
+                Problem(
+                    "duplicate-column", name, sheet, f"{column_letter(col)}{header.row + 1}", kind.column(field).title
+                )
             )
         for col in kind.columns:
             if col.required and col.field not in header.columns:
@@ -269,15 +271,6 @@ def _data_rows(rows: list[list[Any]], header: _Header) -> list[tuple[int, list[A
                 out.append((number, row))
                 break
     return out
-
-
-def _letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 # --- guarded reading in worker processes ----------------------------------------------------

@@ -92,7 +92,7 @@ def run_batch(
                 report.feedback = write_feedback(workspace, history, report.run_id, report.as_of)
                 report.notes += report.feedback.notes
 
-                outputs, notes = write_all(workspace, ledger, report, rules, history=history)
+                outputs, notes = write_all(workspace, report, rules, history)
                 report.outputs += outputs
                 report.notes += notes
             if mail:
@@ -202,7 +202,7 @@ def _process_inbox(
         except OSError:
             _defer(report, rel, "파일을 읽는 중 사라지거나 잠겨 다음 실행에서 처리")
             continue
-        arrived = inbox_mod.arrival_time(path, now)
+        arrived = inbox_mod.arrival_time(path, now, st)
         mtime = datetime.fromtimestamp(st.st_mtime, SEOUL)
         candidates.append(_Candidate(path, rel, sha, st.st_size, mtime, arrived))
     # Arrival order (stable: path order on ties), so that of two identical files in one night the

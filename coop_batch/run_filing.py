@@ -69,7 +69,7 @@ def _entry(report: RunReport, candidate: _Candidate, now: datetime, status: File
         size=candidate.size,
         mtime=candidate.mtime,
         first_seen=now,
-        arrived_at=min(candidate.arrived, now),
+        arrived_at=candidate.arrived,  # inbox.arrival_time already caps it at `now`
         status=status,
         **extra,
     )
@@ -119,10 +119,12 @@ def _file_chunk(
                     cache[candidate.sha256] = submission.records
     moved: list[tuple[int, Path]] = []
     for filing in filings:
+        outcome = filing.outcome
         target = _move(workspace, report, filing)
         if target is not None:
-            moved.append((filing.file_id, target.relative_to(workspace.root)))
-        outcome = filing.outcome if target is None else replace(filing.outcome, filed=_rel(workspace, target))
+            filed = target.relative_to(workspace.root)
+            moved.append((filing.file_id, filed))
+            outcome = replace(outcome, filed=filed.as_posix())
         report.outcomes.append(outcome)
         log.info(filing.log_format, *filing.log_args, outcome.filed)
         for problem in filing.problems:
@@ -191,7 +193,3 @@ def _move(workspace: Workspace, report: RunReport, filing: _Filing) -> Path | No
     if filing.note is not None:
         inbox_mod.write_note(inbox_mod.note_path(target), *filing.note)
     return target
-
-
-def _rel(workspace: Workspace, path: Path | None) -> str:
-    return path.relative_to(workspace.root).as_posix() if path is not None else ""

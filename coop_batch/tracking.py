@@ -137,6 +137,8 @@ class Reminder:
     message: str  # Korean, ready to paste into a reminder
 
 
+UPCOMING_DAYS = 14  # the "coming days" window of 요약, the mail and `status`
+
 @dataclass
 class Tracking:
     as_of: date
@@ -179,7 +181,7 @@ class Tracking:
         week = self.current_week
         return [] if week is None else [r for r in self.weekly if r.cells[week].status == MISSING]
 
-    def upcoming(self, days: int = 14) -> list[Event]:
+    def upcoming(self, days: int = UPCOMING_DAYS) -> list[Event]:
         return upcoming(self.events, self.as_of, days)
 
     def owing(self) -> dict[str, list[Reminder]]:
@@ -199,7 +201,7 @@ class Tracking:
 
         return headline(self)
 
-    def summary_lines(self, days: int = 14, limit: int = 12) -> list[str]:
+    def summary_lines(self, days: int = UPCOMING_DAYS, limit: int = 12) -> list[str]:
         """A short Korean summary for the terminal and the mail (see `tracking_report.summary_lines`)."""
         from .tracking_report import summary_lines
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from .calendar import seoul_day, short, weekday_name
 from .tracking import (
+    UPCOMING_DAYS,
     APPROVAL_ITEM,
     LATE,
     MISSING,
@@ -31,7 +32,6 @@ from .tracking import (
 )
 from .write import ColumnSpec, SheetSpec
 
-UPCOMING_DAYS = 14
 
 
 # --- reminders (미제출목록) ---

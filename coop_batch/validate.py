@@ -22,23 +22,21 @@ from pydantic import ValidationError
 
 from .errors import CATALOGUE, Problem, has_errors
 from .models import ROW_MODELS
-from .normalize import cell_text, is_blank, nearest, project_key, squash, to_int
+from .normalize import (
+    cell_text,
+    column_letter,
+    is_blank,
+    nearest,
+    project_key,
+    squash,
+    to_int,
+)
 from .records import COLS_KEY, ROW_KEY, SheetData, Submission
 from .rules import Rules
 from .schema import TEMPLATE_VERSION, Kind
 
 # A row whose first filled cell says this is a sum line copied from a report table (the seed's `계`).
 _TOTAL_WORDS = frozenset({"계", "합계", "소계", "총계", "총합계"})
-
-
-def column_letter(index: int) -> str:
-    """0-based column index → Excel letters: 0 → A, 25 → Z, 26 → AA."""
-    letters = ""
-    number = index + 1
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
 
 
 @dataclass(frozen=True)
