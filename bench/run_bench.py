@@ -52,7 +52,8 @@ QUICK_LIMITS = {"full/floor": 16.0, "incr/full": 0.95}
 
 
 def floor_main(listing: Path, out: Path) -> None:
-    """Read every cell of each file's first (data) sheet, write the rows: nothing else."""
+    """Read every cell of each file (every sheet, as the issue says: a run must at least open the data
+    sheet and the `_meta` stamp), write the data sheet's rows: nothing else."""
     import xlsxwriter
     from python_calamine import CalamineWorkbook
 
@@ -62,7 +63,7 @@ def floor_main(listing: Path, out: Path) -> None:
         try:
             with CalamineWorkbook.from_path(path) as wb:
                 name = wb.sheet_names[0]
-                rows = wb.get_sheet_by_index(0).to_python()
+                rows = [wb.get_sheet_by_name(n).to_python() for n in wb.sheet_names][0]
         except Exception:  # a bad file: skipped, as a script would
             continue
         if name not in sheets:

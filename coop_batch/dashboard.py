@@ -12,6 +12,7 @@ against its number.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -106,7 +107,8 @@ def summary_sheet(report: RunReport, history: Sequence[FileRow], rules: Rules) -
 def key_figures(report: RunReport, history: Sequence[FileRow], weeks: Sequence[WeekCount]) -> list[Figure]:
     policy = report.policy
     counts = {status: report.count(status) for status in STATUS_KO}
-    totals = {status: sum(row.status.value == status for row in history) for status in STATUS_KO}
+    seen = Counter(row.status.value for row in history)  # one pass over a 5,000-row history, not four
+    totals = {status: seen[status] for status in STATUS_KO}
     received = " · ".join(f"{STATUS_KO[s]} {counts[s]}" for s in STATUS_KO)
     rejected_note = "부서별 검토본: outbox/반려/부서명 · '오류' 시트" if counts["rejected"] else ""
     awarded = sum(1 for row in policy.rewards if row.get("포상금(원)"))

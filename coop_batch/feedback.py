@@ -210,54 +210,82 @@ def _severity_counts(problems: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
 # --- writing ---
 
 
+def copies_due(history: Sequence[FileRow], run_id: int) -> list[tuple[FileRow, PurePosixPath]]:
+    """The files of run `run_id` that get a copy, with where it goes under 반려/."""
+    plan = plan_copies(history)
+    return [(r, plan[r.id]) for r in history if r.run_id == run_id and r.id in plan]
+
+
 def write_feedback(workspace: Workspace, history: Sequence[FileRow], run_id: int, as_of: date) -> FeedbackResult:
     """Write the copies for the files of run `run_id`.  Never raises: failures become notes."""
-    folder = workspace.outbox / FEEDBACK_DIR
-    result = FeedbackResult(workspace.root, folder)
+    result = FeedbackResult(workspace.root, workspace.outbox / FEEDBACK_DIR)
     try:
-        plan = plan_copies(history)
-        rows = [r for r in history if r.run_id == run_id and r.id in plan]
+        due = copies_due(history, run_id)
     except Exception:  # a bug here must not cost the night's master workbook
         log.exception("검토본을 만들 파일을 정하지 못했습니다")
         result.notes.append("부서별 검토본(반려 폴더)을 만들지 못했습니다. 로그를 확인해 주세요.")
         return result
-    for row in rows:
-        target = folder / Path(*plan[row.id].parts)
-        try:
-            path = _write_one(workspace, row, target, as_of)
-        except Exception as exc:
-            log.exception("검토본 %s을(를) 만들지 못했습니다", target)
-            result.notes.append(f"{row.original_path}의 검토본을 만들지 못했습니다({type(exc).__name__}). 로그를 확인해 주세요.")
-            continue
-        errors, warnings_ = _severity_counts(row.problems)
-        result.copies.append(
-            FeedbackCopy(row.id, row.original_path, target.parent.name, path, row.status.value, errors, warnings_)
-        )
-        log.info("검토본 %s → %s", row.original_path, relative(path, workspace.root))
+    for row, rel in due:
+        write_copy(result, workspace.inbox, row, rel, as_of)
     return result
 
 
-def _source(workspace: Workspace, row: FileRow) -> Path | None:
+def write_copy(result: FeedbackResult, inbox: Path, row: FileRow, rel: PurePosixPath, as_of: date) -> None:
+    """Write one file's copy into `result.folder`, recorded in `result` (a failure as a note)."""
+    target = result.folder / Path(*rel.parts)
+    try:
+        path = _write_one(result.root, inbox, row, target, as_of)
+    except Exception as exc:
+        log.exception("검토본 %s을(를) 만들지 못했습니다", target)
+        result.notes.append(f"{row.original_path}의 검토본을 만들지 못했습니다({type(exc).__name__}). 로그를 확인해 주세요.")
+        return
+    result.copies.append(_copy_record(row, target, path))
+    log.info("검토본 %s → %s", row.original_path, relative(path, result.root))
+
+
+def expected_copy(result: FeedbackResult, inbox: Path, row: FileRow, rel: PurePosixPath) -> None:
+    """Record in `result` the copy `write_copy` is expected to write, without writing it: what the
+    master links to while the copies are still being written elsewhere (see feedback_job)."""
+    target = result.folder / Path(*rel.parts)
+    path = target if not _plain_reason(_source(result.root, inbox, row), target) else _note_for(target)
+    result.copies.append(_copy_record(row, target, path))
+
+
+def _copy_record(row: FileRow, target: Path, path: Path) -> FeedbackCopy:
+    errors, warnings_ = _severity_counts(row.problems)
+    return FeedbackCopy(row.id, row.original_path, target.parent.name, path, row.status.value, errors, warnings_)
+
+
+def _source(root: Path, inbox: Path, row: FileRow) -> Path | None:
     if row.filed_path:
-        path = workspace.root / row.filed_path
+        path = root / row.filed_path
         if path.is_file():
             return path
-    path = workspace.inbox / row.original_path  # not moved yet (locked): the next run files it
+    path = inbox / row.original_path  # not moved yet (locked): the next run files it
     return path if path.is_file() else None
 
 
-def _write_one(workspace: Workspace, row: FileRow, target: Path, as_of: date) -> Path:
-    source = _source(workspace, row)
+def _note_for(target: Path) -> Path:
+    return target if target.name.endswith(NOTE_SUFFIX) else target.with_name(target.name + NOTE_SUFFIX)
+
+
+def _plain_reason(source: Path | None, target: Path) -> str:
+    """Why this file gets the .txt list instead of an annotated workbook ("" = it gets the workbook)."""
+    if source is None:
+        return "보관된 원본 파일을 찾지 못해 목록으로만 안내합니다."
+    if target.name.endswith(NOTE_SUFFIX):
+        return "파일을 열 수 없어 표시본(엑셀) 대신 목록으로 안내합니다."
+    if source.stat().st_size > MAX_ANNOTATE_BYTES:
+        return "파일이 커서 표시본(엑셀) 대신 목록으로 안내합니다."
+    return ""
+
+
+def _write_one(root: Path, inbox: Path, row: FileRow, target: Path, as_of: date) -> Path:
+    source = _source(root, inbox, row)
     name = PurePosixPath(row.original_path).name
     target.parent.mkdir(parents=True, exist_ok=True)
-    reason = ""
-    if source is None:
-        reason = "보관된 원본 파일을 찾지 못해 목록으로만 안내합니다."
-    elif target.name.endswith(NOTE_SUFFIX):
-        reason = "파일을 열 수 없어 표시본(엑셀) 대신 목록으로 안내합니다."
-    elif source.stat().st_size > MAX_ANNOTATE_BYTES:
-        reason = "파일이 커서 표시본(엑셀) 대신 목록으로 안내합니다."
-    else:
+    reason = _plain_reason(source, target)
+    if not reason and source is not None:
         try:
             written = annotate_workbook(source, target, row.problems, display_name=row.original_path,
                                         rejected=row.status.value == "rejected", as_of=as_of)
@@ -266,7 +294,7 @@ def _write_one(workspace: Workspace, row: FileRow, target: Path, as_of: date) ->
         except Exception as exc:  # calamine could read it but openpyxl cannot: say so, list the problems
             log.warning("%s: 표시본을 만들 수 없어 목록으로 대신합니다 (%s: %s)", row.original_path, type(exc).__name__, exc)
             reason = "파일 구조 때문에 표시본(엑셀)을 만들 수 없어 목록으로 안내합니다."
-    note = target if target.name.endswith(NOTE_SUFFIX) else target.with_name(target.name + NOTE_SUFFIX)
+    note = _note_for(target)
     write_unreadable_note(note, name, row, as_of, reason)
     if note != target:
         target.unlink(missing_ok=True)  # an older file's copy under this name: it would be taken for this one's

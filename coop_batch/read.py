@@ -1,9 +1,9 @@
 """Reading a department's workbook: which template it is, where its header row is, and its rows.
 
 `read_sheet` reads one file in-process and never raises for bad input: every reason a
-file cannot be read becomes one Korean `Problem`.  `read_many` is what the nightly batch
-uses: each file is read in a reused worker process with a time limit, so a file that
-hangs or crashes the Rust reader costs that file only.
+file cannot be read becomes one Korean `Problem`.  `read_many` (in `read_workers`, re-exported
+here) is what the nightly batch uses: each file is read in a reused worker process with a time
+limit, so a file that hangs or crashes the Rust reader costs that file only.
 
 Files made by hand are normal: no `_meta`, a title row above the header, columns in any
 order, extra columns, headers spelled `사 업 명`.  Hidden sheets are never data.
@@ -14,31 +14,28 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import os
-import pickle
-import queue
 import re
-import signal
-import struct
-import subprocess
-import sys
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass, replace
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
-from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
+from python_calamine import (
+    CalamineError,
+    CalamineWorkbook,
+    PasswordError,
+    SheetTypeEnum,
+    SheetVisibleEnum,
+)
 
 from .errors import Problem
 from .normalize import cell_text, column_letter, header_key, is_blank
+from .read_workers import TEST_FAULT_ENV, read_many, read_one
 from .records import SheetData
 from .safety import Limits, check_package, os_detail, sniff
 from .schema import HELP_SHEET, KIND_BY_ID, KINDS, LISTS_SHEET, META_SHEET, Kind
 
-__all__ = ["Limits", "check_package", "read_many", "read_one", "read_sheet", "sniff"]
+__all__ = ["TEST_FAULT_ENV", "Limits", "check_package", "read_many", "read_one", "read_sheet", "sniff"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +48,8 @@ _TITLE_KEYS: dict[str, dict[str, str]] = {
     for k in KINDS
 }
 _key = functools.lru_cache(maxsize=4096)(header_key)  # titles repeat in every file of a night
+_text = functools.lru_cache(maxsize=4096)(cell_text)  # str cells only: 1, 1.0 and True are one key
+_ONE_PASS_ROWS = 1000  # a sheet below this many rows is converted once (not head, then whole)
 _KIND_BY_SHEET_KEY: dict[str, Kind] = {header_key(k.sheet): k for k in KINDS}
 _COPY_SUFFIX = re.compile(r"\(\d+\)$")  # Excel names a copied sheet `주간실적 (2)`
 _NOT_DATA = {header_key(n).lower() for n in (META_SHEET, LISTS_SHEET, HELP_SHEET)}
@@ -108,17 +107,23 @@ def _read(path: Path, limits: Limits, name: str) -> SheetData:
         data_sheets = [
             s.name for s in sheets
             if s.visible == SheetVisibleEnum.Visible and s.typ == SheetTypeEnum.WorkSheet
-            and header_key(s.name).lower() not in _NOT_DATA
+            and _key(s.name).lower() not in _NOT_DATA
         ]
         meta = _read_meta(book, [s.name for s in sheets])
         loaded: dict[str, Any] = {}
         heads: dict[str, list[list[Any]]] = {}
+        whole: dict[str, list[list[Any]]] = {}
 
         def head(sheet: str) -> list[list[Any]]:
             if sheet not in heads:
                 if sheet not in loaded:
                     loaded[sheet] = _load(book, sheet, limits)
-                heads[sheet] = loaded[sheet].to_python(skip_empty_area=False, nrows=limits.header_search_rows)
+                end = loaded[sheet].end
+                if end is None or end[0] < _ONE_PASS_ROWS:  # small: convert once, the head is a slice of it
+                    whole[sheet] = loaded[sheet].to_python(skip_empty_area=False)
+                    heads[sheet] = whole[sheet][: limits.header_search_rows]
+                else:
+                    heads[sheet] = loaded[sheet].to_python(skip_empty_area=False, nrows=limits.header_search_rows)
             return heads[sheet]
 
         kind, sheet, header = _choose_sheet(_kind_from_meta(meta), data_sheets, head)
@@ -151,7 +156,7 @@ def _read(path: Path, limits: Limits, name: str) -> SheetData:
         for col in kind.columns:
             if col.required and col.field not in header.columns:
                 result.problems.append(Problem("missing-column", name, sheet, column=col.title))
-        rows = loaded[sheet].to_python(skip_empty_area=False)
+        rows = whole[sheet] if sheet in whole else loaded[sheet].to_python(skip_empty_area=False)
         result.rows = _data_rows(rows, header)
         return result
 
@@ -172,9 +177,9 @@ def _read_meta(book: CalamineWorkbook, names: list[str]) -> dict[str, str]:
         return {}
     meta: dict[str, str] = {}
     for row in book.get_sheet_by_name(sheet).to_python(skip_empty_area=False, nrows=100):
-        cells = [text for value in row[:10] if (text := cell_text(value))]
+        cells = [t for value in row[:10] if (t := _text(value) if value.__class__ is str else cell_text(value))]
         if len(cells) >= 2:
-            key = header_key(cells[0]).lower()[:50]
+            key = _key(cells[0]).lower()[:50]
             meta.setdefault(key, cells[1][:200])
     return meta
 
@@ -184,6 +189,7 @@ def _kind_from_meta(meta: dict[str, str]) -> Kind | None:
     return kind or _KIND_BY_SHEET_KEY.get(header_key(meta.get("kind_name", "")))
 
 
+@functools.lru_cache(maxsize=1024)  # sheet names repeat in every file of a night
 def _kind_of_sheet_name(sheet: str) -> Kind | None:
     return _KIND_BY_SHEET_KEY.get(_COPY_SUFFIX.sub("", header_key(sheet)))
 
@@ -271,222 +277,3 @@ def _data_rows(rows: list[list[Any]], header: _Header) -> list[tuple[int, list[A
                 out.append((number, row))
                 break
     return out
-
-
-# --- guarded reading in worker processes ----------------------------------------------------
-#
-# Workers are plain `python -c` subprocesses speaking length-prefixed pickles over stdin/stdout,
-# not multiprocessing: spawn would re-run the caller's main module in every worker (pandas and all,
-# and a script without an `if __name__` guard would recurse), while this child imports only this
-# module.  A thread per worker blocks on its stdout, so waiting with a timeout works the same on
-# Windows (no select() on pipes there) and POSIX.
-
-# Test-only hook, read in the worker: "hang:<file name>" or "crash:<file name>" makes the worker
-# hang or die on that file, so that the timeout and crash paths are tested with real processes.
-TEST_FAULT_ENV = "COOP_BATCH_TEST_WORKER_FAULT"
-_BOOT = "from coop_batch.read import _worker_main; _worker_main()"
-_STARTUP_SECONDS = 60.0
-_MAX_START_FAILURES = 3
-_DEPTH = 4  # tasks queued per worker: it reads on while we validate and file (a timeout is per file)
-
-
-def _send(stream: Any, message: Any) -> None:
-    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(struct.pack("<Q", len(body)) + body)
-    stream.flush()
-
-
-def _recv(stream: Any) -> Any:
-    header = stream.read(8)
-    if len(header) < 8:
-        raise EOFError
-    (size,) = struct.unpack("<Q", header)
-    body = stream.read(size)
-    if len(body) < size:
-        raise EOFError
-    return pickle.loads(body)
-
-
-def _worker_main() -> None:
-    """Worker process: limits, then (index, path, display name) in; (index, kind id, SheetData) out."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a stray print must not corrupt the protocol: fd 1 now goes to stderr
-    inp = sys.stdin.buffer
-    fault = os.environ.get(TEST_FAULT_ENV, "")
-    try:
-        limits: Limits = _recv(inp)
-        _cap_memory(limits.worker_memory_bytes)
-        _send(out, ("ready",))
-        while (task := _recv(inp)) is not None:
-            index, path_text, display = task
-            if fault and fault.partition(":")[2] == Path(path_text).name:
-                if fault.startswith("hang:"):
-                    time.sleep(3600)
-                os._exit(70)
-            data = read_sheet(Path(path_text), limits, display)
-            kind_id, data.kind = (data.kind.id if data.kind else ""), None  # the parent's Kind objects
-            _send(out, (index, kind_id, data))
-    except (EOFError, OSError):  # the parent closed our stdin or went away
-        pass
-
-
-def _cap_memory(limit: int) -> None:
-    """An allocation beyond the cap fails (and the Rust reader aborts) instead of eating the machine."""
-    if limit <= 0:
-        return
-    try:
-        import resource
-    except ImportError:  # Windows: no rlimits; the byte checks in safety.py still bound the grid
-        return
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
-
-
-class _Worker:
-    def __init__(self, limits: Limits, inbox: queue.Queue[tuple[_Worker, Any]]) -> None:
-        env = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parent.parent)  # the child imports this very package
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
-        )
-        self.ready = False
-        self.tasks: deque[int] = deque()  # in flight, in the order the worker takes them
-        self.deadline = time.monotonic() + _STARTUP_SECONDS
-        threading.Thread(target=self._pump, args=(inbox,), daemon=True).start()
-        self._write(limits)
-
-    def _write(self, message: Any) -> None:
-        try:
-            _send(self.proc.stdin, message)
-        except OSError:  # the worker died; its pump reports that and read_many retires it
-            pass
-
-    def _pump(self, inbox: queue.Queue[tuple[_Worker, Any]]) -> None:
-        try:
-            while True:
-                inbox.put((self, _recv(self.proc.stdout)))
-        except Exception:  # EOF, a broken pipe, a truncated message: the worker is gone
-            inbox.put((self, None))
-
-    def send(self, index: int, path: Path, timeout: float) -> None:
-        if not self.tasks:
-            self.deadline = time.monotonic() + timeout
-        self.tasks.append(index)
-        self._write((index, str(path), path.name))
-
-    def stop(self, kill: bool = False) -> None:
-        try:
-            if not kill:
-                self.proc.stdin.close()  # EOF: the worker finishes its loop and exits
-                self.proc.wait(2)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-
-
-def read_many(
-    paths: Sequence[Path], limits: Limits = Limits(), workers: int = 1, idle: Callable[[], None] | None = None
-) -> Iterator[tuple[Path, SheetData]]:
-    """Read each file in a worker process with `limits.timeout_seconds` per file; yields in INPUT ORDER.
-
-    Workers start once and are reused.  A file that takes too long gets `file-timeout`, one that
-    kills its worker gets `file-corrupt`; that worker is replaced and the other files go on.
-    `workers=0` reads in this process instead (no time limit: for tests and benchmarks).
-    `idle` is called (inside this generator) when the next file is not read yet and the workers are
-    busy with it: the caller's own work done there overlaps their reading instead of waiting for it.
-    """
-    paths = [Path(p) for p in paths]
-    if workers <= 0:
-        for path in paths:
-            yield path, read_sheet(path, limits)
-        return
-    done: dict[int, SheetData] = {}
-    todo = deque(range(len(paths)))
-    # How far dispatch may run ahead of the file to be yielded next: results held at most (memory).
-    window = 8 * workers
-    inbox: queue.Queue[tuple[_Worker, Any]] = queue.Queue()
-    pool: list[_Worker] = []
-    failures = next_out = 0
-
-    def in_flight(workers: list[_Worker]) -> int:
-        return sum(len(w.tasks) for w in workers)
-
-    def retire(w: _Worker, code: str, **params: str) -> None:
-        """Drop a worker; its current file gets `code`, the files queued behind it go back in line."""
-        if w.tasks:
-            index = w.tasks.popleft()
-            done[index] = SheetData(paths[index], None, problems=[Problem(code, paths[index].name, params=params)])
-        todo.extendleft(reversed(w.tasks))
-        w.stop(kill=True)
-        pool.remove(w)
-
-    try:
-        while next_out < len(paths):
-            while next_out in done:
-                yield paths[next_out], done.pop(next_out)
-                next_out += 1
-            if next_out >= len(paths):
-                break
-            if failures >= _MAX_START_FAILURES and todo:  # workers do not start: read here, unguarded
-                log.error("reader workers do not start; reading %s in-process", paths[todo[0]].name)
-                index = todo.popleft()
-                done[index] = read_sheet(paths[index], limits)
-                continue
-            while failures < _MAX_START_FAILURES and len(pool) < min(workers, len(todo) + in_flight(pool)):
-                try:
-                    pool.append(_Worker(limits, inbox))
-                except OSError:
-                    log.warning("cannot start a reader worker", exc_info=True)
-                    failures += 1
-            for w in pool:
-                while w.ready and len(w.tasks) < _DEPTH and todo and todo[0] < next_out + window:
-                    index = todo.popleft()
-                    w.send(index, paths[index], limits.timeout_seconds)
-            if idle is not None and in_flight(pool) and inbox.empty():
-                idle()
-            waiting = [w.deadline for w in pool if w.tasks or not w.ready]
-            try:
-                w, message = inbox.get(timeout=max(0.0, min(waiting, default=time.monotonic() + 1) - time.monotonic()))
-            except queue.Empty:
-                pass
-            else:
-                if w not in pool:
-                    pass  # news from a worker already retired
-                elif message is None:
-                    failures += 0 if w.ready else 1
-                    retire(w, "file-corrupt", detail="읽는 중 프로그램이 비정상 종료됨")
-                elif message == ("ready",):
-                    w.ready, w.deadline = True, time.monotonic() + limits.timeout_seconds
-                else:
-                    index, kind_id, data = message
-                    data.kind = KIND_BY_ID.get(kind_id)
-                    done[index] = data
-                    w.tasks.popleft()
-                    w.deadline = time.monotonic() + limits.timeout_seconds  # for the next one queued
-            now = time.monotonic()
-            # News still queued first: a result that came while this generator was suspended (or in
-            # `idle`) must not be taken for a timeout.
-            late = [w for w in pool if (w.tasks or not w.ready) and now > w.deadline] if inbox.empty() else []
-            for w in late:
-                failures += 0 if w.ready else 1
-                retire(w, "file-timeout", seconds=f"{limits.timeout_seconds:g}")
-    finally:
-        for w in pool:
-            w.stop()
-
-
-def read_one(path: Path, limits: Limits = Limits()) -> SheetData:
-    """`read_many([path])`: one file, in a worker process, with the time limit (the CLI's `validate`)."""
-    for _, data in read_many([path], limits, workers=1):
-        return data
-    raise AssertionError("read_many yields one result per path")  # pragma: no cover

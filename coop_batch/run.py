@@ -14,7 +14,7 @@ import os
 from contextlib import closing
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from . import inbox as inbox_mod
 from .config import SEOUL, Workspace
@@ -27,6 +27,9 @@ from .records import SheetData, Submission
 from .rules import Rules, load_rules
 from .run_filing import _Candidate, _file_chunk, _recover
 from .run_report import FileOutcome, RunReport  # callers import these from here
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .feedback_job import FeedbackJob, Prewarm
 
 log = logging.getLogger("coop_batch")
 
@@ -63,11 +66,13 @@ def run_batch(
             log.info("실행 %d 시작 (기준일 %s)", report.run_id, as_of)
             report.notes += _recover(workspace, ledger)
             _refresh_stale(workspace, ledger, rules)
-            cache: dict[str, list[dict[str, Any]]] = {}
+            cache = ledger.all_records()  # every stored record set in one query, not one per accepted file
             known = _known_projects(ledger, cache)
             settle = settings.settle_seconds if settle_seconds is None else settle_seconds
-            _process_inbox(workspace, ledger, rules, report, now, known, cache, progress, settle)
+            prewarm = _prewarm() if write_outputs else None
+            _process_inbox(workspace, ledger, rules, report, now, known, cache, progress, settle, prewarm)
             history = ledger.history()  # read once: the accepted files, the feedback copies, the master
+            feedback = _start_feedback(workspace, history, report, prewarm) if prewarm is not None else None
             accepted = _accepted(history)
             sources = [_source(ledger, row, cache) for row in accepted]
             # The 요약 shows what changed since the last run: rows superseded by THIS run's files,
@@ -85,16 +90,8 @@ def run_batch(
             # Monday is judged by the on-time original it replaced.
             submitted = submitted_from(accepted, lambda sha: _records(ledger, sha, cache))
             report.tracking = compute_tracking(report.merged.data, submitted, rules, as_of)
-            if write_outputs:
-                from .feedback import write_feedback  # never raises: failures become notes
-                from .master import write_outputs as write_all
-
-                report.feedback = write_feedback(workspace, history, report.run_id, report.as_of)
-                report.notes += report.feedback.notes
-
-                outputs, notes = write_all(workspace, report, rules, history)
-                report.outputs += outputs
-                report.notes += notes
+            if feedback is not None:
+                _write_outputs(workspace, report, rules, history, feedback)
             if mail:
                 _deliver(workspace, ledger, report, now)
             status = RunStatus.REJECTED if report.exit_code else RunStatus.OK
@@ -109,6 +106,39 @@ def run_batch(
 
 
 # --- steps ---
+
+
+def _prewarm() -> Prewarm:
+    from .feedback_job import Prewarm
+
+    return Prewarm()
+
+
+def _start_feedback(
+    workspace: Workspace, history: Sequence[FileRow], report: RunReport, prewarm: Prewarm
+) -> FeedbackJob:
+    """The annotated copies start now: with several, a child process writes them while this one
+    merges and builds the master (never raises: failures become notes)."""
+    from .feedback_job import start_feedback
+
+    return start_feedback(workspace, history, report.run_id, report.as_of, prewarm)
+
+
+def _write_outputs(
+    workspace: Workspace, report: RunReport, rules: Rules, history: Sequence[FileRow], feedback: FeedbackJob
+) -> None:
+    from .feedback_job import same_paths
+    from .master import write_outputs as write_all
+
+    report.feedback = expected = feedback.expected()  # the copies' paths, for the master's links
+    outputs, notes = write_all(workspace, report, rules, history)
+    report.feedback = feedback.finish()
+    if not same_paths(expected, report.feedback):  # a copy went elsewhere: link where it really is
+        log.info("검토본 경로가 예상과 달라 통합현황을 다시 씁니다")
+        outputs, notes = write_all(workspace, report, rules, history)
+    report.notes += report.feedback.notes
+    report.outputs += outputs
+    report.notes += notes
 
 
 def _deliver(workspace: Workspace, ledger: Ledger, report: RunReport, now: datetime) -> None:
@@ -182,6 +212,7 @@ def _process_inbox(
     cache: dict[str, list[dict[str, Any]]],
     progress: Progress | None,
     settle_seconds: float,
+    prewarm: Prewarm | None = None,
 ) -> None:
     scan = inbox_mod.scan(workspace.inbox, settle_seconds, now=now.timestamp())
     report.ignored = len(scan.ignored)
@@ -210,8 +241,9 @@ def _process_inbox(
     candidates.sort(key=lambda c: c.arrived)
 
     fresh: dict[str, _Candidate] = {}
+    recorded = ledger.find_by_hashes([c.sha256 for c in candidates])
     for candidate in candidates:
-        if ledger.find_by_hash(candidate.sha256) is None:
+        if candidate.sha256 not in recorded:
             fresh.setdefault(candidate.sha256, candidate)
 
     # Each file is validated as the reader workers return it and filed (in arrival order) as soon as
@@ -230,6 +262,8 @@ def _process_inbox(
             if progress is not None:
                 progress(done, total, candidate.rel)
         chunk.clear()
+        if prewarm is not None:  # enough files for copies: the copy writer starts while we read on
+            prewarm.note(report.outcomes)
 
     def file_ready(settled: bool = False) -> None:
         nonlocal ready

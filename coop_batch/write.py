@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 TOTAL_OPS = ("sum", "count")
+FAST_ROWS = True  # render data rows straight into the row file (False: every cell through xlsxwriter's API)
 
 
 @dataclass
@@ -149,12 +150,14 @@ def _build(
     counts: dict[str, int] = {}
     warnings: list[str] = []
     pending: list[tuple[Worksheet, SummarySpec, int, int]] = []
+    formulas: dict[tuple[Any, ...], str] = {}
     try:
         for spec in sheets:
             name = wf.sheet_name(spec.name, used)
             if name != spec.name:
                 warnings.append(f"시트 이름 '{spec.name}'은(는) 엑셀에서 쓸 수 없어 '{name}'(으)로 바꿨습니다.")
             ws = workbook.add_worksheet(name)
+            _share_formula_cache(ws, formulas)
             worksheets[name] = ws
             if isinstance(spec, SummarySpec):
                 tables, anchor_row, anchor_col = _write_summary(ws, name, spec, styles, date_text, warnings)
@@ -174,6 +177,27 @@ def _build(
         raise
     workbook.close()
     return counts, warnings
+
+
+def _share_formula_cache(ws: Worksheet, cache: dict[tuple[Any, ...], str]) -> None:
+    """Memoise xlsxwriter's formula preparation across the workbook's sheets.
+
+    At close it runs ~150 regex substitutions over every conditional-format value (0.15 ms
+    each; a master has ~280 tone rules, the same few words on every status column).  The
+    result depends only on the arguments and the sheet's `use_future_functions`.
+    """
+    prepare = getattr(ws, "_prepare_formula", None)
+    if not callable(prepare):  # pragma: no cover - another xlsxwriter
+        return
+
+    def cached(formula: str, expand_future_functions: bool = False) -> str:
+        key = (formula, expand_future_functions, getattr(ws, "use_future_functions", None))
+        got = cache.get(key)
+        if got is None:
+            got = cache[key] = prepare(formula, expand_future_functions)
+        return got
+
+    ws._prepare_formula = cached  # type: ignore[method-assign]
 
 
 def _discard(workbook: Workbook) -> None:
@@ -240,31 +264,18 @@ def _write_table(
         wf.cell_writer(ws, col.type, styles.cells.get(col.type, styles.text), text_fmt, counter)
         for col, text_fmt in zip(columns, text_formats)
     ]
-    sums: dict[int, int | Decimal] = {c: 0 for c in totals}
     reserved = (1 if totals else 0) + 1 + (2 if spec.note else 0)  # total, over-limit marker, gap + note
     capacity = wf.EXCEL_MAX_ROWS - first - reserved
-    written = dropped = 0
-    for values in chain(head, rows):
-        if written >= capacity:
-            dropped += 1  # keep counting, to say how many did not fit
-            continue
-        if len(values) > ncols:
-            raise ValueError(f"sheet {spec.name!r}: a row has {len(values)} values for {ncols} columns")
-        r = first + written
-        if totals:
-            for c, value in enumerate(values):
-                got = writers[c](r, c, value)
-                if c in totals:
-                    if totals[c] == "sum":
-                        sums[c] += got or 0
-                    elif value is not None and value != "":
-                        sums[c] += 1
-        else:
-            for c, value in enumerate(values):
-                writers[c](r, c, value)
-        for c in range(len(values), ncols):
-            writers[c](r, c, None)
-        written += 1
+    data = chain(head, rows)
+    if FAST_ROWS and wf.renderers_supported(ws) and max(ws.row_info, default=-1) < first:
+        cell_xml = wf.CellXml(ws, counter)
+        renderers = [
+            cell_xml.column(col.type, styles.cells.get(col.type, styles.text), text_fmt)
+            for col, text_fmt in zip(columns, text_formats)
+        ]
+        written, dropped, sums = _stream_rows(ws, spec.name, data, renderers, writers, columns, totals, first, capacity)
+    else:
+        written, dropped, sums = _write_rows(spec.name, data, writers, ncols, totals, first, capacity)
     last = first + written - 1
     row = first + written
 
@@ -292,6 +303,105 @@ def _write_table(
         wf.add_tones(ws, styles, first, last, c, wf.tones_for(column.type, tones, column.tones))
     wf.print_setup(ws, repeat_row=header_row, date_text=date_text, tab=spec.group)
     return SheetLayout(name, header_row, first, last, {col.title: c for c, col in enumerate(columns)})
+
+
+def _write_rows(
+    name: str,
+    data: Iterator[Sequence[Any]],
+    writers: list[wf.CellWriter],
+    ncols: int,
+    totals: dict[int, str],
+    first: int,
+    capacity: int,
+) -> tuple[int, int, dict[int, int | Decimal]]:
+    """The general path: every cell through xlsxwriter's API.  Returns (written, dropped, sums)."""
+    sums: dict[int, int | Decimal] = {c: 0 for c in totals}
+    written = dropped = 0
+    for values in data:
+        if written >= capacity:
+            dropped += 1  # keep counting, to say how many did not fit
+            continue
+        if len(values) > ncols:
+            raise ValueError(f"sheet {name!r}: a row has {len(values)} values for {ncols} columns")
+        r = first + written
+        if totals:
+            for c, value in enumerate(values):
+                got = writers[c](r, c, value)
+                if c in totals:
+                    if totals[c] == "sum":
+                        sums[c] += got or 0
+                    elif value is not None and value != "":
+                        sums[c] += 1
+        else:
+            for c, value in enumerate(values):
+                writers[c](r, c, value)
+        for c in range(len(values), ncols):
+            writers[c](r, c, None)
+        written += 1
+    return written, dropped, sums
+
+
+def _stream_rows(
+    ws: Worksheet,
+    name: str,
+    data: Iterator[Sequence[Any]],
+    renderers: list[wf.CellRenderer],
+    writers: list[wf.CellWriter],
+    columns: list[ColumnSpec],
+    totals: dict[int, str],
+    first: int,
+    capacity: int,
+) -> tuple[int, int, dict[int, int | Decimal]]:
+    """The fast path: whole rows of rendered cells appended to the sheet's row file, the same
+    bytes as `_write_rows` (see `write_format.CellXml`).
+
+    The last row goes through `_write_rows` all the same: xlsxwriter keeps it pending until the
+    next write or the close, and a format first used there must get its index at that moment.
+    """
+    from xlsxwriter.utility import xl_col_to_name
+
+    ncols = len(columns)
+    letters = [xl_col_to_name(c) for c in range(ncols)]
+    sums: dict[int, int | Decimal] = {c: 0 for c in totals}
+    sum_types = {c: columns[c].type for c, op in totals.items() if op == "sum"}
+    write = None
+    written = dropped = 0
+    pending: Sequence[Any] | None = None
+    for values in data:
+        if written >= capacity:
+            dropped += 1  # keep counting, to say how many did not fit
+            continue
+        if len(values) > ncols:
+            raise ValueError(f"sheet {name!r}: a row has {len(values)} values for {ncols} columns")
+        if pending is not None:
+            if write is None:
+                ws._write_single_row(first)  # flush the header row, as the first data cell would
+                write = ws.fh.write
+            n = first + written  # the pending row's number as Excel counts (from 1)
+            cells = [f'<c r="{letter}{n}"{render(value)}' for letter, render, value in zip(letters, renderers, pending)]
+            for c in range(len(pending), ncols):
+                cells.append(f'<c r="{letters[c]}{n}"{renderers[c](None)}')
+            write(f'<row r="{n}">{"".join(cells)}</row>')
+        if totals:
+            for c, op in totals.items():
+                value = values[c] if c < len(values) else None
+                if op == "sum":
+                    sums[c] += wf.exact_number(sum_types[c], value) or 0
+                elif value is not None and value != "":
+                    sums[c] += 1
+        pending = values
+        written += 1
+    if pending is None:
+        return 0, dropped, sums
+    last = first + written - 1
+    if last > first:  # rows first..last-1 went around xlsxwriter: record them as its writes would
+        ws.previous_row = last - 1
+        ws.dim_rowmin = first if ws.dim_rowmin is None else min(ws.dim_rowmin, first)
+        ws.dim_rowmax = last - 1 if ws.dim_rowmax is None else max(ws.dim_rowmax, last - 1)
+        ws.dim_colmin = 0
+        ws.dim_colmax = ncols - 1 if ws.dim_colmax is None else max(ws.dim_colmax, ncols - 1)
+    _write_rows(name, iter([pending]), writers, ncols, {}, last, 1)
+    return written, dropped, sums
 
 
 def _totals(spec: SheetSpec, columns: list[ColumnSpec]) -> dict[int, str]:
@@ -351,8 +461,9 @@ def _set_widths(ws: Worksheet, columns: Sequence[ColumnSpec], sample: list[Seque
     """Fit each column to its title and sampled values; return which text columns must wrap."""
     wraps = []
     for c, column in enumerate(columns):
-        values = (row[c] for row in sample if c < len(row))
-        content = max((wf.measure(column.type, v) for v in values), default=0)
+        # Each distinct string measured once: a sample repeats its department names and statuses.
+        values = {id(v) if type(v) is not str else v: v for v in (row[c] for row in sample if c < len(row))}
+        content = max((wf.measure(column.type, v) for v in values.values()), default=0)
         title = wf.display_width(column.title) + 3  # room for the autofilter button
         width = column.width if column.width is not None else _fit(max(content + 2, title))
         wraps.append(column.type in ("text", "status") and content + 1 > width)

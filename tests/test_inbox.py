@@ -339,3 +339,52 @@ def test_note_is_korean_utf8_bom_crlf(tmp_path: Path) -> None:
     assert "1. " + problems[0].line() in lines
     assert "주간실적!C7" in text and "3월 4일" in text and "[경고]" in text
     assert "문제: 3건" in lines
+
+
+@pytest.mark.skipif(inbox_mod._renameat2() is None, reason="renameat2 is Linux-only")
+@pytest.mark.parametrize(
+    "taken",
+    [
+        [],
+        ["주간실적.xlsx"],
+        ["주간실적.xlsx", "1a2b3c4d_주간실적.xlsx", "1a2b3c4d_주간실적(2).xlsx"],
+        ["주간실적.xlsx", "1a2b3c4d_주간실적(2).xlsx"],  # a gap: the prefixed name is free again
+        ["1a2b3c4d_주간실적.xlsx"],  # the plain name is free
+    ],
+)
+def test_rename_tries_the_names_the_portable_move_picks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         taken: list[str]) -> None:
+    """The renameat2 path walks the names by trying them; the portable path looks first: same name."""
+    picked = []
+    for portable in (False, True):
+        dest_dir = tmp_path / str(portable) / "archive"
+        for name in taken:
+            put(dest_dir / name, b"earlier")
+        if portable:
+            monkeypatch.setattr(inbox_mod, "_rename_noreplace", lambda *args: None)
+        final = file_into(put(tmp_path / str(portable) / "inbox" / "주간실적.xlsx", b"new"), dest_dir, HASH)
+        assert final.read_bytes() == b"new"
+        assert all((dest_dir / name).read_bytes() == b"earlier" for name in taken)
+        picked.append(final.name)
+    assert picked[0] == picked[1]
+
+
+def test_filed_path_by_text_is_relative_to(tmp_path: Path) -> None:
+    """`run_filing._filed_path` spells `relative_to(root).as_posix()` by text for a file right in its folder."""
+    from coop_batch.run_filing import _filed_path
+
+    root = tmp_path / "ws"
+    archive = root / "archive" / "2016" / "12"
+    folders: dict[Path, tuple[str, str]] = {}
+    for dest_dir, target in [
+        (archive, archive / "주간실적.xlsx"),
+        (archive, archive / "1a2b3c4d_주간실적(2).xlsx"),
+        (archive, archive / "sub" / "a.xlsx"),  # not right in the folder: the exact way
+        (archive, root / "quarantine" / "a.xlsx"),  # elsewhere
+        (root / "quarantine", root / "quarantine" / "a b.xlsx"),
+        (root, root / "a.xlsx"),  # the folder is the root itself
+        (archive, archive),
+    ]:
+        assert _filed_path(root, dest_dir, target, folders) == target.relative_to(root).as_posix()
+    with pytest.raises(ValueError):
+        _filed_path(root, tmp_path / "elsewhere", tmp_path / "elsewhere" / "a.xlsx", {})

@@ -441,3 +441,237 @@ def test_mail_queue_never_sends_twice(ledger: Ledger) -> None:
         ledger.mark_mail(mail_id, sent=True)
     with pytest.raises(sqlite3.IntegrityError):
         ledger.add_mail(run_id, "outbox/mail/통합현황_20160304.eml", "again")
+
+
+# --- fast paths (performance round 3) against the slow paths they shortcut ---
+
+from hypothesis import settings  # noqa: E402
+
+from coop_batch.ledger_codec import _encode, decode_many, encode_record  # noqa: E402
+from coop_batch.ledger_rows import FileRow, RunRow, _relative_posix, row_reader  # noqa: E402
+
+
+def _slow_encode(value: Any) -> str:
+    """`encode_json` as it was: the general walk, then json.dumps."""
+    import json
+
+    return json.dumps(_encode(value), ensure_ascii=False, separators=(",", ":"))
+
+
+class _Str(str):
+    pass
+
+
+class _Int(int):
+    pass
+
+
+flat_values = (
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.dates()
+    | st.datetimes(timezones=st.sampled_from([timezone(timedelta(hours=9)), timezone.utc]) | st.none())
+    | st.decimals(allow_nan=True, allow_infinity=True)
+    | st.floats(allow_nan=False)  # refused by both
+    | st.text(max_size=3).map(_Str) | st.integers().map(_Int)  # subclasses: the general path
+    | st.lists(st.text(max_size=3), max_size=2) | st.tuples(st.integers())
+)
+record_keys = st.text(max_size=4) | st.sampled_from(["$date", "$dec", "$tuple", "$map", "_row"]) | st.integers()
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(record_keys, flat_values, max_size=6) | values)
+def test_encode_record_is_byte_for_byte_encode_json(record: Any) -> None:
+    try:
+        expected: Any = _slow_encode(record)
+    except TypeError as exc:
+        expected = (TypeError, str(exc))
+    try:
+        got: Any = encode_record(record) if isinstance(record, dict) else encode_json(record)
+    except TypeError as exc:
+        got = (TypeError, str(exc))
+    assert got == expected
+
+
+@given(st.lists(values, max_size=6))
+def test_decode_many_is_decode_json_each(items: list[Any]) -> None:
+    texts = [encode_json(v) for v in items]
+    decoded = decode_many(texts)
+    assert len(decoded) == len(texts) and all(same(a, decode_json(t)) for a, t in zip(decoded, texts))
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ['{"a":1}', '{"b":', '2}'],  # one row cut in two: each alone raises
+        ['{"a":1}', "1,2"],  # joined, this would parse as three values for two rows
+        ['{"a":1}', ""],
+        ['{"a":1}', " {} "],  # decode_json tolerates the blanks: so must the fallback
+    ],
+)
+def test_decode_many_on_damaged_rows_does_what_decode_json_each_does(texts: list[str]) -> None:
+    try:
+        expected: Any = [decode_json(t) for t in texts]
+    except ValueError as exc:
+        expected = type(exc)
+    try:
+        got: Any = decode_many(texts)
+    except ValueError as exc:
+        got = type(exc)
+    assert got == expected
+
+
+def _slow_relative_posix(value: Any, what: str) -> str:
+    from pathlib import PurePath, PurePosixPath
+
+    text = value.as_posix() if isinstance(value, PurePath) else str(value).replace("\\", "/")
+    if not text or PurePosixPath(text).is_absolute() or PureWindowsPath(text).is_absolute():
+        raise ValueError(f"{what} must be a relative path, got {value!r}")
+    return text
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet="/\\:.aC1 가", max_size=6))
+def test_relative_path_fast_check_agrees_with_purepaths(text: str) -> None:
+    def outcome(check: Any) -> Any:
+        try:
+            return check(text, "p")
+        except ValueError as exc:
+            return str(exc)
+
+    assert outcome(_relative_posix) == outcome(_slow_relative_posix)
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="/.a가", min_size=1, max_size=6).filter(lambda t: not t.startswith("/")))
+def test_entry_name_agrees_with_purepath(text: str) -> None:
+    from pathlib import PurePosixPath
+
+    assert entry(1, 1, original_path=text).name == PurePosixPath(text).name
+
+
+def _slow_row(cls: type, row: sqlite3.Row) -> Any:
+    """Rows as `_from_row` built them before: by name, through the dataclass constructor."""
+    import json
+
+    from coop_batch.ledger_rows import _CONVERT
+
+    extra = {FileRow: {"status": FileStatus, "problems": lambda t: tuple(json.loads(t))},
+             RunRow: {"status": RunStatus, "summary": decode_json}}[cls]
+    convert = {**_CONVERT, **extra}
+    values = {}
+    from dataclasses import fields
+
+    for f in fields(cls):
+        value = row[f.name]
+        values[f.name] = convert[f.name](value) if value is not None and f.name in convert else value
+    return cls(**values)
+
+
+def test_row_reader_builds_what_the_constructor_builds(ledger: Ledger) -> None:
+    run_id = ledger.start_run(date(2016, 3, 4), T0)
+    problem = Problem("bad-date", file="a.xlsx", sheet="주간실적", cell="C7", column="보고일", params={"value": "3월"})
+    first = ledger.record_file(entry(run_id, 1), RECORDS)
+    ledger.record_file(entry(run_id, 2, FileStatus.REJECTED, problems=[problem], kind="", department=""))
+    ledger.record_file(entry(run_id, 1, FileStatus.DUPLICATE, duplicate_of=first, original_path="b.xlsx"))
+    ledger.mark_filed(first, "archive/2016/03/주간실적_1.xlsx")
+    ledger.finish_run(run_id, RunStatus.OK, 0, {"won": Decimal("1.50")}, finished=T0)
+    raw = ledger._db.execute("SELECT * FROM files ORDER BY id").fetchall()
+    fast = ledger.history()
+    assert fast == [_slow_row(FileRow, r) for r in raw]
+    for got, want in zip(fast, (_slow_row(FileRow, r) for r in raw)):
+        assert {k: type(v) for k, v in vars(got).items()} == {k: type(v) for k, v in vars(want).items()}
+        assert got.problem_objects() == want.problem_objects() and hash(got.status) == hash(want.status)
+    run_row = ledger._db.execute("SELECT * FROM runs").fetchone()
+    assert ledger.run(run_id) == _slow_row(RunRow, run_row)
+    # a table with more columns than the row type names (a later migration): the extra is ignored
+    build = row_reader(FileRow, ["extra", *run_row.keys()][:1] + list(raw[0].keys()))
+    assert build((None, *tuple(raw[0]))) == fast[0]
+
+
+def _old_record_file(db: sqlite3.Connection, e: FileEntry, records: list[dict[str, Any]] | None) -> int:
+    """`record_file` as it was, statement by statement (the reference for `record_files`)."""
+    import json
+
+    from coop_batch.ledger import to_iso
+
+    cursor = db.execute(
+        """INSERT INTO files (run_id, sha256, original_path, name, size, mtime, first_seen, arrived_at,
+               kind, department, status, duplicate_of, template_version, rules_version, problems)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (e.run_id, e.sha256, e.original_path, e.name, e.size, to_iso(e.mtime), to_iso(e.first_seen),
+         to_iso(e.arrived_at), e.kind, e.department, e.status.value, e.duplicate_of, e.template_version,
+         e.rules_version, json.dumps([p.as_dict() for p in e.problems], ensure_ascii=False)),
+    )
+    current = db.execute(
+        "SELECT 1 FROM record_sets WHERE sha256 = ? AND rules_version = ? AND template_version = ?",
+        (e.sha256, e.rules_version, TEMPLATE_VERSION),
+    ).fetchone()
+    if records is not None and current is None:
+        db.execute("DELETE FROM record_sets WHERE sha256 = ?", (e.sha256,))
+        db.execute("INSERT INTO record_sets (sha256, kind, template_version, rules_version, rows, stored_at) "
+                   "VALUES (?, ?, ?, ?, ?, 'x')", (e.sha256, e.kind, TEMPLATE_VERSION, e.rules_version, len(records)))
+        db.executemany("INSERT INTO records (sha256, seq, data) VALUES (?, ?, ?)",
+                       [(e.sha256, i, _slow_encode(r)) for i, r in enumerate(records)])
+    return int(cursor.lastrowid)
+
+
+def _tables(db: sqlite3.Connection) -> tuple[list[Any], ...]:
+    return (
+        [tuple(r) for r in db.execute("SELECT * FROM files ORDER BY id")],
+        [tuple(r) for r in db.execute("SELECT sha256, kind, template_version, rules_version, rows FROM record_sets ORDER BY sha256")],
+        [tuple(r) for r in db.execute("SELECT * FROM records ORDER BY sha256, seq")],
+    )
+
+
+# one step of a night: (content number, status, rules version, records or None)
+steps = st.lists(
+    st.tuples(
+        st.integers(1, 4),
+        st.sampled_from([FileStatus.ACCEPTED, FileStatus.REJECTED, FileStatus.DUPLICATE]),
+        st.sampled_from(["2016.1", "2016.2"]),
+        st.none() | st.lists(st.fixed_dictionaries({"_row": st.integers(2, 9), "project": st.text(max_size=4)}),
+                             max_size=3),
+    ),
+    max_size=10,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(steps, min_size=1, max_size=3))
+def test_record_files_is_record_file_one_by_one(tmp_path_factory: pytest.TempPathFactory, nights: list[Any]) -> None:
+    folder = tmp_path_factory.mktemp("batch")
+    with Ledger.open(folder / "fast.sqlite") as fast, Ledger.open(folder / "slow.sqlite") as slow:
+        for night in nights:
+            run_id = fast.start_run(date(2016, 3, 4), T0)
+            assert slow.start_run(date(2016, 3, 4), T0) == run_id
+            batch, first_id = [], {}
+            next_id = fast._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM files").fetchone()[0]
+            for n, status, rules, records in night:
+                prior = fast.find_by_hash(sha(n))  # recorded on an earlier night, or in this batch
+                original = prior.id if prior is not None else first_id.get(n)
+                if status is FileStatus.DUPLICATE and original is None:
+                    status = FileStatus.ACCEPTED
+                e = entry(run_id, n, status, rules_version=rules,
+                          duplicate_of=original if status is FileStatus.DUPLICATE else None)
+                batch.append((e, records if status is FileStatus.ACCEPTED else None))
+                if status is not FileStatus.DUPLICATE:
+                    first_id.setdefault(n, next_id + len(batch) - 1)
+            with slow.transaction():
+                expected_ids = [_old_record_file(slow._db, e, r) for e, r in batch]
+            assert fast.record_files(batch) == expected_ids
+            assert _tables(fast._db) == _tables(slow._db)
+            first_rows = {  # `find_by_hash` as it was: one query per content
+                sha(n): _slow_row(FileRow, row) for n in range(6) if (row := slow._db.execute(
+                    "SELECT * FROM files WHERE sha256 = ? AND status IN ('accepted', 'rejected') ORDER BY id LIMIT 1",
+                    (sha(n),)).fetchone()) is not None
+            }
+            assert fast.find_by_hashes([sha(n) for n in range(6)]) == first_rows
+            assert fast.all_records() == {s: fast.records_of(s) for s in fast.all_records()}
+            assert set(fast.all_records()) == {r[0] for r in fast._db.execute("SELECT sha256 FROM record_sets WHERE rows > 0")}
+
+
+def test_record_files_is_all_or_nothing(ledger: Ledger) -> None:
+    run_id = ledger.start_run(date(2016, 3, 4), T0)
+    with pytest.raises(TypeError):  # the second file's records fail after both rows are written
+        ledger.record_files([(entry(run_id, 1), RECORDS), (entry(run_id, 2), [{"prize_won": 0.5}])])
+    assert ledger.history() == [] and ledger.all_records() == {}
+    assert ledger.record_files([]) == []

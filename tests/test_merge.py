@@ -45,3 +45,78 @@ def test_lead_conflict_is_reported_not_resolved():
     [problem] = merged.problems
     assert problem.code == "lead-conflict"
     assert "지역경제과" in problem.message and "환경과" in problem.message
+
+
+# --- the one-pass merge against the merge as it was (keys and display order computed per use) ---
+
+from collections import defaultdict  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from coop_batch.merge import _display_order, lead_conflicts, record_key  # noqa: E402
+from coop_batch.records import FILE_KEY, ROW_KEY, SHEET_KEY  # noqa: E402
+from coop_batch.schema import KIND_BY_ID, KINDS  # noqa: E402
+
+
+def reference_merge(sources, fresh=()):
+    winner, replaced, earlier, replaced_before = {}, defaultdict(int), {}, defaultdict(int)
+    for index, source in enumerate(sources):
+        sheet = KIND_BY_ID[source.kind].sheet
+        old = bool(fresh) and index not in fresh
+        for record in source.records:
+            key = record_key(source.kind, record)
+            held = winner.get(key)
+            if held is None or held[0] != index:
+                if held is not None:
+                    replaced[source.kind] += len(held[1])
+                held = (index, [])
+                winner[key] = held
+            held[1].append({**record, FILE_KEY: source.name, SHEET_KEY: sheet})
+            if old:
+                mark = earlier.get(key)
+                if mark is None or mark[0] != index:
+                    if mark is not None:
+                        replaced_before[source.kind] += mark[1]
+                    mark = earlier[key] = [index, 0]
+                mark[1] += 1
+    data = {kind.id: [] for kind in KINDS}
+    for key, (_, records) in sorted(winner.items(), key=lambda item: (item[1][0], item[1][1][0].get(ROW_KEY, 0))):
+        data[key[0]].extend(records)
+    for kind_id in data:
+        data[kind_id].sort(key=_display_order(kind_id))
+    newly = {k: n - replaced_before.get(k, 0) for k, n in replaced.items() if fresh and n > replaced_before.get(k, 0)}
+    return data, dict(replaced), newly, lead_conflicts(data.get("contacts", []))
+
+
+departments = st.sampled_from(["세무과", "세 무 과", "환경과", "", None, " 환경과 "])
+projects = st.sampled_from(["에너지", "에너지 ", "ＥＮＥＲＧＹ", "energy", "", None, "안전도시(1)"])
+merge_records = st.fixed_dictionaries(
+    {},
+    optional={
+        "_row": st.integers(0, 3),
+        "department": departments,
+        "lead_department": departments,
+        "project": projects,
+        "report_date": st.sampled_from([date(2016, 3, 4), date(2016, 3, 11), None]),
+        "seq": st.sampled_from([1, 2, None]),
+        "role": st.sampled_from(["총괄부서", "협조부서"]),
+        "_file": st.just("stale name"),  # the merge's own keys in a record are overwritten
+    },
+)
+merge_sources = st.lists(
+    st.builds(Source, st.sampled_from(["a.xlsx", "b/a.xlsx", "c.xlsx"]),
+              st.sampled_from(["weekly", "plans", "results", "contacts", "staff"]),
+              st.lists(merge_records, max_size=4)),
+    max_size=8,
+)
+
+
+@settings(max_examples=300)
+@given(merge_sources, st.sets(st.integers(0, 7)))
+def test_one_pass_merge_is_the_merge_as_it_was(sources, fresh):
+    merged = merge(sources, fresh)
+    data, replaced, newly, problems = reference_merge(sources, fresh)
+    assert merged.data == data
+    assert [[r[FILE_KEY] for r in rows] for rows in merged.data.values()] == [[r[FILE_KEY] for r in rows] for rows in data.values()]
+    assert (merged.replaced, merged.newly_replaced, merged.problems) == (replaced, newly, problems)

@@ -83,3 +83,15 @@ def test_squash_removes_seed_spacing():
     assert n.squash("최 우 수") == "최우수"
     assert n.header_key("사 업 명") == n.header_key("사업명")
     assert n.header_key("수상금（백만원）") == n.header_key("수상금(백만원)")
+
+
+_CELL_PIECES = st.sampled_from([" ", "\t", "\n", "\u3000", "\u00a0", "\u200b", "\ufeff", "a", "\uac00", "\u1100\u1161", "."])
+
+
+@given(st.lists(_CELL_PIECES, max_size=6).map("".join) | st.text(max_size=6))
+def test_is_blank_and_cell_text_fast_paths_agree_with_their_definitions(text: str):
+    # is_blank: nothing left once every kind of space (incl. zero-width) is taken out
+    assert n.is_blank(text) == (n._SPACE_RE.sub("", text) == "")
+    # cell_text: NFC, trimmed, None when empty
+    expected = n.nfc(text).strip() or None
+    assert n.cell_text(text) == expected

@@ -238,10 +238,32 @@ def test_rows_beyond_max_rows_are_refused(tmp_path: Path):
     assert "50" in problem.message
 
 
+def _fields(data) -> tuple:
+    return (data.path, data.kind, data.sheet, data.header_row, data.columns, data.rows, data.meta,
+            [(p.code, p.file, p.sheet, p.cell, p.column, p.params) for p in data.problems])
+
+
+def test_small_sheets_converted_once_read_as_head_then_whole(tmp_path: Path, hand_made_weekly: Path, monkeypatch):
+    """Below `_ONE_PASS_ROWS` the header search reads a slice of the one conversion: same result."""
+    books = [hand_made_weekly]
+    for i, kind in enumerate(KINDS):  # header below a title, in a sheet without the template's name
+        titles = list(kind.titles)
+        books.append(write_book(tmp_path / f"{i}.xlsx", [{"name": "Sheet1", "rows": [(1, ["제목"]), (3, titles),
+                                                                                      (4, ["v"] * len(titles))]}]))
+    for row in (5, 21):  # just below the window of `limits`, and of the default limits
+        books.append(write_book(tmp_path / f"r{row}.xlsx", [{"name": "주간실적", "rows": [(row, list(WEEKLY.titles))]}]))
+    limits = Limits(header_search_rows=4)
+    once = [_fields(read_sheet(b, limits)) for b in books] + [_fields(read_sheet(b)) for b in books]
+    monkeypatch.setattr(read_module, "_ONE_PASS_ROWS", 0)  # every sheet: head (nrows) then whole
+    twice = [_fields(read_sheet(b, limits)) for b in books] + [_fields(read_sheet(b)) for b in books]
+    assert once == twice
+    assert [f[3] for f in once] == [4] + [3] * len(KINDS) + [0, 0] + [4] + [3] * len(KINDS) + [5, 0]
+
+
 def test_limits_are_picklable_and_every_code_used_is_catalogued():
     assert pickle.loads(pickle.dumps(Limits(timeout_seconds=3))) == Limits(timeout_seconds=3)
     source = Path(read_module.__file__).read_text(encoding="utf-8")
-    for name in ("safety.py", "safety_xml.py"):
+    for name in ("safety.py", "safety_xml.py", "read_workers.py"):
         source += Path(read_module.__file__).with_name(name).read_text(encoding="utf-8")
     for code in set(re.findall(r'"((?:file|unknown|missing|duplicate|hidden)-[a-z-]+)"', source)):
         assert code in CATALOGUE, code
@@ -309,6 +331,14 @@ def test_read_many_in_input_order_with_kinds_intact(three_files: list[Path], tmp
     assert [p for p, _ in results] == paths
     assert _projects(results) == ["다", "file-empty", "가", "나"] * 2
     assert results[0][1].kind is WEEKLY  # the parent's Kind object, not a pickled copy
+
+
+def test_a_worker_result_equals_reading_in_process(hand_made_weekly: Path, tmp_path: Path):
+    """The compact worker reply (fields, no path, kind by id) rebuilds the very SheetData."""
+    meta = write_book(tmp_path / "meta.xlsx", [{"name": "Sheet1", "rows": [(1, ["이름"])]}, meta_sheet("weekly")])
+    dup = write_book(tmp_path / "dup.xlsx", [{"name": "주간실적", "rows": [(1, ["보고일", "사업명", "사업명"])]}])
+    paths = [hand_made_weekly, meta, dup, tmp_path / "없음.xlsx"]
+    assert [_fields(d) for _, d in read_many(paths, workers=1)] == [_fields(read_sheet(p)) for p in paths]
 
 
 def test_read_one_uses_a_worker(three_files: list[Path]):

@@ -487,3 +487,71 @@ def test_demo_master_shows_a_realistic_mix(demo_master):
     summary = [r[0] for r in demo_master["요약"]]
     assert "이번 주 3/25(금) 보고: 제출 23, 지연 0, 미제출 4" in "\n".join(demo_master["status"])
     assert "앞으로 14일 일정" in summary and any(str(v).endswith("주간보고 미제출") for v in summary)
+
+
+# --- the memoised weekly pass against the pass as it was (every record normalised afresh) ---
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from coop_batch import tracking as tracking_mod  # noqa: E402
+from coop_batch.calendar import report_days, roll_forward, weekday_index  # noqa: E402
+from coop_batch.normalize import project_key, squash  # noqa: E402
+from coop_batch.tracking import WeekCell, WeeklyRow, Owed  # noqa: E402
+
+
+def reference_weekly_rows(projects, arrived, weeks, deadlines, weekday, as_of):
+    text = tracking_mod._text
+    earliest = {}
+    for sub in arrived:
+        if sub.kind != "weekly":
+            continue
+        for record in sub.records:
+            day = record.get("report_date")
+            if not isinstance(day, date):
+                continue
+            department = squash(text(record.get("department")) or sub.department)
+            key = (department, project_key(text(record.get("project"))), report_week(day, weekday))
+            held = earliest.get(key)
+            if held is None or sub.arrived_at < held[0]:
+                earliest[key] = (sub.arrived_at, sub.name)
+    rows = []
+    for project in projects:
+        cells = {}
+        for week in weeks:
+            held = earliest.get((project.department, project.key, week))
+            if held is not None:
+                status = ON_TIME if held[0] < end_of_day(deadlines[week]) else LATE
+                cells[week] = WeekCell(status, held[0], held[1])
+            else:
+                cells[week] = WeekCell(MISSING if deadlines[week] <= as_of else "기한 전")
+        rows.append(WeeklyRow(project, cells))
+    return rows
+
+
+raw_departments = st.sampled_from(["안전치수과", " 안전 치수과", "\u200b", "\u3000", "", None, 7, True, 1])
+raw_projects = st.sampled_from([SAFETY, f" {SAFETY} ", SAFETY.replace(" ", ""), "", None, 1, True])
+report_dates = st.sampled_from([FRI[0], date(2016, 3, 8), FRI[1], datetime(2016, 3, 9, 23, 30, tzinfo=SEOUL),
+                                datetime(2016, 3, 9, 23, 30, tzinfo=timezone.utc), "2016-03-04", None])
+weekly_subs = st.builds(
+    lambda dept, records, day, minutes: Submitted(f"{dept}/w.xlsx", "weekly", dept,
+                                                  at(day) + timedelta(minutes=minutes), records),
+    st.sampled_from(["안전치수과", "안전 치수과", "1"]),
+    st.lists(st.fixed_dictionaries({"department": raw_departments, "project": raw_projects,
+                                    "report_date": report_dates}), max_size=4),
+    st.sampled_from(FRI + [date(2016, 3, 12)]),
+    st.integers(0, 24 * 60),
+)
+
+
+@settings(max_examples=200)
+@given(st.lists(weekly_subs, max_size=6))
+def test_memoised_weekly_rows_are_the_rows_as_they_were(rules, subs):
+    weekday = weekday_index(rules.weekly.weekday)
+    year_days = report_days(rules.weekly.start, rules.weekly.end, weekday)
+    deadlines = {d: roll_forward(d, frozenset(rules.calendar.holidays)) for d in year_days}
+    as_of = FRI[-1]
+    weeks = [d for d in year_days if d <= as_of]
+    projects = [Owed(project_key(SAFETY), SAFETY, dept) for dept in ("안전치수과", "1", "True", "7")]
+    got = tracking_mod._weekly_rows(projects, subs, weeks, deadlines, weekday, as_of)
+    assert got == reference_weekly_rows(projects, subs, weeks, deadlines, weekday, as_of)

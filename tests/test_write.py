@@ -12,9 +12,12 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl.utils import column_index_from_string
 from python_calamine import CalamineWorkbook
 
+from coop_batch import write
 from coop_batch import write_format as wf
 from coop_batch.write import (
     ChartSpec,
@@ -492,3 +495,146 @@ def test_a_matrix_keeps_its_row_labels_in_view(tmp_path):
                      freeze_columns=2)
     path = write_workbook(tmp_path / "m.xlsx", [spec]).path
     assert openpyxl.load_workbook(path)["현황"].freeze_panes == "C2"
+
+
+# --- the fast row path gives the bytes of the general path ---------------------------------------
+
+ALL_TYPES = ["text", "status", "yn", "int", "number", "money", "percent", "date", "datetime"]
+ODD_COLUMNS = [ColumnSpec(f"{t}열", t) for t in ALL_TYPES]  # type: ignore[arg-type]
+HUGE = "가𝒳" * 11_000  # 22,000 characters, 33,000 UTF-16 units: cut only when counted as Excel does
+ODD_STRINGS = [
+    "", " ", "안전도시", "\u1112\u1161\u11ab\u1100\u1173\u11af",  # the last: 한글 in NFD (as macOS names files)
+    "a\x00b\x07c", "tab\tin", "line\nbreak", "cr\rlf", "\ufffe\uffff", "\ud800lone", "𝒳 astral",
+    "<r>rich</r>", "<r>a & b</r>", "_x0041_ literal", "a&b<c>\"d'", " lead", "trail ", "trail\u3000",
+    "=SUM(A1)", "@foo", "+82", "-1", "1,234", "미정", "2016-02-01", "2016.2.1", "2016-02-01T10:30:00",
+    "Y", "N", "반려", "접수", HUGE, "가" * 40_000,
+]
+VALUES = st.one_of(
+    st.sampled_from(ODD_STRINGS),
+    st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()), max_size=12),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**17), max_value=10**17),
+    st.decimals(allow_nan=True, allow_infinity=True, places=3),
+    st.sampled_from([Decimal("NaN"), Decimal("Infinity"), Decimal(4_100_000), Decimal("0.1250")]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.dates(min_value=date(1900, 3, 1), max_value=date(2100, 1, 1)),
+    st.datetimes(min_value=datetime(1900, 3, 1), max_value=datetime(2100, 1, 1)),
+    st.sampled_from([datetime(2016, 3, 31, 23, 5, 9, tzinfo=timezone(timedelta(hours=9))),
+                     datetime(2016, 3, 31, 14, 5, 9, tzinfo=timezone.utc)]),
+    st.lists(st.integers(0, 9), max_size=3),
+)
+ROWS = st.lists(st.lists(VALUES, max_size=len(ODD_COLUMNS)), max_size=7)
+
+
+def both_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make) -> tuple[write.WriteResult, write.WriteResult]:
+    """Write `make()` with the fast row path, then with every cell through xlsxwriter; check the fast
+    path ran, and that both files are the same bytes, member by member."""
+    streamed = []
+    original = write._stream_rows
+
+    def spy(*args, **kwargs):
+        streamed.append(args[1])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(write, "_stream_rows", spy)
+    monkeypatch.setattr(write, "FAST_ROWS", True)
+    fast = write_workbook(tmp_path / "fast.xlsx", make(), created=AS_OF)
+    assert streamed, "the fast path did not run"
+    monkeypatch.setattr(write, "FAST_ROWS", False)
+    slow = write_workbook(tmp_path / "slow.xlsx", make(), created=AS_OF)
+    with zipfile.ZipFile(fast.path) as f, zipfile.ZipFile(slow.path) as s:
+        assert f.namelist() == s.namelist()
+        for name in f.namelist():
+            assert f.read(name) == s.read(name), name
+    assert fast.path.read_bytes() == slow.path.read_bytes()
+    assert (fast.sheets, fast.warnings) == (slow.sheets, slow.warnings)
+    return fast, slow
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=ROWS, second=ROWS)
+def test_fast_rows_write_the_same_bytes_as_the_general_path(tmp_path_factory, monkeypatch, first, second):
+    tmp = tmp_path_factory.mktemp("fast")
+
+    def make() -> list[SheetSpec]:
+        return [
+            SheetSpec("가", ODD_COLUMNS, [list(r) for r in first], total={"money열": "sum", "text열": "count"}),
+            SheetSpec("나", ODD_COLUMNS, iter([list(r) for r in second]), note="비고"),
+        ]
+
+    both_paths(tmp, monkeypatch, make)
+
+
+def test_fast_rows_on_the_shapes_that_matter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    many = [[i, f"부서{i % 7}", date(2016, 1, 1) + timedelta(days=i % 40), "Y" if i % 3 else "N"] for i in range(450)]
+    cols = [ColumnSpec("번호", "int"), ColumnSpec("부서"), ColumnSpec("날짜", "date"), ColumnSpec("여부", "yn")]
+
+    def make() -> list[SheetSpec]:
+        return [
+            SheetSpec("빈 표", cols, []),
+            SheetSpec("한 줄", cols, [[1, "a"]]),
+            # a format first used in the LAST row, with nothing written after it on the sheet:
+            # xlsxwriter numbers that format only at the close, after those of the next sheet's
+            # first rows (which are flushed as soon as a later row starts)
+            SheetSpec("마지막 줄", cols, [[1, "a", date(2016, 1, 1)], ["미정", "가" * 200, "모름", True]]),
+            SheetSpec("다음", [ColumnSpec("비율", "percent"), ColumnSpec("시각", "datetime")],
+                      [[Decimal("0.5"), datetime(2016, 3, 1, 9)]] * 3),
+            SheetSpec("긴 표", cols, iter(many), total={"번호": "sum", "부서": "count"}, title="제목", subtitle="부제"),
+            SheetSpec("잘림", [ColumnSpec("A"), ColumnSpec("B", "money")], [[HUGE, 1], ["가" * 40_000, 2], ["x", 3]]),
+        ]
+
+    fast, _ = both_paths(tmp_path, monkeypatch, make)
+    assert fast.sheets["긴 표"] == 450 and any("2개는 잘라서" in w for w in fast.warnings)
+    assert cached(fast.path, "긴 표")[4 + 449][:2] == [449.0, "부서1"]  # title, subtitle, gap, header
+
+
+def test_fast_rows_past_excels_limit_give_the_same_marker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(wf, "EXCEL_MAX_ROWS", 12)
+
+    def make() -> list[SheetSpec]:
+        return [SheetSpec("s", [ColumnSpec("n", "int"), ColumnSpec("t")], ([i, f"{i}번"] for i in range(30)),
+                          total={"n": "sum"}, note="근거")]
+
+    fast, _ = both_paths(tmp_path, monkeypatch, make)
+    assert fast.sheets["s"] == 7 and any("행 한도" in w for w in fast.warnings)
+
+
+def test_master_kind_rows_keep_their_values():
+    from coop_batch.master import _cell, kind_sheet
+    from coop_batch.schema import KIND_BY_ID
+
+    kind = KIND_BY_ID["results"]
+    record = {c.field: f"값{i}" for i, c in enumerate(kind.columns)}
+    record.update({"departments": ["기획예산과", "총무과"], "lead_department": "총무과", "tier": None})
+    flags = [c.field for c in kind.columns if c.type.name == "YN"]
+    for field in flags:
+        record[field] = True
+    record[kind.columns[0].field] = [1, 2]
+    (row,) = list(kind_sheet(kind, [record]).rows)
+    expected = [_cell(kind, c.field, record) for c in kind.columns]
+    expected.insert(4, "등급 미분류")
+    assert row[: len(expected)] == expected
+    assert "총무과(총괄)" in " ".join(str(v) for v in row) and all(v != [1, 2] for v in row)
+
+
+def test_text_shaped_like_rich_text_markup_is_shown_as_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """xlsxwriter writes a `<r>…</r>` string raw as rich-text XML; a user's `<r>a & b</r>` made the
+    whole sheet unreadable (openpyxl and calamine refused it, Excel asks to repair)."""
+    import openpyxl
+
+    typed = ["<r>a & b</r>", "<r>rich</r>", "<r> spaced </r>", "<r>\x07</r>"]
+    cols = [ColumnSpec("사업명"), ColumnSpec("상태", "status"), ColumnSpec("n", "int")]
+
+    def make() -> list[SheetSpec]:
+        return [SheetSpec("표", cols, [[t, t, i] for i, t in enumerate(typed)] + [["끝", "<r>x</r>", 9]])]
+
+    for fast_rows in (True, False):
+        monkeypatch.setattr(write, "FAST_ROWS", fast_rows)
+        path = write_workbook(tmp_path / f"r{fast_rows}.xlsx", make(), created=AS_OF).path
+        shown = [row[:2] for row in cached(path, "표")[1:]]
+        expected = [[wf.clean_text(t)[0]] * 2 for t in typed] + [["끝", "<r>x</r>"]]
+        assert shown == expected
+        book = openpyxl.load_workbook(path)
+        assert [c.value for c in book["표"]["A"]][1:] == [e[0] for e in expected]
+    both_paths(tmp_path / "both", monkeypatch, make)

@@ -1,0 +1,226 @@
+"""The night's annotated copies, written beside the master workbook when there are several.
+
+openpyxl costs ~0.25 s to import and ~30 ms a copy, and the copies used to be written before the
+master, in series.  With `PARALLEL_MIN` or more copies due, a child process writes them while this
+process merges, computes the policy and builds the master.  The master links to the paths
+`feedback.expected_copy` predicts; when the copies ended up elsewhere (a copy open in Excel, a
+workbook openpyxl could not save) the caller writes the master again with the real paths.
+
+Nothing here may stop the run: a child that dies or hangs leaves Korean notes for its copies,
+and a child that cannot start means the copies are written here, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from datetime import date
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Sequence
+
+from .feedback import FEEDBACK_DIR, FeedbackResult, copies_due, expected_copy, write_copy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import Workspace
+    from .ledger import FileRow
+    from .run_report import FileOutcome
+
+log = logging.getLogger("coop_batch")
+
+PARALLEL_MIN = 4  # below this, a child's start (~0.1 s) costs more than the copies it takes off
+_BOOT = "from coop_batch.feedback_job import _child_main; _child_main()"
+_SECONDS_BASE, _SECONDS_PER_COPY = 60.0, 10.0  # a child still busy after this is taken for hung
+
+Due = list[tuple["FileRow", PurePosixPath]]
+
+
+class _Child:
+    """A copy-writing child process.  It imports openpyxl as soon as it starts, then waits for its
+    job: started early (`Prewarm`), its start-up overlaps the reading and filing."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parent.parent)  # the child imports this very package
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
+        )
+        self.output = b""
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()  # a child that dies at once must not leave us blocked on its pipe
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        self.output = self.proc.stdout.read()
+
+    def send(self, payload: bytes) -> None:
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(payload)
+            self.proc.stdin.close()
+        except OSError:  # it died; `FeedbackJob.finish` reports its copies as not written
+            pass
+
+    def dismiss(self) -> None:
+        """Not needed after all: end of input, and the child exits without a job."""
+        self.send(b"")
+
+
+class Prewarm:
+    """Starts the child once this run has filed `PARALLEL_MIN` files that will get a copy."""
+
+    def __init__(self) -> None:
+        self.child: _Child | None = None
+        self._seen = self._due = 0
+
+    def note(self, outcomes: Sequence[FileOutcome]) -> None:
+        """Look at the outcomes filed since the last call (`outcomes` only grows)."""
+        for outcome in outcomes[self._seen:]:
+            self._due += outcome.status in ("accepted", "rejected") and bool(outcome.errors or outcome.warnings)
+        self._seen = len(outcomes)
+        if self.child is None and self._due >= PARALLEL_MIN:
+            try:
+                self.child = _Child()
+            except OSError:
+                log.warning("검토본 보조 프로세스를 시작하지 못해 이 프로세스에서 만듭니다", exc_info=True)
+                self._due = -(10**9)  # do not try again this run
+
+    def take(self) -> _Child | None:
+        child, self.child = self.child, None
+        return child
+
+
+class FeedbackJob:
+    """`expected()` is what the master links to now; `finish()` the copies as written."""
+
+    def __init__(self, workspace: Workspace, due: Due, as_of: date, result: FeedbackResult) -> None:
+        self._inbox, self._due, self._as_of = workspace.inbox, due, as_of
+        self._result = result  # in-process: filled by the first expected(); child: filled by finish()
+        self._expected: FeedbackResult | None = None
+        self._child: _Child | None = None
+        self._done = not due
+
+    @property
+    def parallel(self) -> bool:
+        return self._child is not None
+
+    def _give(self, child: _Child) -> None:
+        child.send(pickle.dumps(
+            (self._result.root, self._inbox, self._result.folder, self._due, self._as_of), pickle.HIGHEST_PROTOCOL
+        ))
+        self._child = child
+
+    def expected(self) -> FeedbackResult:
+        if self._child is None:
+            self._write_here()
+            return self._result
+        if self._expected is None:
+            self._expected = FeedbackResult(self._result.root, self._result.folder)
+            for row, rel in self._due:
+                try:
+                    expected_copy(self._expected, self._inbox, row, rel)
+                except OSError:  # its source vanished: the child will say what became of it
+                    continue
+        return self._expected
+
+    def finish(self) -> FeedbackResult:
+        if self._child is None:
+            self._write_here()
+            return self._result
+        if not self._done:
+            self._done = True
+            self._collect(self._child)
+        return self._result
+
+    def _write_here(self) -> None:
+        if not self._done:
+            self._done = True
+            for row, rel in self._due:
+                write_copy(self._result, self._inbox, row, rel, self._as_of)
+
+    def _collect(self, child: _Child) -> None:
+        child.reader.join(_SECONDS_BASE + _SECONDS_PER_COPY * len(self._due))
+        if child.reader.is_alive():
+            child.proc.kill()
+            child.reader.join()
+        child.proc.wait()
+        try:
+            copies, notes, records = pickle.loads(child.output)
+        except Exception:  # killed, crashed, or out of memory: say so for every copy it did not report
+            log.error("검토본을 만드는 보조 프로세스가 비정상 종료했습니다 (종료 코드 %s)", child.proc.returncode)
+            copies, notes, records = [], [], []
+            self._result.notes.append("부서별 검토본 일부를 만들지 못했습니다. 로그를 확인한 뒤 다음 실행에서 다시 만들어집니다.")
+        for level, message in records:
+            log.log(level, "%s", message)
+        self._result.copies += copies
+        self._result.notes += notes
+
+
+def start_feedback(
+    workspace: Workspace, history: Sequence[FileRow], run_id: int, as_of: date, prewarm: Prewarm | None = None
+) -> FeedbackJob:
+    """Plan the run's copies and, when there are several, hand them to a child process (the one
+    `prewarm` started, else a new one)."""
+    result = FeedbackResult(workspace.root, workspace.outbox / FEEDBACK_DIR)
+    child = prewarm.take() if prewarm is not None else None
+    try:
+        due = copies_due(history, run_id)
+    except Exception:  # a bug here must not cost the night's master workbook
+        log.exception("검토본을 만들 파일을 정하지 못했습니다")
+        result.notes.append("부서별 검토본(반려 폴더)을 만들지 못했습니다. 로그를 확인해 주세요.")
+        due = []
+    job = FeedbackJob(workspace, due, as_of, result)
+    if len(due) < PARALLEL_MIN:
+        if child is not None:
+            child.dismiss()
+        return job
+    try:
+        job._give(child or _Child())
+    except OSError:
+        log.warning("검토본 보조 프로세스를 시작하지 못해 이 프로세스에서 만듭니다", exc_info=True)
+    return job
+
+
+def same_paths(a: FeedbackResult, b: FeedbackResult) -> bool:
+    """Do two results link the same copies (what the master shows)?"""
+    return {c.file_id: c.path for c in a.copies} == {c.file_id: c.path for c in b.copies}
+
+
+class _Collect(logging.Handler):
+    """The child's log lines, sent back to the parent's log (the child has no log file of its own)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[tuple[int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        self.records.append((record.levelno, text))
+
+
+def _child_main() -> None:
+    import openpyxl  # noqa: F401 - now, while the parent still reads and files: the job finds it loaded
+
+    try:
+        root, inbox, folder, due, as_of = pickle.load(sys.stdin.buffer)
+    except EOFError:  # dismissed: no copies for this child after all
+        return
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print must not corrupt the result: fd 1 now goes to stderr
+    collect = _Collect()
+    logger = logging.getLogger("coop_batch")
+    logger.addHandler(collect)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    result = FeedbackResult(root, folder)
+    for row, rel in due:
+        write_copy(result, inbox, row, rel, as_of)
+    out.write(pickle.dumps((result.copies, result.notes, collect.records), pickle.HIGHEST_PROTOCOL))
+    out.close()
