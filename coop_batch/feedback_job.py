@@ -1,7 +1,7 @@
 """The night's annotated copies, written beside the master workbook when there are several.
 
 openpyxl costs ~0.25 s to import and ~30 ms a copy, and the copies used to be written before the
-master, in series.  With `PARALLEL_MIN` or more copies due, a child process writes them while this
+master, in series.  With copies due (and two cores), a child process writes them while this
 process merges, computes the policy and builds the master.  The master links to the paths
 `feedback.expected_copy` predicts; when the copies ended up elsewhere (a copy open in Excel, a
 workbook openpyxl could not save) the caller writes the master again with the real paths.
@@ -31,7 +31,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("coop_batch")
 
-PARALLEL_MIN = 4  # below this, a child's start (~0.1 s) costs more than the copies it takes off
+# One copy is enough: openpyxl's import (~0.15 s) and the copy then run beside the master instead of
+# before it.  With one core there is nothing beside: the copies are written here, in series.
+PARALLEL_MIN = 1 if (os.cpu_count() or 1) >= 2 else 10**9
 _BOOT = "from coop_batch.feedback_job import _child_main; _child_main()"
 _SECONDS_BASE, _SECONDS_PER_COPY = 60.0, 10.0  # a child still busy after this is taken for hung
 
@@ -206,6 +208,9 @@ class _Collect(logging.Handler):
 
 
 def _child_main() -> None:
+    # openpyxl imports numpy when it can (a tenth of a second) only to accept numpy numbers; the
+    # copies hold what openpyxl itself read from the files, so this process goes without.
+    sys.modules.setdefault("numpy", None)  # type: ignore[arg-type]
     import openpyxl  # noqa: F401 - now, while the parent still reads and files: the job finds it loaded
 
     try:

@@ -38,7 +38,7 @@ TEST_FAULT_ENV = "COOP_BATCH_TEST_WORKER_FAULT"
 _BOOT = "from coop_batch.read_workers import _worker_main; _worker_main()"
 _STARTUP_SECONDS = 60.0
 _MAX_START_FAILURES = 3
-_DEPTH = 4  # tasks queued per worker: it reads on while we validate and file (a timeout is per file)
+_DEPTH = 32  # tasks queued per worker: it reads on while we validate and file a chunk (a timeout is per file)
 
 
 def _send(stream: Any, message: Any) -> None:
@@ -180,7 +180,7 @@ def read_many(
     done: dict[int, SheetData] = {}
     todo = deque(range(len(paths)))
     # How far dispatch may run ahead of the file to be yielded next: results held at most (memory).
-    window = 8 * workers
+    window = 2 * _DEPTH * workers
     inbox: queue.Queue[tuple[_Worker, Any]] = queue.Queue()
     pool: list[_Worker] = []
     failures = next_out = 0

@@ -358,7 +358,7 @@ class _Checker:
 
 
 _CHUNK = 200  # files whose rows are committed together; a crash leaves at most these for `_recover`
-_IDLE_CHUNK = 32  # filed while waiting for the readers only from this many: each chunk costs an fsync
+_IDLE_CHUNK = 128  # filed while waiting for the readers only from this many: each chunk costs an fsync
 
 
 def _summary(report: RunReport) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 from python_calamine import CalamineWorkbook
 
-from coop_batch import feedback
+from coop_batch import feedback, feedback_job
 from coop_batch.config import SEOUL, Workspace, init_workspace
 from coop_batch.errors import Problem
 from coop_batch.feedback import (
@@ -276,6 +276,7 @@ def test_a_failure_writing_copies_never_stops_the_run(ws, rules, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(feedback, "_write_one", broken)
+    monkeypatch.setattr(feedback_job, "PARALLEL_MIN", 10**9)  # written here, where the patch applies
     report = run(ws)
     assert report.count("rejected") == 1 and report.feedback.copies == []
     assert any("검토본을 만들지 못했습니다" in note for note in report.notes)
@@ -289,6 +290,7 @@ def test_a_workbook_openpyxl_cannot_save_is_listed_in_a_txt(ws, rules, monkeypat
         raise KeyError("an unsupported part")
 
     monkeypatch.setattr(feedback, "annotate_workbook", refuses)
+    monkeypatch.setattr(feedback_job, "PARALLEL_MIN", 10**9)  # written here, where the patch applies
     report = run(ws)
     note = ws.outbox / "반려" / "안전치수과" / "주간실적.xlsx_검토결과.txt"
     assert [c.path for c in report.feedback.copies] == [note]

@@ -29,7 +29,9 @@ def workspace_with_bad_files(root: Path, rules, count: int = len(DEPARTMENTS)) -
 
 @pytest.fixture
 def jobs(monkeypatch) -> list[feedback_job.FeedbackJob]:
-    """The jobs the runs started (to see whether a child wrote the copies)."""
+    """The jobs the runs started (to see whether a child wrote the copies).  A child from the first copy
+    on, as on two cores (with one, the run writes them itself)."""
+    monkeypatch.setattr(feedback_job, "PARALLEL_MIN", 1)
     started: list[feedback_job.FeedbackJob] = []
     real = feedback_job.start_feedback
 
@@ -71,11 +73,19 @@ def test_a_child_writes_the_same_copies_and_links_as_the_run_itself(tmp_path, ru
     assert all(f"검토본 {d}/주간실적.xlsx → outbox/반려/{d}/주간실적.xlsx" in log_text for d in DEPARTMENTS)
 
 
-def test_few_copies_are_written_here(tmp_path, rules, jobs):
-    ws = workspace_with_bad_files(tmp_path / "ws", rules, count=feedback_job.PARALLEL_MIN - 1)
+def test_fewer_copies_than_the_threshold_are_written_here(tmp_path, rules, jobs, monkeypatch):
+    monkeypatch.setattr(feedback_job, "PARALLEL_MIN", 3)  # e.g. one core: 10**9
+    ws = workspace_with_bad_files(tmp_path / "ws", rules, count=2)
     report = run(ws)
     assert [job.parallel for job in jobs] == [False]
-    assert len(report.feedback.copies) == feedback_job.PARALLEL_MIN - 1
+    assert len(report.feedback.copies) == 2
+
+
+def test_one_copy_is_written_beside_the_master(tmp_path, rules, jobs):
+    ws = workspace_with_bad_files(tmp_path / "ws", rules, count=1)
+    report = run(ws)
+    assert [job.parallel for job in jobs] == [True]
+    assert [c.path.name for c in report.feedback.copies] == ["주간실적.xlsx"]
 
 
 def test_a_child_that_dies_costs_only_its_copies(tmp_path, rules, jobs, monkeypatch):
