@@ -158,8 +158,39 @@ class _Worker:
                 pass
 
 
+class Readers:
+    """Workers started before the files are known, so that their start (~0.1 s: an interpreter and
+    the reader's imports) overlaps the caller's own work.  `read_many(readers=...)` uses them and
+    adds more if it needs them; `close()` stops those it did not use."""
+
+    def __init__(self, limits: Limits, count: int) -> None:
+        self.limits = limits
+        self.inbox: queue.Queue[tuple[_Worker, Any]] = queue.Queue()
+        self.pool: list[_Worker] = []
+        for _ in range(count):
+            try:
+                self.pool.append(_Worker(limits, self.inbox))
+            except OSError:  # read_many starts them again (and reports it) if they are needed
+                break
+
+    def close(self) -> None:
+        for w in self.pool:
+            w.stop()
+        self.pool.clear()
+
+    def __enter__(self) -> Readers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def read_many(
-    paths: Sequence[Path], limits: Limits = Limits(), workers: int = 1, idle: Callable[[], None] | None = None
+    paths: Sequence[Path],
+    limits: Limits = Limits(),
+    workers: int = 1,
+    idle: Callable[[], None] | None = None,
+    readers: Readers | None = None,
 ) -> Iterator[tuple[Path, SheetData]]:
     """Read each file in a worker process with `limits.timeout_seconds` per file; yields in INPUT ORDER.
 
@@ -168,11 +199,15 @@ def read_many(
     `workers=0` reads in this process instead (no time limit: for tests and benchmarks).
     `idle` is called (inside this generator) when the next file is not read yet and the workers are
     busy with it: the caller's own work done there overlaps their reading instead of waiting for it.
+    `readers`: workers started earlier with the same `limits` (see `Readers`); stopped at the end.
     """
     # Imported here, not at the top: `read` imports this module to re-export its API.
     from .read import read_sheet
 
     paths = [Path(p) for p in paths]
+    if readers is not None and (workers <= 0 or readers.limits != limits):
+        readers.close()  # not what this call reads with
+        readers = None
     if workers <= 0:
         for path in paths:
             yield path, read_sheet(path, limits)
@@ -181,8 +216,8 @@ def read_many(
     todo = deque(range(len(paths)))
     # How far dispatch may run ahead of the file to be yielded next: results held at most (memory).
     window = 2 * _DEPTH * workers
-    inbox: queue.Queue[tuple[_Worker, Any]] = queue.Queue()
-    pool: list[_Worker] = []
+    inbox: queue.Queue[tuple[_Worker, Any]] = readers.inbox if readers is not None else queue.Queue()
+    pool: list[_Worker] = readers.pool if readers is not None else []
     failures = next_out = 0
 
     def in_flight(workers: list[_Worker]) -> int:
@@ -249,6 +284,7 @@ def read_many(
     finally:
         for w in pool:
             w.stop()
+        pool.clear()
 
 
 def read_one(path: Path, limits: Limits = Limits()) -> SheetData:

@@ -30,6 +30,8 @@ from .run_report import FileOutcome, RunReport  # callers import these from here
 
 if TYPE_CHECKING:  # pragma: no cover
     from .feedback_job import FeedbackJob, Prewarm
+    from .read import Limits
+    from .read_workers import Readers
 
 log = logging.getLogger("coop_batch")
 
@@ -65,12 +67,14 @@ def run_batch(
             report.run_id = ledger.start_run(as_of, now)
             log.info("실행 %d 시작 (기준일 %s)", report.run_id, as_of)
             report.notes += _recover(workspace, ledger)
+            readers = _early_readers(workspace)
             _refresh_stale(workspace, ledger, rules)
             cache = ledger.all_records()  # every stored record set in one query, not one per accepted file
             known = _known_projects(ledger, cache)
             settle = settings.settle_seconds if settle_seconds is None else settle_seconds
             prewarm = _prewarm() if write_outputs else None
-            _process_inbox(workspace, ledger, rules, report, now, known, cache, progress, settle, prewarm)
+            with readers:  # stopped once the inbox is read, whatever happens
+                _process_inbox(workspace, ledger, rules, report, now, known, cache, progress, settle, prewarm, readers)
             history = ledger.history()  # read once: the accepted files, the feedback copies, the master
             feedback = _start_feedback(workspace, history, report, prewarm) if prewarm is not None else None
             accepted = _accepted(history)
@@ -213,6 +217,7 @@ def _process_inbox(
     progress: Progress | None,
     settle_seconds: float,
     prewarm: Prewarm | None = None,
+    readers: Readers | None = None,
 ) -> None:
     scan = inbox_mod.scan(workspace.inbox, settle_seconds, now=now.timestamp())
     report.ignored = len(scan.ignored)
@@ -280,7 +285,8 @@ def _process_inbox(
             flush()
 
     # While the next file is still being read, file those whose verdict is final (`idle`).
-    with closing(_read_each([c.path for c in fresh.values()], workspace, lambda: flush(_IDLE_CHUNK))) as sheets:
+    paths = [c.path for c in fresh.values()]
+    with closing(_read_each(paths, workspace, lambda: flush(_IDLE_CHUNK), readers)) as sheets:
         for candidate, (_, sheet) in zip(fresh.values(), sheets):
             checker.check(candidate, sheet)
             file_ready()
@@ -294,19 +300,45 @@ def _defer(report: RunReport, rel: str, reason: str) -> None:
 
 
 def _read_each(
-    paths: Sequence[Path], workspace: Workspace, idle: Callable[[], None] | None = None
+    paths: Sequence[Path], workspace: Workspace, idle: Callable[[], None] | None = None, readers: Readers | None = None
 ) -> Iterator[tuple[Path, SheetData]]:
     """The files read by worker processes, in input order, as they come."""
     if not paths:
         return
-    from .read import Limits, read_many
+    from .read import read_many
 
-    limits = Limits(
+    workers = workspace.settings.limits.workers or _auto_workers(len(paths))
+    yield from read_many(list(paths), _limits(workspace), workers=workers, idle=idle, readers=readers)
+
+
+def _limits(workspace: Workspace) -> Limits:
+    from .read import Limits
+
+    return Limits(
         max_file_bytes=workspace.settings.limits.max_file_mb * 1024 * 1024,
         timeout_seconds=workspace.settings.limits.file_timeout_seconds,
     )
-    workers = workspace.settings.limits.workers or _auto_workers(len(paths))
-    yield from read_many(list(paths), limits, workers=workers, idle=idle)
+
+
+def _early_readers(workspace: Workspace) -> Readers:
+    """The readers started now, before the inbox is scanned: their start overlaps the ledger reads and
+    the hashing (a night with nothing new pays one idle process start, beside this one)."""
+    from .read_workers import Readers
+
+    count = workspace.settings.limits.workers
+    if count == 0 and (os.cpu_count() or 1) >= 2:  # 자동: as `_auto_workers` will decide, roughly
+        count = 2 if _at_least(workspace.inbox, _MANY_FILES) else 1
+    return Readers(_limits(workspace), count)
+
+
+def _at_least(folder: Path, files: int) -> bool:
+    """Does `folder` hold this many files (any kind, hidden too)?  Stops counting there."""
+    seen = 0
+    for _, _, names in os.walk(folder):
+        seen += len(names)
+        if seen >= files:
+            return True
+    return False
 
 
 _MANY_FILES = 100  # a second reader pays its start (~0.1 s) back only over this many files

@@ -379,3 +379,50 @@ def test_the_worker_does_not_import_pandas():
              "print('pandas' in sys.modules, 'pydantic' in sys.modules, 'openpyxl' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]
+
+
+# --- readers started before the files are known ---
+
+
+def test_early_readers_are_the_ones_that_read_and_are_stopped(three_files: list[Path], monkeypatch):
+    from coop_batch import read_workers
+
+    readers = read_workers.Readers(Limits(), 1)
+    early = list(readers.pool)
+    spawned: list[object] = []
+    real = read_workers._Worker.__init__
+    monkeypatch.setattr(read_workers._Worker, "__init__", lambda self, *a: (spawned.append(self), real(self, *a))[1])
+    assert _projects(read_many(three_files, Limits(), workers=1, readers=readers)) == ["가", "나", "다"]
+    assert spawned == [] and readers.pool == []  # no second start; all stopped
+    assert all(w.proc.poll() is not None for w in early)
+
+
+def test_early_readers_not_used_are_stopped(three_files: list[Path]):
+    from coop_batch import read_workers
+
+    with read_workers.Readers(Limits(), 2) as readers:
+        early = list(readers.pool)
+        assert len(early) == 2
+    assert all(w.proc.wait(10) is not None for w in early) and readers.pool == []
+    # started with other limits: stopped, and the files are read with the limits asked for
+    other = read_workers.Readers(Limits(max_rows=1), 1)
+    early = list(other.pool)
+    assert _projects(read_many(three_files, Limits(), workers=1, readers=other)) == ["가", "나", "다"]
+    assert all(w.proc.wait(10) is not None for w in early)
+
+
+def test_a_night_with_nothing_to_read_stops_its_early_reader(tmp_path: Path, monkeypatch):
+    from coop_batch import read_workers
+    from coop_batch.config import init_workspace
+    from coop_batch.run import run_batch
+
+    made: list[read_workers.Readers] = []
+    real = read_workers.Readers.__init__
+    monkeypatch.setattr(read_workers.Readers, "__init__", lambda self, *a: (made.append(self), real(self, *a))[1])
+    ws = init_workspace(tmp_path / "ws", policy_year=2016)
+    started: list[read_workers._Worker] = []
+    real_worker = read_workers._Worker.__init__
+    monkeypatch.setattr(read_workers._Worker, "__init__", lambda self, *a: (started.append(self), real_worker(self, *a))[1])
+    report = run_batch(ws, as_of=date(2016, 3, 25), settle_seconds=0, mail=False)
+    assert report.outcomes == [] and len(made) == 1 and made[0].pool == []
+    assert all(w.proc.wait(10) is not None for w in started)
