@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -38,6 +38,9 @@ from typing import TYPE_CHECKING, Any
 from . import write_format as wf
 from .write_format import SheetGroup, Styles, Tone
 from .write_layout import ColumnSpec, SheetLayout, _fit, _write_titles
+from .write_rows import CellXml, renderers_supported
+from .write_rows import stream_rows as _stream_rows  # module names: tests swap them
+from .write_rows import write_rows as _write_rows
 from .write_summary import ChartSpec, Figure, SummarySpec, SummaryTable, _insert_charts, _write_summary
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -267,8 +270,8 @@ def _write_table(
     reserved = (1 if totals else 0) + 1 + (2 if spec.note else 0)  # total, over-limit marker, gap + note
     capacity = wf.EXCEL_MAX_ROWS - first - reserved
     data = chain(head, rows)
-    if FAST_ROWS and wf.renderers_supported(ws) and max(ws.row_info, default=-1) < first:
-        cell_xml = wf.CellXml(ws, counter)
+    if FAST_ROWS and renderers_supported(ws) and max(ws.row_info, default=-1) < first:
+        cell_xml = CellXml(ws, counter)
         renderers = [
             cell_xml.column(col.type, styles.cells.get(col.type, styles.text), text_fmt)
             for col, text_fmt in zip(columns, text_formats)
@@ -303,105 +306,6 @@ def _write_table(
         wf.add_tones(ws, styles, first, last, c, wf.tones_for(column.type, tones, column.tones))
     wf.print_setup(ws, repeat_row=header_row, date_text=date_text, tab=spec.group)
     return SheetLayout(name, header_row, first, last, {col.title: c for c, col in enumerate(columns)})
-
-
-def _write_rows(
-    name: str,
-    data: Iterator[Sequence[Any]],
-    writers: list[wf.CellWriter],
-    ncols: int,
-    totals: dict[int, str],
-    first: int,
-    capacity: int,
-) -> tuple[int, int, dict[int, int | Decimal]]:
-    """The general path: every cell through xlsxwriter's API.  Returns (written, dropped, sums)."""
-    sums: dict[int, int | Decimal] = {c: 0 for c in totals}
-    written = dropped = 0
-    for values in data:
-        if written >= capacity:
-            dropped += 1  # keep counting, to say how many did not fit
-            continue
-        if len(values) > ncols:
-            raise ValueError(f"sheet {name!r}: a row has {len(values)} values for {ncols} columns")
-        r = first + written
-        if totals:
-            for c, value in enumerate(values):
-                got = writers[c](r, c, value)
-                if c in totals:
-                    if totals[c] == "sum":
-                        sums[c] += got or 0
-                    elif value is not None and value != "":
-                        sums[c] += 1
-        else:
-            for c, value in enumerate(values):
-                writers[c](r, c, value)
-        for c in range(len(values), ncols):
-            writers[c](r, c, None)
-        written += 1
-    return written, dropped, sums
-
-
-def _stream_rows(
-    ws: Worksheet,
-    name: str,
-    data: Iterator[Sequence[Any]],
-    renderers: list[wf.CellRenderer],
-    writers: list[wf.CellWriter],
-    columns: list[ColumnSpec],
-    totals: dict[int, str],
-    first: int,
-    capacity: int,
-) -> tuple[int, int, dict[int, int | Decimal]]:
-    """The fast path: whole rows of rendered cells appended to the sheet's row file, the same
-    bytes as `_write_rows` (see `write_format.CellXml`).
-
-    The last row goes through `_write_rows` all the same: xlsxwriter keeps it pending until the
-    next write or the close, and a format first used there must get its index at that moment.
-    """
-    from xlsxwriter.utility import xl_col_to_name
-
-    ncols = len(columns)
-    letters = [xl_col_to_name(c) for c in range(ncols)]
-    sums: dict[int, int | Decimal] = {c: 0 for c in totals}
-    sum_types = {c: columns[c].type for c, op in totals.items() if op == "sum"}
-    write = None
-    written = dropped = 0
-    pending: Sequence[Any] | None = None
-    for values in data:
-        if written >= capacity:
-            dropped += 1  # keep counting, to say how many did not fit
-            continue
-        if len(values) > ncols:
-            raise ValueError(f"sheet {name!r}: a row has {len(values)} values for {ncols} columns")
-        if pending is not None:
-            if write is None:
-                ws._write_single_row(first)  # flush the header row, as the first data cell would
-                write = ws.fh.write
-            n = first + written  # the pending row's number as Excel counts (from 1)
-            cells = [f'<c r="{letter}{n}"{render(value)}' for letter, render, value in zip(letters, renderers, pending)]
-            for c in range(len(pending), ncols):
-                cells.append(f'<c r="{letters[c]}{n}"{renderers[c](None)}')
-            write(f'<row r="{n}">{"".join(cells)}</row>')
-        if totals:
-            for c, op in totals.items():
-                value = values[c] if c < len(values) else None
-                if op == "sum":
-                    sums[c] += wf.exact_number(sum_types[c], value) or 0
-                elif value is not None and value != "":
-                    sums[c] += 1
-        pending = values
-        written += 1
-    if pending is None:
-        return 0, dropped, sums
-    last = first + written - 1
-    if last > first:  # rows first..last-1 went around xlsxwriter: record them as its writes would
-        ws.previous_row = last - 1
-        ws.dim_rowmin = first if ws.dim_rowmin is None else min(ws.dim_rowmin, first)
-        ws.dim_rowmax = last - 1 if ws.dim_rowmax is None else max(ws.dim_rowmax, last - 1)
-        ws.dim_colmin = 0
-        ws.dim_colmax = ncols - 1 if ws.dim_colmax is None else max(ws.dim_colmax, ncols - 1)
-    _write_rows(name, iter([pending]), writers, ncols, {}, last, 1)
-    return written, dropped, sums
 
 
 def _totals(spec: SheetSpec, columns: list[ColumnSpec]) -> dict[int, str]:
