@@ -15,11 +15,10 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import subprocess
 import sys
 import threading
 from datetime import date
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Sequence
 
 from .feedback import FEEDBACK_DIR, FeedbackResult, copies_due, expected_copy, write_copy
@@ -45,13 +44,9 @@ class _Child:
     job: started early (`Prewarm`), its start-up overlaps the reading and filing."""
 
     def __init__(self) -> None:
-        env = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parent.parent)  # the child imports this very package
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
-        )
+        from .read_workers import spawn
+
+        self.proc = spawn(_BOOT)
         self.output = b""
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()  # a child that dies at once must not leave us blocked on its pipe

@@ -107,15 +107,21 @@ def _cap_memory(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
 
 
+def spawn(boot: str) -> subprocess.Popen[bytes]:
+    """A child Python running `boot`, talking over its stdin/stdout pipes, that imports this very
+    package (not another copy on the path), with no console window of its own on Windows."""
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return subprocess.Popen(
+        [sys.executable, "-c", boot], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+        creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
+    )
+
+
 class _Worker:
     def __init__(self, limits: Limits, inbox: queue.Queue[tuple[_Worker, Any]]) -> None:
-        env = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parent.parent)  # the child imports this very package
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
-        )
+        self.proc = spawn(_BOOT)
         self.ready = False
         self.tasks: deque[int] = deque()  # in flight, in the order the worker takes them
         self.deadline = time.monotonic() + _STARTUP_SECONDS

@@ -187,6 +187,21 @@ class CellXml:
         return date_cell
 
 
+def _fitting(
+    name: str, data: Iterator[Sequence[Any]], ncols: int, capacity: int, dropped: list[int]
+) -> Iterator[Sequence[Any]]:
+    """The rows up to Excel's limit (`capacity`); those past it are only counted, in `dropped[0]`."""
+    kept = 0
+    for values in data:
+        if kept >= capacity:
+            dropped[0] += 1  # keep counting, to say how many did not fit
+            continue
+        if len(values) > ncols:
+            raise ValueError(f"sheet {name!r}: a row has {len(values)} values for {ncols} columns")
+        kept += 1
+        yield values
+
+
 def write_rows(
     name: str,
     data: Iterator[Sequence[Any]],
@@ -198,13 +213,8 @@ def write_rows(
 ) -> tuple[int, int, dict[int, int | Decimal]]:
     """The general path: every cell through xlsxwriter's API.  Returns (written, dropped, sums)."""
     sums: dict[int, int | Decimal] = {c: 0 for c in totals}
-    written = dropped = 0
-    for values in data:
-        if written >= capacity:
-            dropped += 1  # keep counting, to say how many did not fit
-            continue
-        if len(values) > ncols:
-            raise ValueError(f"sheet {name!r}: a row has {len(values)} values for {ncols} columns")
+    written, dropped = 0, [0]
+    for values in _fitting(name, data, ncols, capacity, dropped):
         r = first + written
         if totals:
             for c, value in enumerate(values):
@@ -220,7 +230,7 @@ def write_rows(
         for c in range(len(values), ncols):
             writers[c](r, c, None)
         written += 1
-    return written, dropped, sums
+    return written, dropped[0], sums
 
 
 def stream_rows(
@@ -247,14 +257,9 @@ def stream_rows(
     sums: dict[int, int | Decimal] = {c: 0 for c in totals}
     sum_types = {c: columns[c].type for c, op in totals.items() if op == "sum"}
     write = None
-    written = dropped = 0
+    written, dropped = 0, [0]
     pending: Sequence[Any] | None = None
-    for values in data:
-        if written >= capacity:
-            dropped += 1  # keep counting, to say how many did not fit
-            continue
-        if len(values) > ncols:
-            raise ValueError(f"sheet {name!r}: a row has {len(values)} values for {ncols} columns")
+    for values in _fitting(name, data, ncols, capacity, dropped):
         if pending is not None:
             if write is None:
                 ws._write_single_row(first)  # flush the header row, as the first data cell would
@@ -274,7 +279,7 @@ def stream_rows(
         pending = values
         written += 1
     if pending is None:
-        return 0, dropped, sums
+        return 0, dropped[0], sums
     last = first + written - 1
     if last > first:  # rows first..last-1 went around xlsxwriter: record them as its writes would
         ws.previous_row = last - 1
@@ -283,4 +288,4 @@ def stream_rows(
         ws.dim_colmin = 0
         ws.dim_colmax = ncols - 1 if ws.dim_colmax is None else max(ws.dim_colmax, ncols - 1)
     write_rows(name, iter([pending]), writers, ncols, {}, last, 1)
-    return written, dropped, sums
+    return written, dropped[0], sums
