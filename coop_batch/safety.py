@@ -153,7 +153,7 @@ def _check(path: Path, limits: Limits) -> None:
             raise _Refused("file-not-xlsx", _unknown_detail(head))
         if kind == "ole":
             _check_cfb(fp, size)
-        _check_zip(_Source(fp, whole), size, limits)
+        _check_zip(_Source(fp, whole, size), size, limits)
 
 
 # --- CFB (OLE2): legacy .xls, or an encrypted OOXML package --------------------------------
@@ -216,15 +216,17 @@ class _Source:
     """The file's bytes by offset: from memory when it was read whole, else from the open file.
     An offset outside the bytes in memory goes to the file, so that odd offsets fail as they do there."""
 
-    __slots__ = ("data", "fp")
+    __slots__ = ("data", "fp", "size")
 
-    def __init__(self, fp: BinaryIO, data: bytes | None) -> None:
-        self.fp, self.data = fp, data
+    def __init__(self, fp: BinaryIO, data: bytes | None, size: int) -> None:
+        self.fp, self.data, self.size = fp, data, size
 
     def read(self, at: int, n: int) -> bytes:
         data = self.data
         if data is not None and 0 <= at <= len(data):
             return data[at : at + n]
+        if at > self.size:  # a crafted offset past the end (even 2**63 - 1): nothing there, as for data
+            return b""
         self.fp.seek(at)
         return self.fp.read(n)
 
