@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import signal
 import sys
 import threading
 from datetime import date
@@ -203,6 +204,9 @@ class _Collect(logging.Handler):
 
 
 def _child_main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle (it reports the copies)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print (an import's, a library's) must not corrupt the result: fd 1 → stderr
     # openpyxl imports numpy when it can (a tenth of a second) only to accept numpy numbers; the
     # copies hold what openpyxl itself read from the files, so this process goes without.
     sys.modules.setdefault("numpy", None)  # type: ignore[arg-type]
@@ -212,8 +216,6 @@ def _child_main() -> None:
         root, inbox, folder, due, as_of = pickle.load(sys.stdin.buffer)
     except EOFError:  # dismissed: no copies for this child after all
         return
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a stray print must not corrupt the result: fd 1 now goes to stderr
     collect = _Collect()
     logger = logging.getLogger("coop_batch")
     logger.addHandler(collect)
@@ -222,5 +224,8 @@ def _child_main() -> None:
     result = FeedbackResult(root, folder)
     for row, rel in due:
         write_copy(result, inbox, row, rel, as_of)
-    out.write(pickle.dumps((result.copies, result.notes, collect.records), pickle.HIGHEST_PROTOCOL))
-    out.close()
+    try:
+        out.write(pickle.dumps((result.copies, result.notes, collect.records), pickle.HIGHEST_PROTOCOL))
+        out.close()
+    except OSError:  # the parent is gone (stopped, or gave up waiting): the copies are on disk all the same
+        pass
