@@ -218,6 +218,11 @@ def read_many(
         for path in paths:
             yield path, read_sheet(path, limits)
         return
+    # While the workers read, this process runs three threads (this one validating and filing, a pump
+    # per worker): fewer forced GIL hand-overs (every 20 ms, not 5) cost less CPU, and the workers
+    # have 32 files queued each, so a result waiting a little longer keeps nobody waiting.
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(max(switch, 0.02))
     done: dict[int, SheetData] = {}
     todo = deque(range(len(paths)))
     # How far dispatch may run ahead of the file to be yielded next: results held at most (memory).
@@ -288,6 +293,7 @@ def read_many(
                 failures += 0 if w.ready else 1
                 retire(w, "file-timeout", seconds=f"{limits.timeout_seconds:g}")
     finally:
+        sys.setswitchinterval(switch)
         for w in pool:
             w.stop()
         pool.clear()

@@ -426,3 +426,11 @@ def test_a_night_with_nothing_to_read_stops_its_early_reader(tmp_path: Path, mon
     report = run_batch(ws, as_of=date(2016, 3, 25), settle_seconds=0, mail=False)
     assert report.outcomes == [] and len(made) == 1 and made[0].pool == []
     assert all(w.proc.wait(10) is not None for w in started)
+
+
+def test_read_many_gives_back_the_thread_switch_interval(three_files: list[Path]):
+    before = sys.getswitchinterval()
+    seen: list[float] = []
+    for _ in read_many(three_files, workers=1):
+        seen.append(sys.getswitchinterval())
+    assert seen == [max(before, 0.02)] * 3 and sys.getswitchinterval() == before
