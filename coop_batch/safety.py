@@ -396,6 +396,28 @@ def _inflate_whole(src: _Source, entry: _Entry, limits: Limits, fits: bool, keep
     raw = src.read(entry.data_at, entry.compressed)
     if len(raw) < entry.compressed:  # the file changed under us: let the streamed path say how
         return _inflate(src, entry, limits, keep=keep)
+    key = (raw, entry.method, entry.size, entry.crc, fits, keep)
+    passed = _PASSED.get(key)
+    if passed is not None:
+        return passed
+    verdict = _judge_whole(raw, entry, fits, keep)
+    if len(raw) <= _PASSED_BYTES:
+        if len(_PASSED) >= _PASSED_MAX:
+            _PASSED.clear()
+        _PASSED[key] = verdict
+    return verdict
+
+
+# Parts that passed, by their exact compressed bytes and what the directory declares of them: the
+# same bytes inflate to the same content, so they pass again.  Files made from one template share
+# most parts byte for byte (theme, styles, the help and list sheets, the relationships): in a night
+# of them each is inflated and scanned once per reader process instead of once per file.
+_PASSED: dict[tuple[bytes, int, int, int, bool, bool], tuple[bool, bytes]] = {}
+_PASSED_BYTES = 64 * 1024  # compressed size of a part worth remembering (the key holds its bytes)
+_PASSED_MAX = 512  # parts remembered, at most ~32 MB of keys
+
+
+def _judge_whole(raw: bytes, entry: _Entry, fits: bool, keep: bool) -> tuple[bool, bytes]:
     if entry.method == _DEFLATED:
         inflater = zlib.decompressobj(-15)
         out = inflater.decompress(raw, _CHUNK)  # the streamed path's first call, byte for byte

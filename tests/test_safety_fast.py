@@ -252,3 +252,47 @@ def test_zip64_offset_beyond_any_file(tmp_path: Path, offset: int):
     path = tmp_path / "z64.xlsx"
     path.write_bytes(bytes(data))
     assert _verdicts_agree(path) == ["file-corrupt"]
+
+
+# --- parts that passed once pass again without being inflated (`safety._PASSED`) ---
+
+
+def _entries(theme_crc_xor: int = 0, theme_size_delta: int = 0, sheet: bytes | None = None) -> bytes:
+    out = []
+    for name, data in BASE:
+        content = sheet if (name == SHEET and sheet is not None) else data
+        crc, size = zlib.crc32(content), len(content)
+        if name == "xl/theme/theme1.xml":
+            crc ^= theme_crc_xor
+            size += theme_size_delta
+        out.append((name, 8, deflate(content, 6), crc, size))
+    return build_zip(out)
+
+
+def test_remembered_parts_give_the_verdicts_of_a_cold_check(tmp_path: Path, monkeypatch):
+    judged: list[str] = []
+    real = safety._judge_whole
+    monkeypatch.setattr(safety, "_judge_whole", lambda raw, entry, *a: judged.append(entry.name) or real(raw, entry, *a))
+    doctype = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><worksheet/>'
+    cases = {  # same compressed bytes as the clean file's parts, but what the directory says differs
+        "clean": _entries(),
+        "theme crc lies": _entries(theme_crc_xor=1),
+        "theme size lies": _entries(theme_size_delta=-3),
+        "sheet doctype": _entries(sheet=doctype),
+    }
+    cold = {}
+    for name, data in cases.items():
+        path = tmp_path / f"{name}.xlsx"
+        path.write_bytes(data)
+        safety._PASSED.clear()
+        cold[name] = [(p.code, p.message) for p in check_package(path, Limits())]
+    assert [c[0][0] if c else "ok" for c in cold.values()] == ["ok", "file-corrupt", "file-unsafe", "file-unsafe"]
+    safety._PASSED.clear()
+    judged.clear()
+    warm = {}
+    for name in [*cases, *cases]:  # the clean file first warms the memory; every case then twice
+        warm[name] = [(p.code, p.message) for p in check_package(tmp_path / f"{name}.xlsx", Limits())]
+        assert warm[name] == cold[name], name
+    # a part that passed is inflated once, not once per file; one that was refused every time it comes
+    # (the clean theme once, then each lying theme in both rounds)
+    assert judged.count("xl/styles.xml") == 1 and judged.count("xl/theme/theme1.xml") == 1 + 2 * 2
