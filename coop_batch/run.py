@@ -322,23 +322,26 @@ def _limits(workspace: Workspace) -> Limits:
 
 def _early_readers(workspace: Workspace) -> Readers:
     """The readers started now, before the inbox is scanned: their start overlaps the ledger reads and
-    the hashing (a night with nothing new pays one idle process start, beside this one)."""
+    the hashing.  As many as `_read_each` will want, judged from a quick count of the inbox's files."""
     from .read_workers import Readers
 
-    count = workspace.settings.limits.workers
-    if count == 0 and (os.cpu_count() or 1) >= 2:  # 자동: as `_auto_workers` will decide, roughly
-        count = 2 if _at_least(workspace.inbox, _MANY_FILES) else 1
+    wanted = workspace.settings.limits.workers
+    files = _count_files(workspace.inbox, max(wanted, _MANY_FILES))
+    if wanted:
+        count = min(wanted, files)
+    else:
+        count = _auto_workers(files) if files else 0
     return Readers(_limits(workspace), count)
 
 
-def _at_least(folder: Path, files: int) -> bool:
-    """Does `folder` hold this many files (any kind, hidden too)?  Stops counting there."""
+def _count_files(folder: Path, enough: int) -> int:
+    """How many files `folder` holds (any kind, hidden too), counting no further than `enough`."""
     seen = 0
     for _, _, names in os.walk(folder):
         seen += len(names)
-        if seen >= files:
-            return True
-    return False
+        if seen >= enough:
+            return enough
+    return seen
 
 
 _MANY_FILES = 100  # a second reader pays its start (~0.1 s) back only over this many files

@@ -419,13 +419,21 @@ def test_a_night_with_nothing_to_read_stops_its_early_reader(tmp_path: Path, mon
     made: list[read_workers.Readers] = []
     real = read_workers.Readers.__init__
     monkeypatch.setattr(read_workers.Readers, "__init__", lambda self, *a: (made.append(self), real(self, *a))[1])
-    ws = init_workspace(tmp_path / "ws", policy_year=2016)
     started: list[read_workers._Worker] = []
     real_worker = read_workers._Worker.__init__
     monkeypatch.setattr(read_workers._Worker, "__init__", lambda self, *a: (started.append(self), real_worker(self, *a))[1])
-    report = run_batch(ws, as_of=date(2016, 3, 25), settle_seconds=0, mail=False)
-    assert report.outcomes == [] and len(made) == 1 and made[0].pool == []
-    assert all(w.proc.wait(10) is not None for w in started)
+    ws = init_workspace(tmp_path / "ws", policy_year=2016)
+
+    def night() -> None:
+        made.clear()
+        report = run_batch(ws, as_of=date(2016, 3, 25), settle_seconds=0, mail=False)
+        assert report.outcomes == [] and len(made) == 1 and made[0].pool == []
+
+    night()  # an empty inbox: no reader is even started
+    assert started == []
+    (ws.inbox / "Thumbs.db").write_bytes(b"x")  # a file, but one the run ignores: a reader starts, then stops
+    night()
+    assert len(started) == 1 and started[0].proc.wait(10) is not None
 
 
 def test_read_many_gives_back_the_thread_switch_interval(three_files: list[Path]):
