@@ -67,13 +67,12 @@ def run_batch(
             report.run_id = ledger.start_run(as_of, now)
             log.info("실행 %d 시작 (기준일 %s)", report.run_id, as_of)
             report.notes += _recover(workspace, ledger)
-            readers = _early_readers(workspace)
-            _refresh_stale(workspace, ledger, rules)
-            cache = ledger.all_records()  # every stored record set in one query, not one per accepted file
-            known = _known_projects(ledger, cache)
-            settle = settings.settle_seconds if settle_seconds is None else settle_seconds
-            prewarm = _prewarm() if write_outputs else None
-            with readers:  # stopped once the inbox is read, whatever happens
+            with _early_readers(workspace) as readers:  # stopped once the inbox is read, whatever happens
+                _refresh_stale(workspace, ledger, rules)
+                cache = ledger.all_records()  # every stored record set in one query, not one per accepted file
+                known = _known_projects(ledger, cache)
+                settle = settings.settle_seconds if settle_seconds is None else settle_seconds
+                prewarm = _prewarm() if write_outputs else None
                 _process_inbox(workspace, ledger, rules, report, now, known, cache, progress, settle, prewarm, readers)
             history = ledger.history()  # read once: the accepted files, the feedback copies, the master
             feedback = _start_feedback(workspace, history, report, prewarm) if prewarm is not None else None
