@@ -294,7 +294,7 @@ def _write_table(
         warnings.append(f"'{name}' 시트: {message[2:]}")
         row += 1
     if spec.note:
-        ws.write_string(row + 1, 0, wf.clean_text(spec.note)[0], styles.note)
+        wf.write_literal(ws, row + 1, 0, spec.note, styles.note)
     if counter.truncated:
         warnings.append(
             f"'{name}' 시트: {wf.EXCEL_MAX_CHARS:,}자를 넘는 셀 {counter.truncated:,}개는 잘라서 적었습니다(셀 끝에 표시)."

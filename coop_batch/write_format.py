@@ -282,6 +282,15 @@ def looks_rich(text: str) -> bool:
     return text.startswith("<r>") and text.endswith("</r>")
 
 
+def write_literal(ws: Worksheet, row: int, col: int, text: str, fmt: Format) -> None:
+    """A title, note or label written as typed: cleaned (`clean_text`), and never taken for markup."""
+    text = clean_text(text)[0]
+    if looks_rich(text):
+        ws.write_rich_string(row, col, *literal_runs(text, fmt), fmt)
+    else:
+        ws.write_string(row, col, text, fmt)
+
+
 def literal_runs(text: str, fmt: Format) -> tuple[Any, ...]:
     """`write_rich_string` arguments that show `text` as it is: `<` and the rest, in the cell's font."""
     return (fmt, text[:1], fmt, text[1:])

@@ -60,7 +60,7 @@ def _write_titles(ws: Worksheet, title: str | None, subtitle: str | None, span: 
             continue
         if height:
             ws.set_row(row, height)
-        ws.write_string(row, 0, wf.clean_text(text)[0], fmt)
+        wf.write_literal(ws, row, 0, text, fmt)
         for c in range(1, span):
             ws.write_blank(row, c, None, fmt)
         row += 1

@@ -98,16 +98,16 @@ def _write_summary(
         row += 1
         for fig in figures:
             ctype = fig.type or _infer_type(fig.value)
-            ws.write_string(row, 0, wf.clean_text(fig.label)[0], styles.figure_label)
+            wf.write_literal(ws, row, 0, fig.label, styles.figure_label)
             value_fmt = styles.figures.get(ctype, styles.figure_text)
             wf.cell_writer(ws, ctype, value_fmt, styles.figure_text, counter)(row, 1, fig.value)
             if fig.note:
-                ws.write_string(row, 2, wf.clean_text(fig.note)[0], styles.note)
+                wf.write_literal(ws, row, 2, fig.note, styles.note)
             row += 1
         row += 1
     layouts: dict[str, SheetLayout] = {}
     for table in spec.tables:
-        ws.write_string(row, 0, wf.clean_text(table.title)[0], styles.caption)
+        wf.write_literal(ws, row, 0, table.title, styles.caption)
         header_row = row + 1
         for c, column in enumerate(table.columns):
             ws.write_string(header_row, c, column.title, styles.header)
@@ -129,7 +129,7 @@ def _write_summary(
         layouts[table.title] = SheetLayout(name, header_row, first, last, columns, data)
         row = last + 2
     if spec.note:
-        ws.write_string(row, 0, wf.clean_text(spec.note)[0], styles.note)
+        wf.write_literal(ws, row, 0, spec.note, styles.note)
     ws.hide_gridlines(2)
     wf.print_setup(ws, repeat_row=None, date_text=date_text, tab="summary")
     ws.fit_to_pages(1, 1)  # a dashboard is read at a glance: one A4 page, not a table spilling onto a second

@@ -638,3 +638,20 @@ def test_text_shaped_like_rich_text_markup_is_shown_as_typed(tmp_path: Path, mon
         book = openpyxl.load_workbook(path)
         assert [c.value for c in book["표"]["A"]][1:] == [e[0] for e in expected]
     both_paths(tmp_path / "both", monkeypatch, make)
+
+
+def test_titles_notes_and_labels_shaped_like_markup_are_shown_as_typed(tmp_path: Path):
+    import openpyxl
+
+    odd = "<r>세무과 & 재무과</r>"
+    summary = SummarySpec(
+        title=odd, subtitle=odd, figures=[Figure(odd, 1, note=odd)],
+        tables=[SummaryTable(odd, [ColumnSpec("부서")], [[odd]])], note=odd,
+    )
+    table = SheetSpec("표", [ColumnSpec("부서")], [["세무과"]], title=odd, subtitle=odd, note=odd)
+    path = write_workbook(tmp_path / "m.xlsx", [summary, table], created=AS_OF).path
+    book = openpyxl.load_workbook(path)  # it would not parse if any of these were written as markup
+    # 요약: title, subtitle, figure label and note, table title and cell, note; 표: title, subtitle, note
+    for name, count in (("요약", 7), ("표", 3)):
+        texts = [c.value for row in book[name].iter_rows() for c in row if isinstance(c.value, str)]
+        assert texts.count(odd) == count, (name, texts)
