@@ -12,12 +12,13 @@ import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .seoul import SEOUL as SEOUL  # re-exported: most modules take the clock from here
+from .seoul import seoul_time
+
 CONFIG_NAME = "coop_batch.toml"
-SEOUL = ZoneInfo("Asia/Seoul")
 
 
 class ConfigError(Exception):
@@ -227,4 +228,4 @@ def init_workspace(root: Path | str, *, policy_year: int = 2016, evaluation_year
 
 
 def today_seoul(now: datetime | None = None) -> date:
-    return (now or datetime.now(SEOUL)).astimezone(SEOUL).date()
+    return seoul_time(now).date()

@@ -31,7 +31,8 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from .config import SEOUL, Mail, Workspace
+from .config import Mail, Workspace
+from .seoul import seoul_time
 from .mail_body import Attachment, render_html, render_text
 from .mail_smtp import SendError, addr_spec, connect, describe_error, send_raw
 
@@ -98,7 +99,7 @@ def _choose_attachments(paths: list[Path], limit_mb: float) -> tuple[list[Attach
 
 def compose(report: RunReport, mail: Mail, *, now: datetime | None = None, draft: bool = False) -> Composed:
     """The run's message.  A draft (no SMTP) has no From: Outlook sends it from the user's account."""
-    now = (now or datetime.now(SEOUL)).astimezone(SEOUL)
+    now = seoul_time(now)
     outputs = [Path(p) for p in report.outputs if Path(p).suffix.lower() == ".xlsx"]
     attached, left_out = _choose_attachments(outputs, mail.max_attachment_mb)
     # Raw UTF-8 headers only when an address needs them (RFC 6531/6532); otherwise 7-bit clean.
@@ -315,7 +316,7 @@ def deliver_run(
 ) -> MailResult:
     """After a run: one message for this run, plus a retry of any earlier unsent ones."""
     mail = workspace.settings.mail
-    now = (now or datetime.now(SEOUL)).astimezone(SEOUL)
+    now = seoul_time(now)
     result = MailResult()
     draft = not mail.smtp_host
     composed = compose(report, mail, now=now, draft=draft)

@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from .config import CONFIG_NAME, SEOUL, ConfigError, Settings, Workspace, load_settings
+from .seoul import seoul_time
 
 MIN_FREE_MB = 200  # below: FAIL (a night's outputs and archive copies need room)
 LOW_FREE_MB = 1024  # below: WARN
@@ -91,7 +92,7 @@ def diagnose(
     _check_inbox_templates(result, workspace, rules)
     _check_mail(result, settings, smtp_timeout, tls_context)
     _check_disk(result, root)
-    _check_ledger(result, workspace, (now or datetime.now(SEOUL)).astimezone(SEOUL))
+    _check_ledger(result, workspace, seoul_time(now))
     return result
 
 

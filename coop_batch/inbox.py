@@ -30,11 +30,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from .errors import Problem
+from .seoul import SEOUL
 
-SEOUL = ZoneInfo("Asia/Seoul")
 _WINDOWS = os.name == "nt"
 
 _IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store", "ehthumbs.db"}

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from zoneinfo import ZoneInfo
 
-SEOUL = ZoneInfo("Asia/Seoul")
+from .seoul import SEOUL, seoul_time
+
 LOCK_NAME = "coop_batch.lock"
 
 _WINDOWS = os.name == "nt"
@@ -48,7 +48,7 @@ class LockHolder:
         return cls(
             pid=os.getpid(),
             host=socket.gethostname(),
-            started=(started or datetime.now(SEOUL)).astimezone(SEOUL).replace(microsecond=0),
+            started=seoul_time(started).replace(microsecond=0),
             command=command if command is not None else " ".join(sys.argv),
         )
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from . import inbox as inbox_mod
 from .config import SEOUL, Workspace
+from .seoul import seoul_time
 from .errors import has_errors
 from .ledger import FileRow, FileStatus, Ledger, RunStatus
 from .lock import WorkspaceLock
@@ -54,7 +55,7 @@ def run_batch(
     settings = workspace.settings
     rules = load_rules(settings.policy_year)
     setup_logging(workspace.logs, settings.logging.keep_days)
-    now = (now or datetime.now(SEOUL)).astimezone(SEOUL)
+    now = seoul_time(now)
     as_of = as_of or now.date()
     report = RunReport(workspace.root, as_of)
     with WorkspaceLock(workspace.lock_path, command) as lock:
