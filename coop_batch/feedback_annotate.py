@@ -13,7 +13,7 @@ import os
 import secrets
 import warnings
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +70,12 @@ def annotate_workbook(
 
 
 def _replace(tmp: Path, target: Path) -> Path:
-    try:
-        os.replace(tmp, target)
-        return target
-    except PermissionError:  # Windows: last night's copy is open in Excel; keep both
-        alt = target.with_name(f"{target.stem}_{datetime.now():%H%M%S}{target.suffix}")
-        os.replace(tmp, alt)
-        log.warning("%s이(가) 열려 있어 %s(으)로 저장했습니다", target.name, alt.name)
-        return alt
+    from .write import move_into_place
+
+    placed, beside = move_into_place(tmp, target)
+    if beside:  # Windows: last night's copy is open in Excel; keep both
+        log.warning("%s이(가) 열려 있어 %s(으)로 저장했습니다", target.name, placed.name)
+    return placed
 
 
 def _drop_previous_round(wb: Any) -> None:

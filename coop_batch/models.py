@@ -121,25 +121,26 @@ def _non_negative(number: Decimal | int, value: Any) -> None:
         fail("negative", value=shown(value))
 
 
+def _parsed(value: Any, parse: Callable[[Any], Any], code: str) -> Any:
+    """`parse(value)`, which must not be negative; `code` when it cannot be read at all."""
+    try:
+        number = parse(value)
+    except ValueError:
+        fail(code, value=shown(value))
+    _non_negative(number, value)
+    return number
+
+
 def _integer(value: Any, info: ValidationInfo) -> int:
     if is_blank(value):
         fail("required")
-    try:
-        number = to_int(value)
-    except ValueError:
-        fail("bad-integer", value=shown(value))
-    _non_negative(number, value)
-    return number
+    return _parsed(value, to_int, "bad-integer")
 
 
 def _number(value: Any, info: ValidationInfo) -> Decimal | None:
     if is_blank(value):
         return None
-    try:
-        number = to_decimal(value)
-    except ValueError:
-        fail("bad-number", value=shown(value))
-    _non_negative(number, value)
+    number = _parsed(value, to_decimal, "bad-number")
     # 20.0 from a numeric cell reads as 20: same value, friendlier in messages and the master sheet
     return number.quantize(Decimal(1)) if number == number.to_integral_value() else number
 
@@ -164,12 +165,7 @@ def _money_million(value: Any, info: ValidationInfo) -> int | None:
 def _money_won(value: Any, info: ValidationInfo) -> int:
     if is_blank(value):
         fail("required")
-    try:
-        won = to_won(value)
-    except ValueError:
-        fail("bad-money", value=shown(value))
-    _non_negative(won, value)
-    return won
+    return _parsed(value, to_won, "bad-money")
 
 
 def _date(value: Any, info: ValidationInfo) -> date | None:

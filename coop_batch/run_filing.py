@@ -106,7 +106,8 @@ def _file_chunk(
     chunk in the inbox or filed, with its row committed and unfiled, and `_recover` finishes the moves.
     Where they went is committed without an fsync (see `Ledger.mark_filed`)."""
     filings: list[_Filing] = []
-    archive, quarantine = inbox_mod.archive_dir(workspace.archive, now), workspace.quarantine  # = _destination
+    archive = _destination(workspace, FileStatus.ACCEPTED, now)  # duplicates are archived too
+    quarantine = _destination(workspace, FileStatus.REJECTED, now)
     with ledger.transaction():
         # What the chunk's contents repeat, in one query instead of one per file.  The rows are
         # written by one `record_files` (no savepoint per file); a file repeating one recorded in

@@ -58,7 +58,8 @@ def load_tracking(workspace: Workspace, as_of: date) -> Tracking | None:
         return None
     ledger = open_readonly(workspace.ledger_path)
     try:
-        submitted = submitted_from(ledger.accepted_files(), ledger.records_of)
+        records = ledger.all_records()  # one query, as the nightly run reads them (not one per file)
+        submitted = submitted_from(ledger.accepted_files(), lambda sha: records.get(sha, []))
     except sqlite3.Error as exc:
         raise LedgerError(f"접수 대장 {workspace.ledger_path}을(를) 읽는 중 오류가 났습니다({exc}). 잠시 뒤 다시 실행해 주세요.") from None
     finally:

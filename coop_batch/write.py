@@ -116,7 +116,7 @@ def write_workbook(
     tmp.open("xb").close()
     try:
         counts, warnings = _build(tmp, sheets, created, charts, tones)
-        final, fallback = _move_into_place(tmp, path)
+        final, fallback = move_into_place(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -214,7 +214,9 @@ def _discard(workbook: Workbook) -> None:
             Path(name).unlink(missing_ok=True)
 
 
-def _move_into_place(tmp: Path, target: Path) -> tuple[Path, bool]:
+def move_into_place(tmp: Path, target: Path) -> tuple[Path, bool]:
+    """Replace `target` with `tmp`; when the target is open (Windows refuses), put it beside as
+    `이름_HHMMSS.xlsx` instead.  Returns (where it went, whether that is beside the target)."""
     try:
         os.replace(tmp, target)
         return target, False
