@@ -41,9 +41,14 @@ _MAX_START_FAILURES = 3
 _DEPTH = 32  # tasks queued per worker: it reads on while we validate and file a chunk (a timeout is per file)
 
 
-def _send(stream: Any, message: Any) -> None:
+def _frame(message: Any) -> bytes:
     body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(struct.pack("<Q", len(body)) + body)
+    return struct.pack("<Q", len(body)) + body
+
+
+def _send(stream: Any, *messages: Any) -> None:
+    """Several messages in one write: each flush is a system call that wakes the reader (~70 µs)."""
+    stream.write(b"".join(map(_frame, messages)))
     stream.flush()
 
 
@@ -128,9 +133,9 @@ class _Worker:
         threading.Thread(target=self._pump, args=(inbox,), daemon=True).start()
         self._write(limits)
 
-    def _write(self, message: Any) -> None:
+    def _write(self, *messages: Any) -> None:
         try:
-            _send(self.proc.stdin, message)
+            _send(self.proc.stdin, *messages)
         except OSError:  # the worker died; its pump reports that and read_many retires it
             pass
 
@@ -141,27 +146,38 @@ class _Worker:
         except Exception:  # EOF, a broken pipe, a truncated message: the worker is gone
             inbox.put((self, None))
 
-    def send(self, index: int, path: Path, timeout: float) -> None:
+    def send(self, tasks: list[tuple[int, Path]], timeout: float) -> None:
         if not self.tasks:
             self.deadline = time.monotonic() + timeout
-        self.tasks.append(index)
-        self._write((index, str(path), path.name))
+        self.tasks.extend(index for index, _ in tasks)
+        self._write(*[(index, str(path), path.name) for index, path in tasks])
 
     def stop(self, kill: bool = False) -> None:
-        try:
-            if not kill:
-                self.proc.stdin.close()  # EOF: the worker finishes its loop and exits
-                self.proc.wait(2)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        if self.proc.poll() is None:
+        """End the worker: EOF on its stdin (it finishes its loop and exits), or kill it.  Not waited
+        for here: a thread reaps it, so the run goes on while the interpreter winds down (~30 ms)."""
+        if kill:
             self.proc.kill()
-            self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
+        else:
             try:
-                stream.close()
+                self.proc.stdin.close()
             except OSError:
                 pass
+        threading.Thread(target=_reap, args=(self.proc,), daemon=True).start()
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for a stopped worker (killing it after 2 s), then close its pipes: its stdout only now,
+    when the pump reading it has met the end."""
+    try:
+        proc.wait(2)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for stream in (proc.stdin, proc.stdout):
+        try:
+            stream.close()
+        except OSError:
+            pass
 
 
 class Readers:
@@ -262,9 +278,15 @@ def read_many(
                     log.warning("cannot start a reader worker", exc_info=True)
                     failures += 1
             for w in pool:
-                while w.ready and len(w.tasks) < _DEPTH and todo and todo[0] < next_out + window:
+                # Topped up once half its queue is read, in one write, not one write per file.
+                if not w.ready or len(w.tasks) > _DEPTH // 2:
+                    continue
+                batch: list[tuple[int, Path]] = []
+                while len(w.tasks) + len(batch) < _DEPTH and todo and todo[0] < next_out + window:
                     index = todo.popleft()
-                    w.send(index, paths[index], limits.timeout_seconds)
+                    batch.append((index, paths[index]))
+                if batch:
+                    w.send(batch, limits.timeout_seconds)
             if idle is not None and in_flight(pool) and inbox.empty():
                 idle()
             waiting = [w.deadline for w in pool if w.tasks or not w.ready]

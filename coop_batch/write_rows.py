@@ -253,10 +253,17 @@ def stream_rows(
     from xlsxwriter.utility import xl_col_to_name
 
     ncols = len(columns)
-    letters = [xl_col_to_name(c) for c in range(ncols)]
+    # One format string per row, not an f-string per cell: `{0}` is the row number, `{c+1}` a cell.
+    template = (
+        '<row r="{0}">'
+        + "".join(f'<c r="{xl_col_to_name(c)}{{0}}"{{{c + 1}}}' for c in range(ncols))
+        + "</row>"
+    )
+    padding = (None,) * ncols
     sums: dict[int, int | Decimal] = {c: 0 for c in totals}
     sum_types = {c: columns[c].type for c, op in totals.items() if op == "sum"}
     write = None
+    chunk: list[str] = []
     written, dropped = 0, [0]
     pending: Sequence[Any] | None = None
     for values in _fitting(name, data, ncols, capacity, dropped):
@@ -264,11 +271,13 @@ def stream_rows(
             if write is None:
                 ws._write_single_row(first)  # flush the header row, as the first data cell would
                 write = ws.fh.write
-            n = first + written  # the pending row's number as Excel counts (from 1)
-            cells = [f'<c r="{letter}{n}"{render(value)}' for letter, render, value in zip(letters, renderers, pending)]
-            for c in range(len(pending), ncols):
-                cells.append(f'<c r="{letters[c]}{n}"{renderers[c](None)}')
-            write(f'<row r="{n}">{"".join(cells)}</row>')
+            if len(pending) < ncols:
+                pending = (*pending, *padding[len(pending):])
+            # first + written: the pending row's number as Excel counts (from 1)
+            chunk.append(template.format(first + written, *[render(v) for render, v in zip(renderers, pending)]))
+            if len(chunk) >= 64:
+                write("".join(chunk))
+                chunk.clear()
         if totals:
             for c, op in totals.items():
                 value = values[c] if c < len(values) else None
@@ -278,6 +287,8 @@ def stream_rows(
                     sums[c] += 1
         pending = values
         written += 1
+    if chunk:
+        write("".join(chunk))  # type: ignore[misc]  # set with the first chunked row
     if pending is None:
         return 0, dropped[0], sums
     last = first + written - 1

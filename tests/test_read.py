@@ -394,7 +394,7 @@ def test_early_readers_are_the_ones_that_read_and_are_stopped(three_files: list[
     monkeypatch.setattr(read_workers._Worker, "__init__", lambda self, *a: (spawned.append(self), real(self, *a))[1])
     assert _projects(read_many(three_files, Limits(), workers=1, readers=readers)) == ["가", "나", "다"]
     assert spawned == [] and readers.pool == []  # no second start; all stopped
-    assert all(w.proc.poll() is not None for w in early)
+    assert all(w.proc.wait(10) is not None for w in early)
 
 
 def test_early_readers_not_used_are_stopped(three_files: list[Path]):
@@ -434,6 +434,33 @@ def test_a_night_with_nothing_to_read_stops_its_early_reader(tmp_path: Path, mon
     (ws.inbox / "Thumbs.db").write_bytes(b"x")  # a file, but one the run ignores: a reader starts, then stops
     night()
     assert len(started) == 1 and started[0].proc.wait(10) is not None
+
+
+def test_tasks_go_to_a_worker_in_batches_not_one_write_per_file(three_files: list[Path], monkeypatch):
+    from coop_batch import read_workers
+
+    writes: list[int] = []
+    real = read_workers._Worker._write
+    monkeypatch.setattr(read_workers._Worker, "_write", lambda self, *m: (writes.append(len(m)), real(self, *m))[1])
+    paths = three_files * 30  # 90 files, one worker: 32 queued, then topped up 16 at a time
+    assert _projects(read_many(paths, Limits(), workers=1)) == ["가", "나", "다"] * 30
+    tasks = writes[1:]  # the first write is the limits
+    assert sum(tasks) == 90 and len(tasks) <= 1 + -(-(90 - read_workers._DEPTH) // (read_workers._DEPTH // 2)) + 1
+    assert max(tasks) == read_workers._DEPTH
+
+
+def test_stopping_a_worker_does_not_wait_for_it_and_a_stuck_one_is_killed():
+    from coop_batch import read_workers
+
+    # a "worker" that ignores the end of its input: stop() must return at once, the reaper kill it
+    stuck = object.__new__(read_workers._Worker)
+    stuck.proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    started = time.monotonic()
+    stuck.stop()
+    assert time.monotonic() - started < 1.0
+    assert stuck.proc.wait(20) is not None  # killed after the reaper's 2 s
+    assert time.monotonic() - started < 15
 
 
 def test_read_many_gives_back_the_thread_switch_interval(three_files: list[Path]):

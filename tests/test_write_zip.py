@@ -1,0 +1,124 @@
+"""The workbook package compressed on two threads (`write_zip`): the same bytes as zipfile."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter.workbook as xw
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from coop_batch import write_zip
+from coop_batch.write import ColumnSpec, SheetSpec, write_workbook
+from coop_batch.write_zip import PackageZip, threaded_zip
+
+AS_OF = datetime(2016, 3, 31, 9, 0)
+
+
+def big_sheets() -> list[SheetSpec]:
+    columns = [ColumnSpec("번호", "int"), ColumnSpec("부서"), ColumnSpec("날짜", "date"), ColumnSpec("내용")]
+    rows = [[i, f"부서{i % 13}", date(2016, 1, 1 + i % 28), f"○ 추진실적: 회의 {i}회 개최 & <검토>"] for i in range(3000)]
+    return [SheetSpec("주간실적", columns, rows), SheetSpec("제출이력", columns, rows[::-1]), SheetSpec("빈 표", columns, [])]
+
+
+@contextmanager
+def without_threads():
+    yield
+
+
+def test_a_workbook_packed_on_threads_is_the_same_bytes_as_zipfiles(tmp_path: Path, monkeypatch):
+    used: list[PackageZip] = []
+    real_init = PackageZip.__init__
+    monkeypatch.setattr(PackageZip, "__init__", lambda self, *a, **k: (used.append(self), real_init(self, *a, **k))[1])
+    monkeypatch.setattr(write_zip.os, "cpu_count", lambda: 2)
+    threaded = write_workbook(tmp_path / "threaded.xlsx", big_sheets(), created=AS_OF).path
+    assert len(used) == 1, "the threaded package was not used"
+    assert xw.ZipFile is zipfile.ZipFile  # given back
+    monkeypatch.setattr(write_zip, "threaded_zip", without_threads)
+    plain = write_workbook(tmp_path / "plain.xlsx", big_sheets(), created=AS_OF).path
+    assert len(used) == 1
+    assert threaded.read_bytes() == plain.read_bytes()
+    with zipfile.ZipFile(threaded) as archive:
+        assert archive.testzip() is None
+    assert openpyxl.load_workbook(threaded)["제출이력"]["A2"].value == 2999
+
+
+NAMES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00/\\"), min_size=1, max_size=12)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.lists(st.tuples(NAMES, st.binary(max_size=3000) | st.text(max_size=500)), max_size=6, unique_by=lambda p: p[0]),
+       deflate=st.booleans())
+def test_any_parts_give_the_bytes_zipfile_gives(parts, deflate):
+    compression = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
+    ours, theirs = io.BytesIO(b"stub"), io.BytesIO(b"stub")  # an archive after other bytes, too
+    ours.seek(0, 2)
+    theirs.seek(0, 2)
+    mine = PackageZip(ours, "w", compression=compression, allowZip64=True)
+    with zipfile.ZipFile(theirs, "w", compression=compression, allowZip64=True) as reference:
+        for name, data in parts:
+            info = zipfile.ZipInfo(f"xl/{name}", (1980, 1, 1, 0, 0, 0))
+            info.compress_type = compression
+            reference.writestr(info, data)
+            mine.writestr(zipfile.ZipInfo(f"xl/{name}", (1980, 1, 1, 0, 0, 0)), data)
+    mine.close()
+    assert ours.getvalue() == theirs.getvalue()
+
+
+def test_files_handed_over_are_read_at_once(tmp_path: Path):
+    """xlsxwriter removes each part's file as soon as `write` returns."""
+    out = tmp_path / "p.zip"
+    archive = PackageZip(str(out), "w", compression=zipfile.ZIP_DEFLATED)
+    for name in ("a.xml", "b.xml"):
+        part = tmp_path / name
+        part.write_text(f"<{name}/>" * 1000, "utf-8")
+        archive.write(str(part), f"xl/{name}")
+        part.unlink()
+    archive.close()
+    with zipfile.ZipFile(out) as check:
+        assert check.namelist() == ["xl/a.xml", "xl/b.xml"] and check.read("xl/b.xml") == b"<b.xml/>" * 1000
+
+
+def test_an_archive_past_zip_limits_is_left_to_zipfile(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(write_zip, "_LIMIT", 10)
+    out = tmp_path / "big.zip"
+    archive = PackageZip(str(out), "w", compression=zipfile.ZIP_DEFLATED)
+    archive.writestr(zipfile.ZipInfo("a.xml", (1980, 1, 1, 0, 0, 0)), b"x" * 100)
+    archive.close()
+    with zipfile.ZipFile(out) as check:
+        assert check.read("a.xml") == b"x" * 100
+
+
+def test_the_swap_is_undone_on_failure_and_skipped_where_it_does_not_fit(monkeypatch):
+    monkeypatch.setattr(write_zip.os, "cpu_count", lambda: 2)
+    with pytest.raises(RuntimeError):
+        with threaded_zip():
+            assert xw.ZipFile is PackageZip
+            raise RuntimeError("boom")
+    assert xw.ZipFile is zipfile.ZipFile
+    monkeypatch.setattr(write_zip.os, "cpu_count", lambda: 1)  # one core: nothing to gain
+    with threaded_zip():
+        assert xw.ZipFile is zipfile.ZipFile
+    monkeypatch.setattr(write_zip.os, "cpu_count", lambda: 2)
+    with threaded_zip():  # nested (another writer already swapped): left as it is
+        with threaded_zip():
+            assert xw.ZipFile is PackageZip
+        assert xw.ZipFile is PackageZip
+    assert xw.ZipFile is zipfile.ZipFile
+
+
+def test_a_failing_compression_fails_the_write_and_leaves_no_file(tmp_path: Path, monkeypatch):
+    def broken(data: bytes) -> bytes:
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(write_zip, "_deflate", broken)
+    monkeypatch.setattr(write_zip.os, "cpu_count", lambda: 2)
+    with pytest.raises(Exception):
+        write_workbook(tmp_path / "out" / "x.xlsx", big_sheets()[:1], created=AS_OF)
+    assert list((tmp_path / "out").iterdir()) == []
