@@ -196,8 +196,14 @@ def _run(workspace, as_of, settle_seconds=None, now=None, *, quiet: bool = False
 @click.option("--quiet", "-q", is_flag=True, help="화면에 아무것도 쓰지 않습니다(예약 작업용; 내용은 logs/에 남음)")
 def run_cmd(workspace_dir: str, as_of, no_mail: bool, quiet: bool) -> None:
     """야간 배치를 한 번 실행합니다: 검증 → 접수/반려 보관 → 대장 기록 → 통합현황·명단 작성 → 메일."""
-    workspace = _open(workspace_dir)
-    sys.exit(_run(workspace, as_of.date() if as_of else None, quiet=quiet, mail=not no_mail))
+    from .spawn import dismiss_early, start_early
+
+    start_early(workspace_dir)  # the night's helper processes start while this one imports the rest
+    try:
+        workspace = _open(workspace_dir)
+        sys.exit(_run(workspace, as_of.date() if as_of else None, quiet=quiet, mail=not no_mail))
+    finally:
+        dismiss_early()  # those the run did not take (it stopped early, or needed fewer)
 
 
 @cli.command("status")

@@ -23,6 +23,8 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Sequence
 
 from .feedback import FEEDBACK_DIR, FeedbackResult, copies_due, expected_copy, write_copy
+from .spawn import COPIER_BOOT as _BOOT
+from .spawn import adopt, spawn
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import Workspace
@@ -34,7 +36,6 @@ log = logging.getLogger("coop_batch")
 # One copy is enough: openpyxl's import (~0.15 s) and the copy then run beside the master instead of
 # before it.  With one core there is nothing beside: the copies are written here, in series.
 PARALLEL_MIN = 1 if (os.cpu_count() or 1) >= 2 else 10**9
-_BOOT = "from coop_batch.feedback_job import _child_main; _child_main()"
 _SECONDS_BASE, _SECONDS_PER_COPY = 60.0, 10.0  # a child still busy after this is taken for hung
 
 Due = list[tuple["FileRow", PurePosixPath]]
@@ -45,9 +46,7 @@ class _Child:
     job: started early (`Prewarm`), its start-up overlaps the reading and filing."""
 
     def __init__(self) -> None:
-        from .read_workers import spawn
-
-        self.proc = spawn(_BOOT)
+        self.proc = adopt(_BOOT) or spawn(_BOOT)  # one started early (spawn.start_early), or a new one
         self.output = b""
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()  # a child that dies at once must not leave us blocked on its pipe

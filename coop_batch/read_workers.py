@@ -16,7 +16,6 @@ import pickle
 import queue
 import signal
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -29,13 +28,14 @@ from .errors import Problem
 from .records import SheetData
 from .safety_limits import Limits
 from .schema import KIND_BY_ID
+from .spawn import READER_BOOT as _BOOT
+from .spawn import adopt, reap, spawn
 
 log = logging.getLogger("coop_batch.read")  # the reader's logger, as before the split
 
 # Test-only hook, read in the worker: "hang:<file name>" or "crash:<file name>" makes the worker
 # hang or die on that file, so that the timeout and crash paths are tested with real processes.
 TEST_FAULT_ENV = "COOP_BATCH_TEST_WORKER_FAULT"
-_BOOT = "from coop_batch.read_workers import _worker_main; _worker_main()"
 _STARTUP_SECONDS = 60.0
 _MAX_START_FAILURES = 3
 _DEPTH = 32  # tasks queued per worker: it reads on while we validate and file a chunk (a timeout is per file)
@@ -112,21 +112,9 @@ def _cap_memory(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
 
 
-def spawn(boot: str) -> subprocess.Popen[bytes]:
-    """A child Python running `boot`, talking over its stdin/stdout pipes, that imports this very
-    package (not another copy on the path), with no console window of its own on Windows."""
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    return subprocess.Popen(
-        [sys.executable, "-c", boot], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-        creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
-    )
-
-
 class _Worker:
     def __init__(self, limits: Limits, inbox: queue.Queue[tuple[_Worker, Any]]) -> None:
-        self.proc = spawn(_BOOT)
+        self.proc = adopt(_BOOT) or spawn(_BOOT)  # one started early (spawn.start_early), or a new one
         self.ready = False
         self.tasks: deque[int] = deque()  # in flight, in the order the worker takes them
         self.deadline = time.monotonic() + _STARTUP_SECONDS
@@ -162,22 +150,7 @@ class _Worker:
                 self.proc.stdin.close()
             except OSError:
                 pass
-        threading.Thread(target=_reap, args=(self.proc,), daemon=True).start()
-
-
-def _reap(proc: subprocess.Popen[bytes]) -> None:
-    """Wait for a stopped worker (killing it after 2 s), then close its pipes: its stdout only now,
-    when the pump reading it has met the end."""
-    try:
-        proc.wait(2)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    for stream in (proc.stdin, proc.stdout):
-        try:
-            stream.close()
-        except OSError:
-            pass
+        threading.Thread(target=reap, args=(self.proc, 2.0), daemon=True).start()
 
 
 class Readers:

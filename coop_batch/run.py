@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from . import inbox as inbox_mod
 from .config import SEOUL, Workspace
 from .seoul import seoul_time
+from .spawn import MANY_FILES as _MANY_FILES  # a second reader pays its start back only over this many files
 from .errors import has_errors
 from .ledger import FileRow, FileStatus, Ledger, RunStatus
 from .lock import WorkspaceLock
@@ -77,6 +78,7 @@ def run_batch(
                 _process_inbox(workspace, ledger, rules, report, now, known, cache, progress, settle, prewarm, readers)
             history = ledger.history()  # read once: the accepted files, the feedback copies, the master
             feedback = _start_feedback(workspace, history, report, prewarm) if prewarm is not None else None
+            _dismiss_early()  # a copy writer started early that no copy needed after all
             accepted = _accepted(history)
             sources = [_source(ledger, row, cache) for row in accepted]
             # The 요약 shows what changed since the last run: rows superseded by THIS run's files,
@@ -110,6 +112,12 @@ def run_batch(
 
 
 # --- steps ---
+
+
+def _dismiss_early() -> None:
+    from .spawn import dismiss_early
+
+    dismiss_early()
 
 
 def _prewarm() -> Prewarm:
@@ -325,26 +333,19 @@ def _early_readers(workspace: Workspace) -> Readers:
     the hashing.  As many as `_read_each` will want, judged from a quick count of the inbox's files."""
     from .read_workers import Readers
 
+    from .spawn import READER_BOOT, count_files, dismiss_early
+
     wanted = workspace.settings.limits.workers
-    files = _count_files(workspace.inbox, max(wanted, _MANY_FILES))
+    files = count_files(workspace.inbox, max(wanted, _MANY_FILES))
     if wanted:
         count = min(wanted, files)
     else:
         count = _auto_workers(files) if files else 0
-    return Readers(_limits(workspace), count)
+    readers = Readers(_limits(workspace), count)
+    dismiss_early(READER_BOOT)  # started early (spawn.start_early) but more than this night wants
+    return readers
 
 
-def _count_files(folder: Path, enough: int) -> int:
-    """How many files `folder` holds (any kind, hidden too), counting no further than `enough`."""
-    seen = 0
-    for _, _, names in os.walk(folder):
-        seen += len(names)
-        if seen >= enough:
-            return enough
-    return seen
-
-
-_MANY_FILES = 100  # a second reader pays its start (~0.1 s) back only over this many files
 
 
 def _auto_workers(files: int) -> int:
