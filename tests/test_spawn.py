@@ -1,0 +1,110 @@
+"""Helper processes started before the run's own imports (`spawn.start_early`), adopted or sent away."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from coop_batch import spawn
+from coop_batch.cli import cli
+from coop_batch.read import Limits, read_many
+from coop_batch.rules import load_rules
+from coop_batch.schema import KIND_BY_ID
+from coop_batch.templates import write_template
+
+SAFETY = "안전도시 만들기"
+
+
+@pytest.fixture
+def started(monkeypatch) -> list[subprocess.Popen[bytes]]:
+    """Every helper process started, early or not; none left behind by a test."""
+    procs: list[subprocess.Popen[bytes]] = []
+    real = spawn.spawn
+
+    def record(boot: str) -> subprocess.Popen[bytes]:
+        procs.append(real(boot))
+        return procs[-1]
+
+    monkeypatch.setattr(spawn, "spawn", record)
+    monkeypatch.setattr(spawn.os, "cpu_count", lambda: 2)
+    yield procs
+    spawn.dismiss_early()
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def weekly_files(folder: Path, count: int) -> list[Path]:
+    rules = load_rules(2016)
+    rows = [{"report_date": date(2016, 3, 4), "project": SAFETY, "department": "안전치수과", "progress": "교육"}]
+    return [write_template(KIND_BY_ID["weekly"], rules, folder / f"주간실적_{i}.xlsx", rows) for i in range(count)]
+
+
+def test_nothing_starts_for_an_empty_or_missing_inbox(tmp_path: Path, started):
+    spawn.start_early(tmp_path / "없는폴더")
+    (tmp_path / "ws" / "inbox").mkdir(parents=True)
+    spawn.start_early(tmp_path / "ws")
+    assert started == [] and spawn.adopt(spawn.READER_BOOT) is None
+
+
+def test_a_small_night_gets_one_early_reader_and_read_many_adopts_it(tmp_path: Path, started, monkeypatch):
+    files = weekly_files(tmp_path / "ws" / "inbox", 3)
+    spawn.start_early(tmp_path / "ws")
+    assert len(started) == 1  # one reader; no copy writer for three files
+    early = started[0]
+    results = list(read_many(files, Limits(), workers=1))
+    assert [data.rows[0][1][1] for _, data in results] == [SAFETY] * 3
+    assert started == [early]  # adopted, not a second start
+    assert early.wait(10) is not None  # and stopped with the others
+
+
+def test_a_big_night_gets_two_readers_and_a_copy_writer_and_those_not_taken_are_sent_away(tmp_path: Path, started):
+    inbox = tmp_path / "ws" / "inbox"
+    inbox.mkdir(parents=True)
+    for i in range(spawn.MANY_FILES):
+        (inbox / f"{i}.xlsx").write_bytes(b"x")
+    spawn.start_early(tmp_path / "ws")
+    boots = [proc.args[-1] for proc in started]
+    assert sorted(boots) == sorted([spawn.READER_BOOT] * 2 + [spawn.COPIER_BOOT])
+    spawn.dismiss_early()
+    assert spawn.adopt(spawn.READER_BOOT) is None
+    assert all(proc.wait(15) is not None for proc in started)  # each ended at the end of its input
+
+
+def test_one_core_starts_no_second_reader_nor_copy_writer(tmp_path: Path, started, monkeypatch):
+    monkeypatch.setattr(spawn.os, "cpu_count", lambda: 1)
+    inbox = tmp_path / "ws" / "inbox"
+    inbox.mkdir(parents=True)
+    for i in range(spawn.MANY_FILES):
+        (inbox / f"{i}.xlsx").write_bytes(b"x")
+    spawn.start_early(tmp_path / "ws")
+    assert [proc.args[-1] for proc in started] == [spawn.READER_BOOT]
+
+
+def test_an_early_process_that_died_is_not_adopted(tmp_path: Path, started):
+    weekly_files(tmp_path / "ws" / "inbox", 1)
+    spawn.start_early(tmp_path / "ws")
+    started[0].kill()
+    started[0].wait(10)
+    assert spawn.adopt(spawn.READER_BOOT) is None
+
+
+def test_the_run_command_uses_its_early_processes_and_leaves_none_running(tmp_path: Path, started):
+    root = tmp_path / "작업폴더"
+    assert CliRunner().invoke(cli, ["init", str(root)]).exit_code == 0
+    config = root / "coop_batch.toml"
+    config.write_text(config.read_text("utf-8").replace("settle_seconds = 120", "settle_seconds = 0"), "utf-8")
+    weekly_files(root / "inbox" / "안전치수과", 2)
+    (root / "inbox" / "망가진.xlsx").write_bytes(b"not a workbook")  # one bad file: a copy is due
+    result = CliRunner().invoke(cli, ["run", "-w", str(root), "--as-of", "2016-03-25", "--no-mail"])
+    assert result.exit_code == 1, result.output  # the bad file is rejected
+    assert "받은 파일 3건" in result.output
+    readers = [proc for proc in started if proc.args[-1] == spawn.READER_BOOT]
+    assert len(readers) == 1 and started[0] is readers[0]  # started before the run's imports, then adopted
+    assert spawn.adopt(spawn.READER_BOOT) is None and spawn.adopt(spawn.COPIER_BOOT) is None
+    assert all(proc.wait(15) is not None for proc in started)
