@@ -160,14 +160,16 @@ def sha256_of(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def can_open(path: Path) -> bool:
-    """False when the file cannot be opened and read (locked, no permission): defer it."""
+def stat_and_sha256(path: Path) -> tuple[os.stat_result, str] | None:
+    """The file's stat and SHA-256 from one open; None when it cannot be opened at all (locked, no
+    permission, a folder): defer it.  Reading it may still fail (it vanished or got locked meanwhile):
+    that OSError is the caller's."""
     try:
-        with open(path, "rb") as handle:
-            handle.read(1)
+        handle = open(path, "rb")
     except OSError:
-        return False
-    return True
+        return None
+    with handle:
+        return os.fstat(handle.fileno()), hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def arrival_time(path: Path, first_seen: datetime, st: os.stat_result | None = None) -> datetime:

@@ -237,15 +237,15 @@ def _process_inbox(
     candidates: list[_Candidate] = []
     for path in scan.ready:
         rel = scan.relative(path)
-        if not inbox_mod.can_open(path):
-            _defer(report, rel, "파일을 열 수 없어 다음 실행에서 처리")
-            continue
         try:
-            st = path.stat()
-            sha = inbox_mod.sha256_of(path)
+            opened = inbox_mod.stat_and_sha256(path)
         except OSError:
             _defer(report, rel, "파일을 읽는 중 사라지거나 잠겨 다음 실행에서 처리")
             continue
+        if opened is None:
+            _defer(report, rel, "파일을 열 수 없어 다음 실행에서 처리")
+            continue
+        st, sha = opened
         arrived = inbox_mod.arrival_time(path, now, st)
         mtime = datetime.fromtimestamp(st.st_mtime, SEOUL)
         candidates.append(_Candidate(path, rel, sha, st.st_size, mtime, arrived))

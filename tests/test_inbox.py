@@ -19,13 +19,13 @@ from coop_batch.inbox import (
     archive_dir,
     arrival_from_stat,
     arrival_time,
-    can_open,
     file_into,
     find_filed,
     is_ignored,
     note_path,
     scan,
     sha256_of,
+    stat_and_sha256,
     write_note,
 )
 
@@ -177,10 +177,13 @@ def test_sha256_is_streamed_and_exact(tmp_path: Path) -> None:
     assert sha256_of(path) == hashlib.sha256(data).hexdigest()
 
 
-def test_can_open(tmp_path: Path) -> None:
-    assert can_open(put(tmp_path / "a.xlsx"))
-    assert not can_open(tmp_path / "missing.xlsx")
-    assert not can_open(tmp_path)  # a folder cannot be read as a file
+def test_stat_and_sha256_from_one_open(tmp_path: Path) -> None:
+    path = put(tmp_path / "a.xlsx")
+    st, sha = stat_and_sha256(path)
+    assert (st.st_size, st.st_mtime) == (path.stat().st_size, path.stat().st_mtime)
+    assert sha == sha256_of(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert stat_and_sha256(tmp_path / "missing.xlsx") is None
+    assert stat_and_sha256(tmp_path) is None  # a folder cannot be read as a file
 
 
 # --- arrival time ---
