@@ -77,19 +77,32 @@ class Scan:
     open_elsewhere: list[Path] = field(default_factory=list)  # owner file beside it: next run
     ignored: list[Path] = field(default_factory=list)  # left alone, not counted
     owners: dict[Path, Path] = field(default_factory=dict)  # open_elsewhere file -> its owner file
+    # file -> its path inside the inbox, for the files found by `scan` (two relative_to per file
+    # otherwise: a tenth of the main process's time per file in a big night)
+    inside: dict[Path, str] = field(default_factory=dict, repr=False)
 
     @property
     def waiting(self) -> list[Path]:
-        return _sorted(self.unsettled + self.open_elsewhere, self.inbox)
+        return self._sorted(self.unsettled + self.open_elsewhere)
 
     @property
     def candidates(self) -> list[Path]:
         """Everything counted as received: ready and waiting."""
-        return _sorted(self.ready + self.unsettled + self.open_elsewhere, self.inbox)
+        return self._sorted(self.ready + self.unsettled + self.open_elsewhere)
 
     def relative(self, path: Path) -> str:
         """`부서/주간실적.xlsx`: the path inside the inbox, '/' separators (for the ledger)."""
-        return path.relative_to(self.inbox).as_posix()
+        found = self.inside.get(path)
+        return found if found is not None else path.relative_to(self.inbox).as_posix()
+
+    def _sorted(self, paths: Iterable[Path]) -> list[Path]:
+        """By path inside the inbox, case-insensitively (ties: case-sensitively)."""
+
+        def key(path: Path) -> tuple[str, str]:
+            rel = self.relative(path)
+            return (rel.casefold(), rel)
+
+        return sorted(paths, key=key)
 
     def waiting_problems(self) -> list[Problem]:
         """A warning per waiting file, saying why it waits and what to do."""
@@ -100,14 +113,6 @@ class Scan:
         ]
         return problems
 
-
-def _sort_key(path: Path, inbox: Path) -> tuple[str, str]:
-    rel = path.relative_to(inbox).as_posix()
-    return (rel.casefold(), rel)
-
-
-def _sorted(paths: Iterable[Path], inbox: Path) -> list[Path]:
-    return sorted(paths, key=lambda p: _sort_key(p, inbox))
 
 
 def _touched(st: os.stat_result) -> float:
@@ -123,10 +128,14 @@ def scan(inbox: Path, settle_seconds: float, now: float | None = None) -> Scan:
         return result
     for dirpath, dirnames, filenames in os.walk(inbox):
         folder = Path(dirpath)
+        # os.walk's folders are `inbox` and `inbox/sub...` as strings: the part inside is a slice
+        inside = folder.relative_to(inbox).as_posix()
+        prefix = "" if inside == "." else inside + "/"
         dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "$")) and not _hidden(folder / d))
         present = {name.casefold(): name for name in filenames}  # owner files may differ in case
         for name in filenames:
             path = folder / name
+            result.inside[path] = prefix + name
             try:
                 st = path.stat()
             except OSError:  # vanished between listing and looking: not ours to count
@@ -143,7 +152,7 @@ def scan(inbox: Path, settle_seconds: float, now: float | None = None) -> Scan:
             else:
                 result.ready.append(path)
     for bucket in (result.ready, result.unsettled, result.open_elsewhere, result.ignored):
-        bucket[:] = _sorted(bucket, inbox)
+        bucket[:] = result._sorted(bucket)
     return result
 
 
@@ -225,7 +234,8 @@ def file_into(src: Path, dest_dir: Path, sha256: str) -> Path:
     Never overwrites: the target name is reserved by creating it exclusively, then replaced by
     the file.  Across devices the file is copied then removed; if the removal fails the copy is
     withdrawn, so the file is never in two places.  On any error `src` is left where it was."""
-    src, dest_dir = Path(src), Path(dest_dir)
+    src = src if isinstance(src, Path) else Path(src)  # Path(a Path) parses it again
+    dest_dir = dest_dir if isinstance(dest_dir, Path) else Path(dest_dir)
     moved = _rename_noreplace(src, dest_dir, sha256)
     if moved is not None:
         return moved

@@ -199,7 +199,7 @@ def read_many(
     # Imported here, not at the top: `read` imports this module to re-export its API.
     from .read import read_sheet
 
-    paths = [Path(p) for p in paths]
+    paths = [p if isinstance(p, Path) else Path(p) for p in paths]
     if readers is not None and (workers <= 0 or readers.limits != limits):
         readers.close()  # not what this call reads with
         readers = None

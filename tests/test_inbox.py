@@ -156,6 +156,22 @@ def test_waiting_problems_say_why(mixed_inbox: Path, now: float) -> None:
     assert not any(p.is_error for p in problems)
 
 
+def test_paths_inside_the_inbox_are_those_relative_to_gives(tmp_path: Path, now: float) -> None:
+    inbox = tmp_path / "받은 파일함"
+    names = ["a.xlsx", "기획예산과/주간 실적.xlsx", "기획예산과/하위 폴더/B.xlsx", "A.xlsx", "z/y/x/깊은.xlsx"]
+    if os.sep == "/":
+        names.append("역슬래시\\이름.xlsx")  # a legal name on POSIX, not a folder
+    for name in names:
+        put(inbox / name, age=1000, now=now)
+    found = scan(inbox, settle_seconds=0, now=now)
+    assert sorted(found.relative(p) for p in found.ready) == sorted(names)
+    for path in found.ready:
+        assert found.relative(path) == path.relative_to(inbox).as_posix()
+    assert found.relative(inbox / "그 밖의.xlsx") == "그 밖의.xlsx"  # not from the scan: worked out
+    keys = [found.relative(p) for p in found.ready]
+    assert keys == sorted(keys, key=lambda k: (k.casefold(), k))
+
+
 def test_missing_inbox_is_empty(tmp_path: Path) -> None:
     result = scan(tmp_path / "nope", SETTLE)
     assert result.candidates == [] and result.ignored == []
