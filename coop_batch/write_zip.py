@@ -25,6 +25,7 @@ from typing import IO
 _END = struct.Struct("<4s4H2LH")  # end of central directory (zipfile.structEndArchive)
 _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # central directory entry (zipfile.structCentralDir)
 _LIMIT = (1 << 31) - 1  # past this a part or the archive would need zip64: zipfile writes that
+_BUFFER = 256 << 20  # parts held at most: past this the rest goes through zipfile as it comes (bounded memory)
 _SWAP = threading.Lock()
 
 
@@ -43,16 +44,36 @@ class PackageZip:
             raise ValueError(f"PackageZip writes new deflated or stored archives, not mode={mode!r}")
         self.file, self.compression, self.allow_zip64 = file, compression, allowZip64
         self._parts: list[tuple[zipfile.ZipInfo, bytes, Future[bytes] | None]] = []
+        self._held = 0
+        self._direct: zipfile.ZipFile | None = None  # a package too big to hold: zipfile, part by part
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="coop-zip")
 
     def write(self, filename: str, arcname: str) -> None:
         """A part from a file xlsxwriter removes as soon as this returns: read now, compress meanwhile."""
+        if self._spilled(os.path.getsize(filename)):
+            self._direct.write(filename, arcname)  # type: ignore[union-attr]
+            return
         info = zipfile.ZipInfo.from_file(filename, arcname)
         with open(filename, "rb") as handle:
             self._add(info, handle.read())
 
     def writestr(self, info: zipfile.ZipInfo, data: bytes | str) -> None:
-        self._add(info, data.encode("utf-8") if isinstance(data, str) else data)
+        data = data.encode("utf-8") if isinstance(data, str) else data
+        if self._spilled(len(data)):
+            self._direct.writestr(info, data)  # type: ignore[union-attr]
+            return
+        self._add(info, data)
+
+    def _spilled(self, size: int) -> bool:
+        """Whether the parts now go straight to zipfile: once holding `size` more would pass `_BUFFER`
+        (a master of 5,000 files is 9 MB of XML; xlsxwriter's constant_memory must stay constant)."""
+        if self._direct is None and self._held + size > _BUFFER:
+            self._direct = zipfile.ZipFile(self.file, "w", compression=self.compression, allowZip64=self.allow_zip64)
+            for info, data, _ in self._parts:
+                self._direct.writestr(info, data)
+            self._parts.clear()
+        self._held += size
+        return self._direct is not None
 
     def _add(self, info: zipfile.ZipInfo, data: bytes) -> None:
         info.compress_type = self.compression
@@ -62,6 +83,10 @@ class PackageZip:
         self._parts.append((info, data, self._pool.submit(_deflate, data) if deflate else None))
 
     def close(self) -> None:
+        if self._direct is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._direct.close()
+            return
         try:
             parts = [(info, data, future.result() if future else data) for info, data, future in self._parts]
         finally:

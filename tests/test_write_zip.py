@@ -85,6 +85,19 @@ def test_files_handed_over_are_read_at_once(tmp_path: Path):
         assert check.namelist() == ["xl/a.xml", "xl/b.xml"] and check.read("xl/b.xml") == b"<b.xml/>" * 1000
 
 
+def test_a_package_too_big_to_hold_goes_through_zipfile_part_by_part(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(write_zip, "_BUFFER", 200_000)  # about one sheet of big_sheets(): the rest streams
+    monkeypatch.setattr(write_zip.os, "cpu_count", lambda: 2)
+    spilled: list[PackageZip] = []
+    real = PackageZip._spilled
+    monkeypatch.setattr(PackageZip, "_spilled", lambda self, size: (spilled.append(self), real(self, size))[1])
+    bounded = write_workbook(tmp_path / "bounded.xlsx", big_sheets(), created=AS_OF).path
+    assert spilled and spilled[0]._direct is not None and spilled[0]._parts == []
+    monkeypatch.setattr(write_zip, "threaded_zip", without_threads)
+    plain = write_workbook(tmp_path / "plain.xlsx", big_sheets(), created=AS_OF).path
+    assert bounded.read_bytes() == plain.read_bytes()
+
+
 def test_an_archive_past_zip_limits_is_left_to_zipfile(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(write_zip, "_LIMIT", 10)
     out = tmp_path / "big.zip"
