@@ -41,7 +41,7 @@ class Paths(_Section):
 class Limits(_Section):
     file_timeout_seconds: float = Field(30.0, gt=0, le=600)
     max_file_mb: int = Field(50, gt=0, le=1024)
-    workers: int = Field(0, ge=0, le=8)  # 0: automatic (run._auto_workers)
+    workers: int = Field(0, ge=0, le=8)  # 0: automatic (spawn.auto_workers)
 
 
 class Logging(_Section):

@@ -101,7 +101,12 @@ class FeedbackResult:
 
 def needs_feedback(row: FileRow) -> bool:
     """Rejected files, and accepted files with warnings; never duplicates (their original has one)."""
-    return row.status.value in ("rejected", "accepted") and bool(row.problems)
+    return gets_copy(row.status.value, len(row.problems))
+
+
+def gets_copy(status: str, problems: int) -> bool:
+    """`needs_feedback` from a file's status and its number of problems (also for a run's outcomes)."""
+    return status in ("rejected", "accepted") and problems > 0
 
 
 def unreadable(problems: Iterable[Mapping[str, Any]]) -> bool:
@@ -205,20 +210,6 @@ def copies_due(history: Sequence[FileRow], run_id: int) -> list[tuple[FileRow, P
     """The files of run `run_id` that get a copy, with where it goes under 반려/."""
     plan = plan_copies(history)
     return [(r, plan[r.id]) for r in history if r.run_id == run_id and r.id in plan]
-
-
-def write_feedback(workspace: Workspace, history: Sequence[FileRow], run_id: int, as_of: date) -> FeedbackResult:
-    """Write the copies for the files of run `run_id`.  Never raises: failures become notes."""
-    result = FeedbackResult(workspace.root, workspace.outbox / FEEDBACK_DIR)
-    try:
-        due = copies_due(history, run_id)
-    except Exception:  # a bug here must not cost the night's master workbook
-        log.exception("검토본을 만들 파일을 정하지 못했습니다")
-        result.notes.append("부서별 검토본(반려 폴더)을 만들지 못했습니다. 로그를 확인해 주세요.")
-        return result
-    for row, rel in due:
-        write_copy(result, workspace.inbox, row, rel, as_of)
-    return result
 
 
 def write_copy(result: FeedbackResult, inbox: Path, row: FileRow, rel: PurePosixPath, as_of: date) -> None:

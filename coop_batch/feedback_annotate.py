@@ -9,8 +9,6 @@ its import cost stay out of the rest of the run).
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import warnings
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -61,7 +59,9 @@ def annotate_workbook(
     ordered = sorted(problems, key=lambda p: p.get("severity") != "error")  # errors first, stable
     _mark_cells(wb, ordered)
     _review_sheet(wb, ordered, display_name=display_name, rejected=rejected, as_of=as_of)
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    from .write import temp_beside
+
+    tmp = temp_beside(target)
     try:
         wb.save(tmp)
         return _replace(tmp, target)

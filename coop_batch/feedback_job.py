@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Sequence
 
-from .feedback import FEEDBACK_DIR, FeedbackResult, copies_due, expected_copy, write_copy
+from .feedback import FEEDBACK_DIR, FeedbackResult, copies_due, expected_copy, gets_copy, write_copy
 from .spawn import COPIER_BOOT as _BOOT
 from .spawn import adopt, spawn
 
@@ -74,18 +74,19 @@ class Prewarm:
     def __init__(self) -> None:
         self.child: _Child | None = None
         self._seen = self._due = 0
+        self._failed = False  # a child could not start: not tried again this run
 
     def note(self, outcomes: Sequence[FileOutcome]) -> None:
         """Look at the outcomes filed since the last call (`outcomes` only grows)."""
         for outcome in outcomes[self._seen:]:
-            self._due += outcome.status in ("accepted", "rejected") and bool(outcome.errors or outcome.warnings)
+            self._due += gets_copy(outcome.status, outcome.errors + outcome.warnings)
         self._seen = len(outcomes)
-        if self.child is None and self._due >= PARALLEL_MIN:
+        if self.child is None and not self._failed and self._due >= PARALLEL_MIN:
             try:
                 self.child = _Child()
             except OSError:
                 log.warning("검토본 보조 프로세스를 시작하지 못해 이 프로세스에서 만듭니다", exc_info=True)
-                self._due = -(10**9)  # do not try again this run
+                self._failed = True
 
     def take(self) -> _Child | None:
         child, self.child = self.child, None

@@ -39,30 +39,42 @@ _TYPE = {
 _MASTER_TITLE = {"prize_won": "수상금(원)"}
 
 
-def write_outputs(
+def write_master(
     workspace: Workspace, report: RunReport, rules: Rules, history: Sequence[FileRow]
-) -> tuple[list[Path], list[str]]:
-    """`history`: `ledger.history()`, as the run already read it."""
-    stamp = report.as_of.strftime("%Y%m%d")
-    created = datetime.combine(report.as_of, time(0), SEOUL).replace(tzinfo=None)
-    policy: PolicyResult = report.policy
-    outputs: list[Path] = []
-    notes: list[str] = []
+) -> tuple[Path, list[str]]:
+    """`통합현황_YYYYMMDD.xlsx`, linking the annotated copies `report.feedback` holds."""
     from .feedback import copy_links
 
     links = copy_links(workspace, history, getattr(report, "feedback", None))
-    jobs = [
-        (f"통합현황_{stamp}.xlsx", master_sheets(report, history, rules, links)),
-        (f"포상금지급내역_{stamp}.xlsx", reward_sheets(policy, rules, report.as_of)),
-        (f"특별휴가_표창대상자_{stamp}.xlsx", honour_sheets(policy, rules, report.as_of)),
+    notes: list[str] = []
+    path = _write_book(workspace, report, f"통합현황_{_stamp(report)}.xlsx", master_sheets(report, history, rules, links), notes)
+    return path, notes
+
+
+def write_rosters(workspace: Workspace, report: RunReport, rules: Rules) -> tuple[list[Path], list[str]]:
+    """포상금지급내역 and 특별휴가_표창대상자: the policy's rosters, print-ready (no links, no history)."""
+    policy: PolicyResult = report.policy
+    notes: list[str] = []
+    books = [
+        (f"포상금지급내역_{_stamp(report)}.xlsx", reward_sheets(policy, rules, report.as_of)),
+        (f"특별휴가_표창대상자_{_stamp(report)}.xlsx", honour_sheets(policy, rules, report.as_of)),
     ]
-    for name, sheets in jobs:
-        result = write_workbook(workspace.outbox / name, sheets, created=created)
-        outputs.append(result.path)
-        if result.fallback:
-            notes.append(f"{name}이(가) 엑셀에서 열려 있어 {result.path.name}(으)로 저장했습니다.")
-        notes += list(result.warnings)
-    return outputs, notes
+    return [_write_book(workspace, report, name, sheets, notes) for name, sheets in books], notes
+
+
+def _stamp(report: RunReport) -> str:
+    return report.as_of.strftime("%Y%m%d")
+
+
+def _write_book(
+    workspace: Workspace, report: RunReport, name: str, sheets: list[SheetSpec | SummarySpec], notes: list[str]
+) -> Path:
+    created = datetime.combine(report.as_of, time(0), SEOUL).replace(tzinfo=None)
+    result = write_workbook(workspace.outbox / name, sheets, created=created)
+    if result.fallback:
+        notes.append(f"{name}이(가) 엑셀에서 열려 있어 {result.path.name}(으)로 저장했습니다.")
+    notes += list(result.warnings)
+    return result.path
 
 
 # --- the master workbook ---

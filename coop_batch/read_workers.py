@@ -29,7 +29,7 @@ from .records import SheetData
 from .safety_limits import Limits
 from .schema import KIND_BY_ID
 from .spawn import READER_BOOT as _BOOT
-from .spawn import adopt, reap, spawn
+from .spawn import adopt, send_away, spawn
 
 log = logging.getLogger("coop_batch.read")  # the reader's logger, as before the split
 
@@ -145,12 +145,7 @@ class _Worker:
         for here: a thread reaps it, so the run goes on while the interpreter winds down (~30 ms)."""
         if kill:
             self.proc.kill()
-        else:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-        threading.Thread(target=reap, args=(self.proc, 2.0), daemon=True).start()
+        send_away(self.proc, 2.0)
 
 
 class Readers:

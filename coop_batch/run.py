@@ -10,7 +10,6 @@ inbox or filed and recorded — never lost, never counted twice.
 from __future__ import annotations
 
 import logging
-import os
 from contextlib import closing
 from datetime import date, datetime
 from pathlib import Path
@@ -20,6 +19,8 @@ from . import inbox as inbox_mod
 from .config import SEOUL, Workspace
 from .seoul import seoul_time
 from .spawn import MANY_FILES as _MANY_FILES  # a second reader pays its start back only over this many files
+from .spawn import READER_BOOT, count_files, dismiss_early
+from .spawn import auto_workers as _auto_workers
 from .errors import has_errors
 from .ledger import FileRow, FileStatus, Ledger, RunStatus
 from .lock import WorkspaceLock
@@ -78,7 +79,7 @@ def run_batch(
                 _process_inbox(workspace, ledger, rules, report, now, known, cache, progress, settle, prewarm, readers)
             history = ledger.history()  # read once: the accepted files, the feedback copies, the master
             feedback = _start_feedback(workspace, history, report, prewarm) if prewarm is not None else None
-            _dismiss_early()  # a copy writer started early that no copy needed after all
+            dismiss_early()  # a copy writer started early that no copy needed after all
             accepted = _accepted(history)
             sources = [_source(ledger, row, cache) for row in accepted]
             # The 요약 shows what changed since the last run: rows superseded by THIS run's files,
@@ -114,12 +115,6 @@ def run_batch(
 # --- steps ---
 
 
-def _dismiss_early() -> None:
-    from .spawn import dismiss_early
-
-    dismiss_early()
-
-
 def _prewarm() -> Prewarm:
     from .feedback_job import Prewarm
 
@@ -140,17 +135,21 @@ def _write_outputs(
     workspace: Workspace, report: RunReport, rules: Rules, history: Sequence[FileRow], feedback: FeedbackJob
 ) -> None:
     from .feedback_job import same_paths
-    from .master import write_outputs as write_all
+    from .master import write_master, write_rosters
 
     report.feedback = expected = feedback.expected()  # the copies' paths, for the master's links
-    outputs, notes = write_all(workspace, report, rules, history)
+    master, master_notes = write_master(workspace, report, rules, history)
+    rosters, roster_notes = write_rosters(workspace, report, rules)
     report.feedback = feedback.finish()
     if not same_paths(expected, report.feedback):  # a copy went elsewhere: link where it really is
         log.info("검토본 경로가 예상과 달라 통합현황을 다시 씁니다")
-        outputs, notes = write_all(workspace, report, rules, history)
+        again, master_notes = write_master(workspace, report, rules, history)
+        if again != master:  # the first went beside an open master (`_HHMMSS`): not kept with wrong links
+            master.unlink(missing_ok=True)
+        master = again
     report.notes += report.feedback.notes
-    report.outputs += outputs
-    report.notes += notes
+    report.outputs += [master, *rosters]
+    report.notes += master_notes + roster_notes
 
 
 def _deliver(workspace: Workspace, ledger: Ledger, report: RunReport, now: datetime) -> None:
@@ -333,10 +332,8 @@ def _early_readers(workspace: Workspace) -> Readers:
     the hashing.  As many as `_read_each` will want, judged from a quick count of the inbox's files."""
     from .read_workers import Readers
 
-    from .spawn import READER_BOOT, count_files, dismiss_early
-
-    wanted = workspace.settings.limits.workers
-    files = count_files(workspace.inbox, max(wanted, _MANY_FILES))
+    wanted = workspace.settings.limits.workers  # at most 8 (config): counting to 100 is enough
+    files = count_files(workspace.inbox, _MANY_FILES)
     if wanted:
         count = min(wanted, files)
     else:
@@ -346,11 +343,6 @@ def _early_readers(workspace: Workspace) -> Readers:
     return readers
 
 
-
-
-def _auto_workers(files: int) -> int:
-    """`workers = 0` (자동): two readers on two or more cores for a big night, else one."""
-    return 2 if files >= _MANY_FILES and (os.cpu_count() or 1) >= 2 else 1
 
 
 _NAME_KINDS = ("results", "contacts")  # the kinds that bring the project names others must match

@@ -156,7 +156,7 @@ def _check(path: Path, limits: Limits) -> None:
             raise _Refused("file-not-xlsx", _unknown_detail(head))
         if kind == "ole":
             _check_cfb(fp, size)
-        _check_zip(_Source(fp, whole, size), size, limits)
+        _check_zip(_Source(fp, whole, size), limits)
 
 
 # --- CFB (OLE2): legacy .xls, or an encrypted OOXML package --------------------------------
@@ -205,16 +205,14 @@ def _aligned_find(chunk: bytes, needle: bytes) -> bool:
 
 # --- zip ------------------------------------------------------------------------------------
 
-# Central-directory file header (46 bytes), only the fields the checks use: signature, flags, method,
-# crc, compressed and inflated size, name/extra/comment lengths, local header offset.
 _CHUNK = MiB
 _STORED, _DEFLATED = 0, 8
 _WHOLE_FILE_BYTES = 4 * MiB  # read into memory at once up to this size; larger files are streamed
 _FAST_ENTRY_BYTES = _CHUNK  # entries below this (compressed and declared) are inflated in one call
 
 
-def _check_zip(src: _Source, size: int, limits: Limits) -> None:
-    entries = _central_directory(src, size, limits)
+def _check_zip(src: _Source, limits: Limits) -> None:
+    entries = _central_directory(src, limits)
     names = [e.name.replace("\\", "/") for e in entries]
     lower = {n.lower() for n in names}
     if len(set(names)) != len(names):
@@ -225,7 +223,7 @@ def _check_zip(src: _Source, size: int, limits: Limits) -> None:
         raise _Refused("file-macro")
     _check_is_workbook(lower)
     _check_declared(entries, limits)
-    files = [e for e in _locate(src, entries, size) if not e.name.endswith("/")]
+    files = [e for e in _locate(src, entries) if not e.name.endswith("/")]
     # [Content_Types].xml first, so that a macro file is called that rather than anything else.
     files.sort(key=lambda e: e.name != "[Content_Types].xml")
     slow = []

@@ -12,6 +12,8 @@ from typing import BinaryIO
 
 from .safety_limits import Limits, _Refused
 
+# Central-directory file header (46 bytes), only the fields the checks use: signature, flags, method,
+# crc, compressed and inflated size, name/extra/comment lengths, local header offset.
 _CD_RECORD = struct.Struct("<4s4xHH4xLLLHHH8xL")
 _CD_ENTRY_MAX = 46 + 1024  # one record with a generous name/extra allowance
 
@@ -44,10 +46,9 @@ class _Entry:
         self.header_at, self.data_at = at, 0  # local header; compressed bytes (found by _locate)
 
 
-def _central_directory(src: _Source, size: int, limits: Limits) -> list[_Entry]:
-    """The zip's entries, parsed here rather than by zipfile: counts are bounded before anything is
-    built, and nothing is decoded that the checks do not need (zipfile's ZipInfo objects cost more
-    than the whole check on a small file)."""
+def _central_directory(src: _Source, limits: Limits) -> list[_Entry]:
+    """The zip's entries (see the module's docstring for why not zipfile)."""
+    size = src.size
     tail_len = min(size, 22 + 65535 + 20)
     tail = src.read(size - tail_len, tail_len)
     at = tail.rfind(b"PK\x05\x06")
@@ -106,8 +107,9 @@ def _zip64_sizes(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int
     raise _Refused("file-corrupt", "압축 목록(zip64)이 손상됨")
 
 
-def _locate(src: _Source, entries: list[_Entry], size: int) -> list[_Entry]:
+def _locate(src: _Source, entries: list[_Entry]) -> list[_Entry]:
     """Where each entry's compressed bytes start; overlapping entries are a known zip-bomb trick."""
+    size = src.size
     for entry in entries:
         header = src.read(entry.header_at, 30)
         if len(header) < 30 or not header.startswith(b"PK\x03\x04"):

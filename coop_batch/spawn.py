@@ -23,6 +23,7 @@ COPIER_BOOT = "from coop_batch.feedback_job import _child_main; _child_main()"
 MANY_FILES = 100  # a second reader pays its start back only over this many files (see run._auto_workers)
 
 _early: dict[str, list[subprocess.Popen[bytes]]] = {}
+atexit.register(lambda: dismiss_early())  # at the latest: those a run never took
 
 
 def spawn(boot: str) -> subprocess.Popen[bytes]:
@@ -44,8 +45,14 @@ def adopt(boot: str) -> subprocess.Popen[bytes] | None:
         proc = waiting.pop(0)
         if proc.poll() is None:
             return proc
-        _send_away(proc)  # it died waiting (killed, out of memory): start a new one instead
+        send_away(proc)  # it died waiting (killed, out of memory): start a new one instead
     return None
+
+
+def auto_workers(files: int) -> int:
+    """Readers for a night of `files` files with `workers = 0` (자동): two on two or more cores for a
+    big night, else one."""
+    return 2 if files >= MANY_FILES and (os.cpu_count() or 1) >= 2 else 1
 
 
 def start_early(workspace_dir: str | os.PathLike[str]) -> None:
@@ -55,12 +62,9 @@ def start_early(workspace_dir: str | os.PathLike[str]) -> None:
     where some file almost surely gets an annotated copy.  Never raises: the run starts its own."""
     try:
         files = count_files(Path(workspace_dir) / "inbox", MANY_FILES)
-        two_cores = (os.cpu_count() or 1) >= 2
-        readers = 0 if files == 0 else 2 if files >= MANY_FILES and two_cores else 1
-        plan = [READER_BOOT] * readers + ([COPIER_BOOT] if files >= MANY_FILES and two_cores else [])
+        readers = auto_workers(files) if files else 0
+        plan = [READER_BOOT] * readers + ([COPIER_BOOT] if readers == 2 else [])  # a big night, two cores
         for boot in plan:
-            if not _early:
-                atexit.register(dismiss_early)
             _early.setdefault(boot, []).append(spawn(boot))
     except OSError:
         pass
@@ -70,18 +74,18 @@ def dismiss_early(boot: str | None = None) -> None:
     """End the children started early and not adopted (those for `boot`, or all)."""
     for key in [boot] if boot else list(_early):
         for proc in _early.pop(key, []):
-            _send_away(proc)
+            send_away(proc)
 
 
-def _send_away(proc: subprocess.Popen[bytes]) -> None:
-    """End of input: a child waiting for its first message exits (once its imports are done).
-    Reaped by a thread, not waited for here."""
+def send_away(proc: subprocess.Popen[bytes], seconds: float = 5.0) -> None:
+    """End of input: a child at the end of its work, or waiting for its first message, exits (once its
+    imports are done).  Reaped by a thread (killed after `seconds`), not waited for here."""
     try:
         if proc.stdin is not None:
             proc.stdin.close()
     except OSError:
         pass
-    threading.Thread(target=reap, args=(proc,), daemon=True).start()
+    threading.Thread(target=reap, args=(proc, seconds), daemon=True).start()
 
 
 def reap(proc: subprocess.Popen[bytes], seconds: float = 5.0) -> None:

@@ -111,8 +111,7 @@ def write_workbook(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its 0600 mode would survive the rename and lock colleagues out of a shared outbox.
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = temp_beside(path)
     tmp.open("xb").close()
     try:
         counts, warnings = _build(tmp, sheets, created, charts, tones)
@@ -215,6 +214,12 @@ def _discard(workbook: Workbook) -> None:
         name = getattr(ws, "row_data_filename", None)
         if name:
             Path(name).unlink(missing_ok=True)
+
+
+def temp_beside(target: Path) -> Path:
+    """A hidden name beside `target` to write before `move_into_place`, unique to this writer.
+    Not mkstemp: its 0600 mode would survive the rename and lock colleagues out of a shared outbox."""
+    return target.with_name(f".{target.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 
 def move_into_place(tmp: Path, target: Path) -> tuple[Path, bool]:

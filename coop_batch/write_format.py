@@ -204,7 +204,8 @@ class Styles:
 
 
 def as_number(ctype: str, value: Any) -> int | Decimal | None:
-    """The exact number for a numeric column, or None when the value is not one."""
+    """The exact number for a numeric column, or None when the value is not one (written as text),
+    NaN and infinities included: a cell cannot hold them."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -213,10 +214,18 @@ def as_number(ctype: str, value: Any) -> int | Decimal | None:
         number = to_decimal(value)
     except ValueError:
         return None
-    # is_finite first: int(Infinity) raises, and a signalling NaN raises on any comparison.
-    if ctype in ("int", "money") and number.is_finite() and number == number.to_integral_value():
+    if not number.is_finite():  # first: int(Infinity) raises, and a signalling NaN on any comparison
+        return None
+    if ctype in ("int", "money") and number == number.to_integral_value():
         return int(number)
     return number
+
+
+def exact_number(ctype: str, value: Any) -> int | Decimal | None:
+    """The number a numeric column's cell holds for `value` (None: blank or written as text)."""
+    if value is None or value == "":
+        return None
+    return value if type(value) is int else as_number(ctype, value)
 
 
 def as_date(ctype: str, value: Any) -> date | datetime | None:
@@ -257,7 +266,7 @@ def measure(ctype: str, value: Any) -> int:
         return 0
     if ctype in NUMERIC_TYPES:
         number = as_number(ctype, value)
-        if number is not None and (type(number) is not Decimal or number.is_finite()):  # else written as text
+        if number is not None:  # else written as text
             if ctype == "money":
                 return len(f"{number:,.0f}")
             if ctype == "percent":
@@ -282,13 +291,15 @@ def looks_rich(text: str) -> bool:
     return text.startswith("<r>") and text.endswith("</r>")
 
 
-def write_literal(ws: Worksheet, row: int, col: int, text: str, fmt: Format) -> None:
-    """A title, note or label written as typed: cleaned (`clean_text`), and never taken for markup."""
-    text = clean_text(text)[0]
-    if looks_rich(text):
+def write_literal(ws: Worksheet, row: int, col: int, text: str, fmt: Format) -> bool:
+    """A title, note or label written as typed: cleaned (`clean_text`), and never taken for markup.
+    Returns whether the text was cut to Excel's cell limit."""
+    text, cut = clean_text(text)
+    if looks_rich(text):  # written as is, xlsxwriter would take it for rich-text markup
         ws.write_rich_string(row, col, *literal_runs(text, fmt), fmt)
     else:
         ws.write_string(row, col, text, fmt)
+    return cut
 
 
 def literal_runs(text: str, fmt: Format) -> tuple[Any, ...]:
@@ -327,19 +338,14 @@ class Counter:
 
 def cell_writer(ws: Worksheet, ctype: str, fmt: Format, text_fmt: Format, counter: Counter) -> CellWriter:
     """A writer for one column.  It returns the exact number written (for totals), else None."""
-    write_string, write_blank = ws.write_string, ws.write_blank
+    write_blank = ws.write_blank
 
     def write_text(row: int, col: int, value: Any) -> None:
         text = value if type(value) is str else as_text(value)
         if not text:
             write_blank(row, col, None, text_fmt)
             return None
-        text, cut = clean_text(text)
-        counter.truncated += cut
-        if looks_rich(text):  # written as is, xlsxwriter would take it for rich-text markup
-            ws.write_rich_string(row, col, *literal_runs(text, text_fmt), text_fmt)
-        else:
-            write_string(row, col, text, text_fmt)
+        counter.truncated += write_literal(ws, row, col, text, text_fmt)
         return None
 
     if ctype in ("text", "status", "yn"):
@@ -357,11 +363,11 @@ def cell_writer(ws: Worksheet, ctype: str, fmt: Format, text_fmt: Format, counte
         write_number = ws.write_number
 
         def write_num(row: int, col: int, value: Any) -> int | Decimal | None:
-            if value is None or value == "":
-                write_blank(row, col, None, fmt)
-                return None
-            number = value if type(value) is int else as_number(ctype, value)
-            if number is None or (type(number) is Decimal and not number.is_finite()):
+            number = exact_number(ctype, value)
+            if number is None:
+                if value is None or value == "":
+                    write_blank(row, col, None, fmt)
+                    return None
                 return write_text(row, col, value)
             write_number(row, col, number, fmt)
             return number
@@ -412,11 +418,12 @@ def add_tones(ws: Worksheet, styles: Styles, first: int, last: int, col: int, wo
         )
 
 
-def print_setup(ws: Worksheet, *, repeat_row: int | None, date_text: str, tab: str) -> None:
-    """A4 landscape, one page wide, header row on every page, sheet name + date on top, page numbers below."""
+def print_setup(ws: Worksheet, *, repeat_row: int | None, date_text: str, tab: str, pages_tall: int = 0) -> None:
+    """A4 landscape, one page wide (and `pages_tall` high; 0: as many as it takes), header row on every
+    page, sheet name + date on top, page numbers below."""
     ws.set_landscape()
     ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
+    ws.fit_to_pages(1, pages_tall)
     ws.set_margins(left=0.4, right=0.4, top=0.75, bottom=0.75)
     if repeat_row is not None:
         ws.repeat_rows(repeat_row)

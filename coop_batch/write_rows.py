@@ -23,7 +23,7 @@ from .write_format import (
     CellWriter,
     Counter,
     as_date,
-    as_number,
+    exact_number,
     as_text,
     clean_text,
     literal_runs,
@@ -71,16 +71,6 @@ def renderers_supported(ws: Worksheet) -> bool:
     )
 
 
-def exact_number(ctype: str, value: Any) -> int | Decimal | None:
-    """What a numeric `cell_writer` returns for `value` (the number written, for totals)."""
-    if value is None or value == "":
-        return None
-    number = value if type(value) is int else as_number(ctype, value)
-    if number is None or (type(number) is Decimal and not number.is_finite()):
-        return None
-    return number
-
-
 class CellXml:
     """Builds the renderers of one worksheet's columns.
 
@@ -116,10 +106,10 @@ class CellXml:
         ):
             return f'{s} t="inlineStr"><is><t>{text}</t></is></c>', False
         text, cut = clean_text(text)
-        text = self._ws._escape_control_characters(text)
-        if looks_rich(text):  # as `write_text` writes it: two plain runs, escaped
+        if looks_rich(text):  # as `write_text` writes it: two plain runs (escaped as they are built)
             runs = self._ws._escape_control_characters(rich_runs_xml(self._ws, literal_runs(text, fmt)))
             return f'{s} t="inlineStr"><is>{runs}</is></c>', cut
+        text = self._ws._escape_control_characters(text)
         space = ' xml:space="preserve"' if self._preserve(text) else ""
         return f'{s} t="inlineStr"><is><t{space}>{self._ws._escape_data(text)}</t></is></c>', cut
 
@@ -153,11 +143,9 @@ class CellXml:
         if ctype in NUMERIC_TYPES:
 
             def number_cell(value: Any) -> str:
-                if value is None or value == "":
-                    return (attr or s_fmt()) + "/>"
-                number = value if type(value) is int else as_number(ctype, value)
-                if number is None or (type(number) is Decimal and not number.is_finite()):
-                    return text_cell(value)
+                number = exact_number(ctype, value)
+                if number is None:
+                    return (attr or s_fmt()) + "/>" if value is None or value == "" else text_cell(value)
                 return f"{attr or s_fmt()}><v>{number:.16G}</v></c>"
 
             return number_cell

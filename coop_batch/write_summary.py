@@ -131,8 +131,8 @@ def _write_summary(
     if spec.note:
         wf.write_literal(ws, row, 0, spec.note, styles.note)
     ws.hide_gridlines(2)
-    wf.print_setup(ws, repeat_row=None, date_text=date_text, tab="summary")
-    ws.fit_to_pages(1, 1)  # a dashboard is read at a glance: one A4 page, not a table spilling onto a second
+    # a dashboard is read at a glance: one A4 page, not a table spilling onto a second
+    wf.print_setup(ws, repeat_row=None, date_text=date_text, tab="summary", pages_tall=1)
     return layouts, anchor_row, span + 1
 
 

@@ -24,8 +24,9 @@ from typing import IO
 
 _END = struct.Struct("<4s4H2LH")  # end of central directory (zipfile.structEndArchive)
 _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # central directory entry (zipfile.structCentralDir)
-_LIMIT = (1 << 31) - 1  # past this a part or the archive would need zip64: zipfile writes that
-_BUFFER = 256 << 20  # parts held at most: past this the rest goes through zipfile as it comes (bounded memory)
+# Parts held at most: past this the rest goes through zipfile as it comes (bounded memory; and far below
+# the 2 GiB where an archive needs zip64, which `_write` does not write: zipfile does, past it).
+_BUFFER = 256 << 20
 _SWAP = threading.Lock()
 
 
@@ -67,7 +68,7 @@ class PackageZip:
     def _spilled(self, size: int) -> bool:
         """Whether the parts now go straight to zipfile: once holding `size` more would pass `_BUFFER`
         (a master of 5,000 files is 9 MB of XML; xlsxwriter's constant_memory must stay constant)."""
-        if self._direct is None and self._held + size > _BUFFER:
+        if self._direct is None and (self._held + size > _BUFFER or len(self._parts) >= 0xFFFF):
             self._direct = zipfile.ZipFile(self.file, "w", compression=self.compression, allowZip64=self.allow_zip64)
             for info, data, _ in self._parts:
                 self._direct.writestr(info, data)
@@ -91,18 +92,11 @@ class PackageZip:
             parts = [(info, data, future.result() if future else data) for info, data, future in self._parts]
         finally:
             self._pool.shutdown()
-        if sum(len(data) + len(packed) for _, data, packed in parts) > _LIMIT or len(parts) > 0xFFFF:
-            return self._with_zipfile(parts)  # zip64 territory: zipfile knows it (never for a workbook)
         if hasattr(self.file, "write"):
             self._write(self.file, parts)  # type: ignore[arg-type]
         else:
             with open(self.file, "wb") as out:
                 self._write(out, parts)
-
-    def _with_zipfile(self, parts: list[tuple[zipfile.ZipInfo, bytes, bytes]]) -> None:
-        with zipfile.ZipFile(self.file, "w", compression=self.compression, allowZip64=self.allow_zip64) as archive:
-            for info, data, _ in parts:
-                archive.writestr(info, data)
 
     @staticmethod
     def _write(out: IO[bytes], parts: list[tuple[zipfile.ZipInfo, bytes, bytes]]) -> None:

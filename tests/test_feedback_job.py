@@ -3,6 +3,7 @@ links and log lines as when written in the run's own process, and a child that f
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,40 @@ def test_a_copy_that_went_elsewhere_is_linked_where_it_is(tmp_path, rules, jobs,
     ws = workspace_with_bad_files(tmp_path / "ws", rules)
     report = run(ws)
     assert jobs[0].parallel
+    text = repr(problem_sheet(ws))
+    assert "예상과_다른_이름" not in text
+    assert all(c.path.relative_to(ws.root).as_posix() in text for c in report.feedback.copies)
+
+
+def test_a_master_written_again_beside_an_open_one_leaves_no_copy_with_wrong_links(tmp_path, rules, jobs, monkeypatch):
+    """A copy went elsewhere and the master is open in Excel: only the master is written again (beside it),
+    and its first version, with the predicted links, is not left in outbox/."""
+    real = feedback_job.expected_copy
+
+    def wrong(result, inbox, row, rel) -> None:
+        real(result, inbox, row, rel)
+        last = result.copies[-1]
+        result.copies[-1] = type(last)(**{**last.__dict__, "path": last.path.with_name("예상과_다른_이름.xlsx")})
+
+    monkeypatch.setattr(feedback_job, "expected_copy", wrong)
+    ws = workspace_with_bad_files(tmp_path / "ws", rules)
+    real_replace = os.replace
+    written: list[str] = []
+
+    def replace(src, dst, *args, **kwargs):
+        name = Path(dst).name
+        if name.startswith("통합현황_") and "_" not in name[len("통합현황_"):].removesuffix(".xlsx"):
+            raise PermissionError(13, "Permission denied", str(dst))  # the master is open in Excel
+        written.append(name)
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    report = run(ws)
+    monkeypatch.undo()
+    masters = sorted(p.name for p in ws.outbox.glob("통합현황_*.xlsx"))
+    assert len(masters) == 1 and report.outputs[0].name == masters[0]
+    assert sum(name.startswith("통합현황_") for name in written) == 2  # written twice, the first one removed
+    assert sum(name.startswith(("포상금지급내역_", "특별휴가_")) for name in written) == 2  # the rosters once each
     text = repr(problem_sheet(ws))
     assert "예상과_다른_이름" not in text
     assert all(c.path.relative_to(ws.root).as_posix() in text for c in report.feedback.copies)

@@ -505,7 +505,7 @@ HUGE = "가𝒳" * 11_000  # 22,000 characters, 33,000 UTF-16 units: cut only wh
 ODD_STRINGS = [
     "", " ", "안전도시", "\u1112\u1161\u11ab\u1100\u1173\u11af",  # the last: 한글 in NFD (as macOS names files)
     "a\x00b\x07c", "tab\tin", "line\nbreak", "cr\rlf", "\ufffe\uffff", "\ud800lone", "𝒳 astral",
-    "<r>rich</r>", "<r>a & b</r>", "_x0041_ literal", "a&b<c>\"d'", " lead", "trail ", "trail\u3000",
+    "<r>rich</r>", "<r>a & b</r>", "<r>_x0041_ &</r>", "_x0041_ literal", "a&b<c>\"d'", " lead", "trail ", "trail\u3000",
     "=SUM(A1)", "@foo", "+82", "-1", "1,234", "미정", "2016-02-01", "2016.2.1", "2016-02-01T10:30:00",
     "Y", "N", "반려", "접수", HUGE, "가" * 40_000,
 ]
@@ -574,6 +574,8 @@ def test_fast_rows_on_the_shapes_that_matter(tmp_path: Path, monkeypatch: pytest
         return [
             SheetSpec("빈 표", cols, []),
             SheetSpec("한 줄", cols, [[1, "a"]]),
+            # rich-looking text holding an `_xHHHH_` literal: escaped as many times as xlsxwriter does
+            SheetSpec("리치", cols, [[1, "<r>_x0041_ &</r>"], [2, "<r>_x0041_</r>"], [3, "끝"]]),
             # a format first used in the LAST row, with nothing written after it on the sheet:
             # xlsxwriter numbers that format only at the close, after those of the next sheet's
             # first rows (which are flushed as soon as a later row starts)

@@ -99,7 +99,7 @@ def test_a_package_too_big_to_hold_goes_through_zipfile_part_by_part(tmp_path: P
 
 
 def test_an_archive_past_zip_limits_is_left_to_zipfile(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(write_zip, "_LIMIT", 10)
+    monkeypatch.setattr(write_zip, "_BUFFER", 10)
     out = tmp_path / "big.zip"
     archive = PackageZip(str(out), "w", compression=zipfile.ZIP_DEFLATED)
     archive.writestr(zipfile.ZipInfo("a.xml", (1980, 1, 1, 0, 0, 0)), b"x" * 100)
