@@ -7,8 +7,8 @@
 For each N it generates N realistic filled submissions with the project's own templates (a year's mix of
 kinds, weekly reports dominating, a few bad files), then times, side by side and each in its own process:
 
-1. floor — read every cell of each file's data sheet with python-calamine, write the rows with xlsxwriter
-   `constant_memory`; no validation, no logic: the least any tool must pay;
+1. floor — read every cell of every sheet of each file with python-calamine (as issue 7 says), write the
+   data rows with xlsxwriter `constant_memory`; no validation, no logic: the least any tool must pay;
 2. peer  — what an analyst scripts with pandas defaults: `read_excel` each file, `concat`, `to_excel`;
 3. full  — `coop-batch run` over a fresh workspace holding all N files;
 4. incr  — 20 new files on top of the N filed by (3): `coop-batch run` again.

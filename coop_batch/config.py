@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .seoul import SEOUL as SEOUL  # re-exported: most modules take the clock from here
+from .seoul import SEOUL as SEOUL  # re-exported for older importers; new code imports .seoul
 from .seoul import seoul_time
 
 CONFIG_NAME = "coop_batch.toml"

@@ -17,8 +17,8 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from .config import CONFIG_NAME, SEOUL, ConfigError, Settings, Workspace, load_settings
-from .seoul import seoul_time
+from .config import CONFIG_NAME, ConfigError, Settings, Workspace, load_settings
+from .seoul import SEOUL, seoul_time
 
 MIN_FREE_MB = 200  # below: FAIL (a night's outputs and archive copies need room)
 LOW_FREE_MB = 1024  # below: WARN

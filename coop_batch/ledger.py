@@ -50,6 +50,14 @@ from .schema import TEMPLATE_VERSION
 
 BUSY_TIMEOUT_MS = 10_000
 _IN_LIMIT = 500  # values per `IN (...)`: old SQLite builds allow 999 parameters
+# The order accepted files are merged in (later ones win), as SQL and as a sort key on `FileRow`s
+# (the ISO text of arrived_at / first_seen is in Seoul time throughout: the order of the instants).
+_ACCEPTED_ORDER = "arrived_at, first_seen, id"
+
+
+def accepted_order(row: FileRow) -> tuple[Any, ...]:
+    """`_ACCEPTED_ORDER` for a row already read (`run` sorts the history it has instead of a query)."""
+    return (row.arrived_at, row.first_seen, row.id)
 
 
 # _MIGRATIONS[i] takes user_version i to i + 1 (the tables themselves: ledger_rows._SCHEMA_1)
@@ -355,8 +363,8 @@ class Ledger:
         only those of `kinds` when given (no need to build every row to find the few lists)."""
         if kinds:
             marks = ", ".join("?" * len(kinds))
-            return self._files(f"status = 'accepted' AND kind IN ({marks})", tuple(kinds), "arrived_at, first_seen, id")
-        return self._files("status = 'accepted'", order="arrived_at, first_seen, id")
+            return self._files(f"status = 'accepted' AND kind IN ({marks})", tuple(kinds), _ACCEPTED_ORDER)
+        return self._files("status = 'accepted'", order=_ACCEPTED_ORDER)
 
     def files_of_run(self, run_id: int) -> list[FileRow]:
         return self._files("run_id = ?", (run_id,))

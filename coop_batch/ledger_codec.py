@@ -12,14 +12,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .seoul import SEOUL
+from .seoul import SEOUL, seoul_time
 
 
 # --- time ---
 
 
 def now_seoul() -> datetime:
-    return datetime.now(SEOUL).replace(microsecond=0)
+    """`seoul.seoul_time()` to the second, as the ledger stores times."""
+    return seoul_time().replace(microsecond=0)
 
 
 def to_iso(value: datetime) -> str:

@@ -22,7 +22,7 @@ from .spawn import MANY_FILES as _MANY_FILES  # a second reader pays its start b
 from .spawn import READER_BOOT, count_files, dismiss_early
 from .spawn import auto_workers as _auto_workers
 from .errors import has_errors
-from .ledger import FileRow, FileStatus, Ledger, RunStatus
+from .ledger import FileRow, FileStatus, Ledger, RunStatus, accepted_order
 from .lock import WorkspaceLock
 from .logs import setup_logging
 from .merge import Source, merge
@@ -81,7 +81,7 @@ def run_batch(
             feedback = _start_feedback(workspace, history, report, prewarm) if prewarm is not None else None
             dismiss_early()  # a copy writer started early that no copy needed after all
             accepted = _accepted(history)
-            sources = [_source(ledger, row, cache) for row in accepted]
+            sources = [_source(row, cache) for row in accepted]
             # The 요약 shows what changed since the last run: rows superseded by THIS run's files,
             # not every supersession in the history (a rerun with nothing new must show none).
             report.merged = merge(sources, {i for i, row in enumerate(accepted) if row.run_id == report.run_id})
@@ -95,7 +95,7 @@ def run_batch(
 
             # Every accepted file with its arrival, not only the merged winners: a report corrected on
             # Monday is judged by the on-time original it replaced.
-            submitted = submitted_from(accepted, lambda sha: _records(ledger, sha, cache))
+            submitted = submitted_from(accepted, lambda sha: cache.get(sha, []))
             report.tracking = compute_tracking(report.merged.data, submitted, rules, as_of)
             if feedback is not None:
                 _write_outputs(workspace, report, rules, history, feedback)
@@ -104,8 +104,7 @@ def run_batch(
             status = RunStatus.REJECTED if report.exit_code else RunStatus.OK
             # the problems recorded on this run's files: those of its outcomes (no need to read them back)
             problems = sum(o.errors + o.warnings for o in report.outcomes)
-            ledger.finish_run(report.run_id, status, report.exit_code, _summary(report), problems,
-                              finished=datetime.now(SEOUL))
+            ledger.finish_run(report.run_id, status, report.exit_code, _summary(report), problems)
             log.info("실행 %d 끝: %s", report.run_id, " / ".join(report.summary_lines()[1:2]))
             for line in report.summary_lines()[2:]:  # a scheduled run's console is lost: keep it all here
                 log.info("요약 %s", line.strip())
@@ -188,28 +187,24 @@ def _refresh_stale(workspace: Workspace, ledger: Ledger, rules: Rules) -> None:
 
 
 def _accepted(history: Sequence[FileRow]) -> list[FileRow]:
-    """`ledger.accepted_files()` from the history already read: same rows, same order (the ledger
-    sorts by the ISO text of arrived_at / first_seen, all in Seoul time: the order of the instants)."""
-    rows = [r for r in history if r.status is FileStatus.ACCEPTED]
-    return sorted(rows, key=lambda r: (r.arrived_at, r.first_seen, r.id))
+    """`ledger.accepted_files()` from the history already read: same rows, same order."""
+    return sorted((r for r in history if r.status is FileStatus.ACCEPTED), key=accepted_order)
 
 
-def _records(ledger: Ledger, sha: str, cache: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    if sha not in cache:
-        cache[sha] = ledger.records_of(sha)
-    return cache[sha]
+# `cache` below: `ledger.all_records()`, read after `_recover` and `_refresh_stale`, to which filing adds
+# each newly accepted file's records: every accepted file's record set is in it.
 
 
-def _source(ledger: Ledger, row: FileRow, cache: dict[str, list[dict[str, Any]]]) -> Source:
+def _source(row: FileRow, cache: dict[str, list[dict[str, Any]]]) -> Source:
     # The inbox path, not the bare name: departments send same-named files from their own folders
     # (`세무과/주간실적_2016-03-04.xlsx`), and 원본파일 / policy problems must say which one.
-    return Source(row.original_path, row.kind, _records(ledger, row.sha256, cache), row.department)
+    return Source(row.original_path, row.kind, cache.get(row.sha256, []), row.department)
 
 
 def _known_projects(ledger: Ledger, cache: dict[str, list[dict[str, Any]]]) -> set[str]:
     names: set[str] = set()
     for row in ledger.accepted_files(kinds=_NAME_KINDS):
-        names.update(r["project"] for r in _records(ledger, row.sha256, cache) if r.get("project"))
+        names.update(r["project"] for r in cache.get(row.sha256, []) if r.get("project"))
     return names
 
 

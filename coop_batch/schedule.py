@@ -23,7 +23,8 @@ import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
 
-from .config import SEOUL, Workspace
+from .config import Workspace
+from .seoul import seoul_time
 
 TASK_NS = "http://schemas.microsoft.com/windows/2004/02/mit/task"
 TASK_FILE = "coop-batch-task.xml"
@@ -71,7 +72,7 @@ def task_xml(
     if logon not in LOGON_TYPES:
         raise ValueError(f"logon must be one of {sorted(LOGON_TYPES)}")
     hour, minute = parse_time(time)
-    now = (now or datetime.now(SEOUL)).replace(tzinfo=None, microsecond=0)
+    now = seoul_time(now).replace(tzinfo=None, microsecond=0)  # Seoul wall time, whatever zone `now` is in
     start = now.replace(hour=hour, minute=minute, second=0)
     ET.register_namespace("", TASK_NS)
 

@@ -393,6 +393,10 @@ def test_accepted_files_in_arrival_order(ledger: Ledger) -> None:
     ledger.record_file(entry(run_id, 2, FileStatus.DUPLICATE, duplicate_of=early))
     tie_a = ledger.record_file(entry(run_id, 4, arrived_at=T0 - timedelta(hours=1)))
     assert [r.id for r in ledger.accepted_files()] == [early, late, tie_a]
+    # the run sorts the history it already read by the same key (ledger.accepted_order)
+    from coop_batch.run import _accepted
+
+    assert [r.id for r in _accepted(list(reversed(ledger.history())))] == [early, late, tie_a]
 
 
 # --- record sets and their versions ---
