@@ -53,49 +53,27 @@ def merge(sources: Sequence[Source], fresh: Collection[int] = ()) -> Merged:
 
     `fresh`: indexes of the sources new in this run; `newly_replaced` then counts, per kind, the
     supersessions beyond those the other sources alone would give (the same pass, keys computed once).
-
-    Each record's department and project key are normalised once (memoised: a night's 5,000 files
-    repeat a few hundred names) and serve both its merge key and its display order, which
-    `record_key` and `_display_order` would otherwise compute again: half the merge's time."""
+    Department and project names are normalised by `squash` / `project_key`, which remember them: a
+    night's 5,000 files repeat a few hundred names."""
     winner: dict[tuple[Any, ...], tuple[int, list[tuple[tuple[Any, ...], dict[str, Any]]]]] = {}
     replaced: dict[str, int] = defaultdict(int)
     earlier: dict[tuple[Any, ...], list[int]] = {}  # among the older sources only: key → [index, records]
     replaced_before: dict[str, int] = defaultdict(int)
-    squashed: dict[str, str] = {}
-    projects: dict[str, str] = {}
     for index, source in enumerate(sources):
         kind = source.kind
         sheet = KIND_BY_ID[kind].sheet
-        weekly, results = kind == "weekly", kind == "results"
+        order_of = _display_order(kind)
         old = bool(fresh) and index not in fresh
-        name = source.name
         for record in source.records:
-            raw = record.get("department") or record.get("lead_department") or ""
-            department = squashed.get(raw)
-            if department is None:
-                department = squashed[raw] = squash(raw)
-            raw = record.get("project") or ""
-            project = projects.get(raw)
-            if project is None:
-                project = projects[raw] = project_key(raw)
-            if weekly:
-                reported = record.get("report_date")
-                day = str(reported)
-                key: tuple[Any, ...] = (kind, department, project, day)
-            else:
-                key = (kind, department, project)
+            key = record_key(kind, record)
             held = winner.get(key)
             if held is None or held[0] != index:
                 if held is not None:
                     replaced[kind] += len(held[1])
                 held = (index, [])
                 winner[key] = held
-            row = record.get(ROW_KEY, 0)
-            if results:
-                order: tuple[Any, ...] = (record.get("seq") or 0, name, row)
-            else:  # = str(report_date or "") for a weekly report
-                order = (day if weekly and reported else "", department, project, name, row)
-            held[1].append((order, {**record, FILE_KEY: name, SHEET_KEY: sheet}))
+            merged = {**record, FILE_KEY: source.name, SHEET_KEY: sheet}
+            held[1].append((order_of(merged), merged))
             if old:
                 mark = earlier.get(key)
                 if mark is None or mark[0] != index:
@@ -109,7 +87,7 @@ def merge(sources: Sequence[Source], fresh: Collection[int] = ()) -> Merged:
         by_kind[key[0]].extend(records)
     data: dict[str, list[dict[str, Any]]] = {}
     for kind_id, pairs in by_kind.items():
-        pairs.sort(key=_first)  # stable, as `list.sort(key=_display_order(kind))` was
+        pairs.sort(key=_first)  # stable: by display order, then as merged
         data[kind_id] = [record for _, record in pairs]
     newly = {k: n - replaced_before.get(k, 0) for k, n in replaced.items() if fresh and n > replaced_before.get(k, 0)}
     return Merged(data=data, replaced=dict(replaced), problems=lead_conflicts(data.get("contacts", [])),
@@ -121,7 +99,7 @@ def _first(pair: tuple[tuple[Any, ...], dict[str, Any]]) -> tuple[Any, ...]:
 
 
 def _display_order(kind: str):
-    """The order of a kind's merged records (`merge` computes the same key inline, see there)."""
+    """The order of a kind's merged records (with their 원본파일 key)."""
 
     def key(record: dict[str, Any]) -> tuple[Any, ...]:
         if kind == "results":

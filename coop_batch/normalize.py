@@ -11,6 +11,7 @@ into `Decimal`.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import unicodedata
 from datetime import date, datetime, timedelta
@@ -34,6 +35,9 @@ def nfc(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
+# squash and project_key remember their last results: a night of 5,000 files repeats a few hundred
+# department and project names, and merge, tracking and validation key every record by them.
+@functools.lru_cache(maxsize=16384)
 def squash(value: str) -> str:
     """NFC with every kind of whitespace removed: `세 무 과` → `세무과`, `최 우 수` → `최우수`."""
     return _SPACE_RE.sub("", nfc(value))
@@ -46,6 +50,7 @@ def header_key(value: Any) -> str:
     return _SPACE_RE.sub("", unicodedata.normalize("NFKC", str(value)))
 
 
+@functools.lru_cache(maxsize=16384)
 def project_key(value: str) -> str:
     """Key for matching project names across files: case, spacing, dots and brackets ignored."""
     text = unicodedata.normalize("NFKC", value).casefold()

@@ -84,10 +84,7 @@ class _Filing:
     file_id: int  # 0 until its row is written
     dest_dir: Path
     outcome: FileOutcome  # `filed` still empty
-    log_format: str  # its last %s: where the file went
-    log_args: tuple[Any, ...]
     problems: Sequence[Problem] = ()
-    note: tuple[str, list[Problem]] | None = None  # the quarantine note
 
 
 def _file_chunk(
@@ -152,7 +149,7 @@ def _file_chunk(
             moved.append((filing.file_id, filed))
             outcome = replace(outcome, filed=filed)
         report.outcomes.append(outcome)
-        log.info(filing.log_format, *filing.log_args, outcome.filed)
+        _log_filed(outcome)
         for problem in filing.problems:
             log.info("  %s", problem.line())
     ledger.mark_filed_many(moved)
@@ -170,8 +167,7 @@ def _record_duplicate(
                    duplicate_of=original)
     outcome = FileOutcome(candidate.rel, "duplicate", prior.kind, prior.department,
                           reason=f"{prior.original_path}와 같은 내용")
-    return entry, None, _Filing(candidate, 0, dest_dir, outcome,
-                                "중복 %s: %s와 같은 내용 → %s", (candidate.rel, prior.original_path))
+    return entry, None, _Filing(candidate, 0, dest_dir, outcome)
 
 
 def _record_submission(
@@ -197,13 +193,19 @@ def _record_submission(
         candidate.rel, status.value, submission.kind_id, submission.department, errors,
         len(submission.problems) - errors,
     )
-    note = None if accepted else (candidate.rel, submission.problems)
-    args = ("접수" if accepted else "반려", candidate.rel, submission.kind_id or "?", submission.department or "?",
-            outcome.errors, outcome.warnings)
     return entry, submission.records if accepted else None, _Filing(
-        candidate, 0, dest_dir, outcome, "%s %s: 서식 %s, 부서 %s, 오류 %d, 경고 %d → %s", args,
-        submission.problems, note,
+        candidate, 0, dest_dir, outcome, submission.problems
     )
+
+
+def _log_filed(outcome: FileOutcome) -> None:
+    """The log line of a filed file (`outcome.filed`: where it went, empty when it could not move)."""
+    if outcome.status == "duplicate":
+        log.info("중복 %s: %s → %s", outcome.path, outcome.reason, outcome.filed)
+    else:
+        log.info("%s %s: 서식 %s, 부서 %s, 오류 %d, 경고 %d → %s", "접수" if outcome.status == "accepted" else "반려",
+                 outcome.path, outcome.kind or "?", outcome.department or "?", outcome.errors, outcome.warnings,
+                 outcome.filed)
 
 
 def _filed_path(root: Path, dest_dir: Path, target: Path, folders: dict[Path, tuple[str, str]]) -> str:
@@ -232,6 +234,6 @@ def _move(workspace: Workspace, report: RunReport, filing: _Filing) -> Path | No
         report.notes.append(message)
         log.warning(message)
         return None
-    if filing.note is not None:
-        inbox_mod.write_note(inbox_mod.note_path(target), *filing.note)
+    if filing.outcome.status == "rejected":  # the quarantine note beside it
+        inbox_mod.write_note(inbox_mod.note_path(target), candidate.rel, list(filing.problems))
     return target

@@ -295,12 +295,7 @@ def _weekly_rows(
     as_of: date,
 ) -> list[WeeklyRow]:
     earliest: dict[tuple[str, str, date], tuple[datetime, str]] = {}
-    # A year of weekly reports repeats a few hundred departments, projects and days: each is
-    # normalised once (`_Memo`), which was most of this loop's time over 5,000 files.
-    departments = _Memo(lambda raw: squash(_text(raw)) if _text(raw) else None)  # None: use the sender
-    sent_by = _Memo(squash)
-    keys = _Memo(lambda raw: project_key(_text(raw)))
-    week_of: dict[date, date] = {}
+    week_of: dict[date, date] = {}  # a year of weekly reports repeats a few dozen days
     for sub in arrived:
         if sub.kind != "weekly":
             continue
@@ -308,16 +303,14 @@ def _weekly_rows(
             day = record.get("report_date")
             if not isinstance(day, date):
                 continue
-            department = departments(record.get("department"))  # = squash(_text(raw) or sub.department)
-            if department is None:
-                department = sent_by(sub.department)
+            department = squash(_text(record.get("department")) or sub.department)
             if type(day) is date:
                 week = week_of.get(day)
                 if week is None:
                     week = week_of[day] = report_week(day, weekday)
             else:  # a datetime subclass: not memoised (equal instants may differ in weekday)
                 week = report_week(day, weekday)
-            key = (department, keys(record.get("project")), week)
+            key = (department, project_key(_text(record.get("project"))), week)
             held = earliest.get(key)
             if held is None or sub.arrived_at < held[0]:
                 earliest[key] = (sub.arrived_at, sub.name)
@@ -423,20 +416,3 @@ def _first(records: Sequence[Mapping[str, Any]], name: str) -> date | None:
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
-
-
-class _Memo:
-    """`func(value)` remembered for str values (and None); other values are computed each time,
-    since equal values of other types (1, True, 1.0) may print differently."""
-
-    def __init__(self, func: Callable[[Any], Any]) -> None:
-        self._func = func
-        self._seen: dict[str | None, Any] = {}
-
-    def __call__(self, value: Any) -> Any:
-        if value is not None and type(value) is not str:
-            return self._func(value)
-        result = self._seen.get(value, _Memo)  # the class itself: a marker no result can be
-        if result is _Memo:
-            result = self._seen[value] = self._func(value)
-        return result

@@ -11,7 +11,6 @@ rejected as a whole by `Submission.accepted`.
 
 from __future__ import annotations
 
-import functools
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -302,10 +301,6 @@ def _validate_row(
     return record, problems
 
 
-# Every file of a night compares against the same known names: normalise each name once.
-_project_key = functools.lru_cache(maxsize=8192)(project_key)
-
-
 def _unknown_projects(
     projects: dict[str, tuple[str, int]], known_projects: Iterable[str] | None, place: _Place
 ) -> list[Problem]:
@@ -313,7 +308,7 @@ def _unknown_projects(
     known = list(known_projects or ())
     if not known:  # nothing known yet (first run, or no results file): nothing to compare with
         return []
-    known_keys = {_project_key(k) for k in known}
+    known_keys = {project_key(k) for k in known}
     found: list[Problem] = []
     for key, (name, excel_row) in projects.items():
         if key in known_keys:

@@ -99,7 +99,8 @@ def test_a_child_that_dies_costs_only_its_copies(tmp_path, rules, jobs, monkeypa
     assert not any(row[-1] for row in problem_sheet(ws)[1:] if len(row) > 1 and row[0])  # no link to a missing copy
 
 
-def test_a_copy_that_went_elsewhere_is_linked_where_it_is(tmp_path, rules, jobs, monkeypatch):
+def predict_a_wrong_path(monkeypatch) -> None:
+    """The master links to the predicted paths; make each prediction differ from where the copy goes."""
     real = feedback_job.expected_copy
 
     def wrong(result, inbox, row, rel) -> None:
@@ -108,6 +109,10 @@ def test_a_copy_that_went_elsewhere_is_linked_where_it_is(tmp_path, rules, jobs,
         result.copies[-1] = type(last)(**{**last.__dict__, "path": last.path.with_name("예상과_다른_이름.xlsx")})
 
     monkeypatch.setattr(feedback_job, "expected_copy", wrong)
+
+
+def test_a_copy_that_went_elsewhere_is_linked_where_it_is(tmp_path, rules, jobs, monkeypatch):
+    predict_a_wrong_path(monkeypatch)
     ws = workspace_with_bad_files(tmp_path / "ws", rules)
     report = run(ws)
     assert jobs[0].parallel
@@ -119,14 +124,7 @@ def test_a_copy_that_went_elsewhere_is_linked_where_it_is(tmp_path, rules, jobs,
 def test_a_master_written_again_beside_an_open_one_leaves_no_copy_with_wrong_links(tmp_path, rules, jobs, monkeypatch):
     """A copy went elsewhere and the master is open in Excel: only the master is written again (beside it),
     and its first version, with the predicted links, is not left in outbox/."""
-    real = feedback_job.expected_copy
-
-    def wrong(result, inbox, row, rel) -> None:
-        real(result, inbox, row, rel)
-        last = result.copies[-1]
-        result.copies[-1] = type(last)(**{**last.__dict__, "path": last.path.with_name("예상과_다른_이름.xlsx")})
-
-    monkeypatch.setattr(feedback_job, "expected_copy", wrong)
+    predict_a_wrong_path(monkeypatch)
     ws = workspace_with_bad_files(tmp_path / "ws", rules)
     real_replace = os.replace
     written: list[str] = []
