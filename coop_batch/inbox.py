@@ -220,39 +220,39 @@ def _names(name: str, sha256: str) -> Iterator[str]:
         number += 1
 
 
-def _free_name(dest_dir: Path, name: str, sha256: str) -> Path:
-    for candidate in _names(name, sha256):
-        target = dest_dir / candidate
-        if not target.exists():
+def _reserve(dest_dir: Path, name: str, sha256: str) -> Path:
+    """The first of `_names` free in `dest_dir`, reserved by creating it exclusively (a taken name:
+    the next one; a missing folder: made once).  The same walk as `_rename_noreplace`'s."""
+    # os.open, not open(): the same O_EXCL create at a fifth of the cost (no buffered file object)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    names, made = _names(name, sha256), False
+    target = dest_dir / next(names)
+    while True:
+        try:
+            os.close(os.open(target, flags))
             return target
-    raise AssertionError("unreachable")  # pragma: no cover - _names never ends
+        except FileExistsError:
+            target = dest_dir / next(names)
+        except FileNotFoundError:
+            if made:
+                raise
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            made = True
 
 
 def file_into(src: Path, dest_dir: Path, sha256: str) -> Path:
     """Move `src` into `dest_dir`, keeping its name (hash-prefixed on a collision); returns the new path.
 
-    Never overwrites: the target name is reserved by creating it exclusively, then replaced by
-    the file.  Across devices the file is copied then removed; if the removal fails the copy is
-    withdrawn, so the file is never in two places.  On any error `src` is left where it was."""
+    Never overwrites: on Linux one `renameat2(RENAME_NOREPLACE)` per name tried; elsewhere the
+    target name is reserved by creating it exclusively, then replaced by the file.  Across devices
+    the file is copied then removed; if the removal fails the copy is withdrawn, so the file is
+    never in two places.  On any error `src` is left where it was."""
     src = src if isinstance(src, Path) else Path(src)  # Path(a Path) parses it again
     dest_dir = dest_dir if isinstance(dest_dir, Path) else Path(dest_dir)
     moved = _rename_noreplace(src, dest_dir, sha256)
     if moved is not None:
         return moved
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    target = dest_dir / src.name
-    try:  # the common case first: the folder exists and the name is free (no mkdir, no exists())
-        # os.open, not open(): the same O_EXCL create at a fifth of the cost (no buffered file object)
-        os.close(os.open(target, flags))
-    except (FileExistsError, FileNotFoundError):
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        while True:
-            target = _free_name(dest_dir, src.name, sha256)
-            try:
-                os.close(os.open(target, flags))
-                break
-            except FileExistsError:  # appeared meanwhile: pick again
-                continue
+    target = _reserve(dest_dir, src.name, sha256)
     try:
         os.replace(src, target)
         return target
@@ -293,19 +293,20 @@ def _rename_noreplace(src: Path, dest_dir: Path, sha256: str) -> Path | None:
     of creating a placeholder and replacing it.  None when unavailable, unsupported by the filesystem,
     across devices or on any other error: the caller then moves the portable way (and reports errors).
 
-    The names of `_free_name` are tried in its order by the rename itself (EEXIST: the next one),
-    not looked at first: a month's folder holds many same-named weekly reports, and two stats per
-    taken name cost more than the rename."""
+    The names of `_names` are tried in order by the rename itself (EEXIST: the next one), as
+    `_reserve` does: not looked at first, since a month's folder holds many same-named weekly reports."""
     rename = _renameat2()
     if rename is None:
         return None
+    import ctypes  # loaded by `_renameat2` already
+
     source, folder = os.fsencode(src), os.fsencode(dest_dir) + b"/"
     names, made = _names(src.name, sha256), False
     name = next(names)
     while True:
         if rename(_AT_FDCWD, source, _AT_FDCWD, folder + os.fsencode(name), _RENAME_NOREPLACE) == 0:
             return dest_dir / name
-        err = _ctypes().get_errno()
+        err = ctypes.get_errno()
         if err == errno.EEXIST:
             name = next(names)
         elif err == errno.ENOENT and not made:  # the month's folder is new (or src is gone: fall back)
@@ -313,12 +314,6 @@ def _rename_noreplace(src: Path, dest_dir: Path, sha256: str) -> Path | None:
             made = True
         else:
             return None
-
-
-def _ctypes() -> Any:
-    import ctypes  # only where renameat2 exists: loaded by `_renameat2` already
-
-    return ctypes
 
 
 def _discard(path: Path) -> None:

@@ -55,6 +55,14 @@ _IN_LIMIT = 500  # values per `IN (...)`: old SQLite builds allow 999 parameters
 _ACCEPTED_ORDER = "arrived_at, first_seen, id"
 
 
+def _in_parts(values: Sequence[str]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """`values` without repeats, in parts of `_IN_LIMIT`: (the part, its `?, ?, ...` placeholders)."""
+    unique = list(dict.fromkeys(values))
+    for start in range(0, len(unique), _IN_LIMIT):
+        part = tuple(unique[start : start + _IN_LIMIT])
+        yield part, ", ".join("?" * len(part))
+
+
 def accepted_order(row: FileRow) -> tuple[Any, ...]:
     """`_ACCEPTED_ORDER` for a row already read (`run` sorts the history it has instead of a query)."""
     return (row.arrived_at, row.first_seen, row.id)
@@ -233,11 +241,8 @@ class Ledger:
         """`find_by_hash` for many contents in one query per 500: hash → its first accepted or
         rejected row (hashes without one are left out)."""
         found: dict[str, FileRow] = {}
-        unique = list(dict.fromkeys(hashes))
-        for start in range(0, len(unique), _IN_LIMIT):
-            part = unique[start : start + _IN_LIMIT]
-            marks = ", ".join("?" * len(part))
-            rows = self._files(f"sha256 IN ({marks}) AND status IN ('accepted', 'rejected')", tuple(part))
+        for part, marks in _in_parts(hashes):
+            rows = self._files(f"sha256 IN ({marks}) AND status IN ('accepted', 'rejected')", part)
             for row in rows:  # by id: the first one wins
                 found.setdefault(row.sha256, row)
         return found
@@ -287,13 +292,9 @@ class Ledger:
         """The record sets `record_file` stores, one by one in order: a set only where the content has
         no set current under the entry's rules version (a later entry's set replaces an earlier one's)."""
         held: dict[str, tuple[str, str]] = {}  # hash → (rules_version, template_version) of its set
-        hashes = list(dict.fromkeys(entry.sha256 for entry, _ in batch))
-        for start in range(0, len(hashes), _IN_LIMIT):
-            part = hashes[start : start + _IN_LIMIT]
+        for part, marks in _in_parts([entry.sha256 for entry, _ in batch]):
             rows = self._db.execute(
-                f"SELECT sha256, rules_version, template_version FROM record_sets "
-                f"WHERE sha256 IN ({', '.join('?' * len(part))})",
-                part,
+                f"SELECT sha256, rules_version, template_version FROM record_sets WHERE sha256 IN ({marks})", part
             )
             held.update((sha, (rules, template)) for sha, rules, template in rows)
         todo: dict[str, tuple[str, list[dict[str, Any]], str]] = {}

@@ -373,7 +373,7 @@ def test_note_is_korean_utf8_bom_crlf(tmp_path: Path) -> None:
 )
 def test_rename_tries_the_names_the_portable_move_picks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          taken: list[str]) -> None:
-    """The renameat2 path walks the names by trying them; the portable path looks first: same name."""
+    """The renameat2 path and the portable path (O_EXCL) walk the same names in the same order."""
     picked = []
     for portable in (False, True):
         dest_dir = tmp_path / str(portable) / "archive"
