@@ -342,5 +342,24 @@ def doctor_cmd(workspace_dir: str) -> None:
 
 
 def main() -> None:
+    """The console script: the command, then an exit without the interpreter's teardown (a night
+    leaves ~100,000 objects to free one by one: ~60 ms for nothing; `spawn.leave_now`)."""
+    from .spawn import leave_now
+
     _survive_console()
-    cli(prog_name="coop-batch")
+    try:
+        cli(prog_name="coop-batch")
+        code = 0
+    except SystemExit as exc:
+        code = _exit_code(exc.code)
+    leave_now(code)
+
+
+def _exit_code(code: object) -> int:
+    """What the interpreter would exit with for `SystemExit(code)` (a text is printed, exit 1)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1

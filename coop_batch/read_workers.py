@@ -6,16 +6,19 @@ not multiprocessing: spawn would re-run the caller's main module in every worker
 and a script without an `if __name__` guard would recurse), while this child imports only the
 reading code.  A thread per worker blocks on its stdout, so waiting with a timeout works the same on
 Windows (no select() on pipes there) and POSIX.
+
+Workers started early (`spawn.start_early`) read the inbox's small files before they are asked
+for, each its share, and answer a task for one of those from what they kept when the content still
+has the hash the run found; `read_many` sends each worker the files it read ahead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-import pickle
 import queue
 import signal
-import struct
 import sys
 import threading
 import time
@@ -28,8 +31,10 @@ from .errors import Problem
 from .records import SheetData
 from .safety_limits import Limits
 from .schema import KIND_BY_ID
+from .spawn import AHEAD_FILE_BYTES, adopt_reader, leave_now, send_away, spawn
 from .spawn import READER_BOOT as _BOOT
-from .spawn import adopt, send_away, spawn
+from .spawn import recv as _recv
+from .spawn import send as _send
 
 log = logging.getLogger("coop_batch.read")  # the reader's logger, as before the split
 
@@ -41,32 +46,12 @@ _MAX_START_FAILURES = 3
 _DEPTH = 32  # tasks queued per worker: it reads on while we validate and file a chunk (a timeout is per file)
 
 
-def _frame(message: Any) -> bytes:
-    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    return struct.pack("<Q", len(body)) + body
-
-
-def _send(stream: Any, *messages: Any) -> None:
-    """Several messages in one write: each flush is a system call that wakes the reader (~70 µs)."""
-    stream.write(b"".join(map(_frame, messages)))
-    stream.flush()
-
-
-def _recv(stream: Any) -> Any:
-    header = stream.read(8)
-    if len(header) < 8:
-        raise EOFError
-    (size,) = struct.unpack("<Q", header)
-    body = stream.read(size)
-    if len(body) < size:
-        raise EOFError
-    return pickle.loads(body)
-
-
 def _worker_main() -> None:
-    """Worker process: limits, then (index, path, display name) in; (index, fields) out (`_fields`)."""
-    # Imported here, not at the top: `read` imports this module to re-export its API.
-    from .read import read_sheet
+    """Worker process: limits, then maybe ("ahead", [path]) (files to read before they are asked
+    for), then (index, path, display name, sha256 or None) in; (index, fields) out (`_fields`)."""
+    # Imported now, while the parent is busy with its own start: not at the top, as `read` imports
+    # this module to re-export its API.
+    from .read import read_sheet  # noqa: F401
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     out = os.fdopen(os.dup(1), "wb")
@@ -77,15 +62,84 @@ def _worker_main() -> None:
         limits: Limits = _recv(inp)
         _cap_memory(limits.worker_memory_bytes)
         _send(out, ("ready",))
-        while (task := _recv(inp)) is not None:
-            index, path_text, display = task
-            if fault and fault.partition(":")[2] == Path(path_text).name:
-                if fault.startswith("hang:"):
-                    time.sleep(3600)
-                os._exit(70)
-            _send(out, (index, _fields(read_sheet(Path(path_text), limits, display))))
+        _serve(inp, out, limits, fault)
     except (EOFError, OSError):  # the parent closed our stdin or went away
         pass
+    leave_now(0)  # every answer is out: the interpreter's teardown only costs the night CPU
+
+
+def _serve(inp: Any, out: Any, limits: Limits, fault: str) -> None:
+    """Answer each task in turn.  Given files to read ahead, read them while no task waits (a thread
+    then takes the tasks off the pipe, so that one arriving is seen between two files) and keep
+    the results: a task for a file already read, whose content still has the hash the parent
+    found, is answered from them."""
+    ahead: deque[str] = deque()
+    kept: dict[str, tuple[str, tuple[Any, ...]]] = {}  # path → (sha256 of what was read, fields)
+    asked: set[str] = set()  # asked for before their turn to be read ahead came
+    tasks: queue.Queue[Any] | None = None
+    while True:
+        if ahead and tasks is not None and tasks.empty():
+            path_text = ahead.popleft()
+            read = None if path_text in asked else _read_ahead(path_text, limits, fault)
+            if read is not None:
+                kept[path_text] = read
+            continue
+        message = tasks.get() if tasks is not None else _recv_or_end(inp)
+        if message is None:
+            return
+        if message[0] == "ahead":
+            ahead.extend(message[1])
+            if tasks is None:
+                tasks = queue.Queue()
+                threading.Thread(target=_take_tasks, args=(inp, tasks), daemon=True).start()
+            continue
+        index, path_text, display, sha = message
+        hit = kept.pop(path_text, None)
+        if hit is not None and sha is not None and hit[0] == sha and display == Path(path_text).name:
+            _send(out, (index, hit[1]))
+        else:
+            if ahead:
+                asked.add(path_text)
+            _send(out, (index, _read_fields(path_text, display, limits, fault)))
+
+
+def _recv_or_end(inp: Any) -> Any:
+    try:
+        return _recv(inp)
+    except EOFError:
+        return None
+
+
+def _take_tasks(inp: Any, tasks: queue.Queue[Any]) -> None:
+    try:
+        while (message := _recv(inp)) is not None:
+            tasks.put(message)
+    except (EOFError, OSError):
+        pass
+    tasks.put(None)
+
+
+def _read_fields(path_text: str, display: str, limits: Limits, fault: str) -> tuple[Any, ...]:
+    from .read import read_sheet  # (loaded at the worker's start)
+
+    if fault and fault.partition(":")[2] == Path(path_text).name:
+        if fault.startswith("hang:"):
+            time.sleep(3600)
+        os._exit(70)
+    return _fields(read_sheet(Path(path_text), limits, display))
+
+
+def _read_ahead(path_text: str, limits: Limits, fault: str) -> tuple[str, tuple[Any, ...]] | None:
+    """(sha256 of the file's bytes, its fields), or None for a file gone or grown past the size
+    worth reading ahead (it is read when asked for)."""
+    try:
+        with open(path_text, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size > AHEAD_FILE_BYTES:
+                return None
+            sha = hashlib.sha256(handle.read(AHEAD_FILE_BYTES + 1)).hexdigest()
+    except OSError:
+        return None
+    return sha, _read_fields(path_text, Path(path_text).name, limits, fault)
 
 
 def _fields(data: SheetData) -> tuple[Any, ...]:
@@ -114,12 +168,17 @@ def _cap_memory(limit: int) -> None:
 
 class _Worker:
     def __init__(self, limits: Limits, inbox: queue.Queue[tuple[_Worker, Any]]) -> None:
-        self.proc = adopt(_BOOT) or spawn(_BOOT)  # one started early (spawn.start_early), or a new one
+        proc, share = adopt_reader(limits)  # one started early (spawn.start_early), or a new one
+        self.proc = proc or spawn(_BOOT)
+        # The files it was given to read ahead (it has its limits already).  While it may still be
+        # reading those, a crash or a hang is not surely its current task's doing (`read_many`).
+        self.share: frozenset[str] = share or frozenset()
         self.ready = False
         self.tasks: deque[int] = deque()  # in flight, in the order the worker takes them
         self.deadline = time.monotonic() + _STARTUP_SECONDS
         threading.Thread(target=self._pump, args=(inbox,), daemon=True).start()
-        self._write(limits)
+        if share is None:
+            self._write(limits)
 
     def _write(self, *messages: Any) -> None:
         try:
@@ -134,11 +193,13 @@ class _Worker:
         except Exception:  # EOF, a broken pipe, a truncated message: the worker is gone
             inbox.put((self, None))
 
-    def send(self, tasks: list[tuple[int, Path]], timeout: float) -> None:
+    def send(self, tasks: list[tuple[int, str, str | None]], timeout: float) -> None:
+        """(index, path, its SHA-256 when known: a file read ahead is answered from what was read
+        only while its content still has that hash)."""
         if not self.tasks:
             self.deadline = time.monotonic() + timeout
-        self.tasks.extend(index for index, _ in tasks)
-        self._write(*[(index, str(path), path.name) for index, path in tasks])
+        self.tasks.extend(index for index, _, _ in tasks)
+        self._write(*[(index, path, os.path.basename(path), sha) for index, path, sha in tasks])
 
     def stop(self, kill: bool = False) -> None:
         """End the worker: EOF on its stdin (it finishes its loop and exits), or kill it.  Not waited
@@ -175,12 +236,45 @@ class Readers:
         self.close()
 
 
+class _Todo:
+    """The files not yet sent to a worker: those each worker read ahead are for it (its own), the
+    rest for anyone; each worker takes the lowest index it may.  A worker with nothing of its own
+    or for anyone left takes the front of another's line (read again: better than waiting)."""
+
+    def __init__(self, keys: Sequence[str], pool: Sequence[_Worker]) -> None:
+        owner = {key: w for w in pool for key in w.share}
+        self.anyone: deque[int] = deque()
+        self.own: dict[_Worker, deque[int]] = {}
+        for index, key in enumerate(keys):
+            w = owner.get(key)
+            (self.anyone if w is None else self.own.setdefault(w, deque())).append(index)
+
+    def __len__(self) -> int:
+        return len(self.anyone) + sum(map(len, self.own.values()))
+
+    def pop_first(self) -> int:
+        line = min((d for d in (self.anyone, *self.own.values()) if d), key=lambda d: d[0])
+        return line.popleft()
+
+    def next_for(self, w: _Worker, below: int, front: int) -> int | None:
+        """The next index for `w`, under `below`; another's own only under `front`."""
+        lines = [d for d in (self.own.get(w), self.anyone) if d and d[0] < below]
+        if not lines:
+            lines = [d for o, d in self.own.items() if o is not w and d and d[0] < front]
+        return min(lines, key=lambda d: d[0]).popleft() if lines else None
+
+    def give_back(self, w: _Worker, indices: Sequence[int]) -> None:
+        """A retired worker's own files, and those it had in hand, are anyone's now."""
+        self.anyone = deque(sorted([*self.anyone, *self.own.pop(w, ()), *indices]))
+
+
 def read_many(
     paths: Sequence[Path],
     limits: Limits = Limits(),
     workers: int = 1,
     idle: Callable[[], None] | None = None,
     readers: Readers | None = None,
+    hashes: Sequence[str] | None = None,
 ) -> Iterator[tuple[Path, SheetData]]:
     """Read each file in a worker process with `limits.timeout_seconds` per file; yields in INPUT ORDER.
 
@@ -190,6 +284,8 @@ def read_many(
     `idle` is called (inside this generator) when the next file is not read yet and the workers are
     busy with it: the caller's own work done there overlaps their reading instead of waiting for it.
     `readers`: workers started earlier with the same `limits` (see `Readers`); stopped at the end.
+    `hashes`: each file's SHA-256 as the caller found it; a reader that read the file ahead gives
+    what it read only for the same content (without `hashes`, every file is read when asked for).
     """
     # Imported here, not at the top: `read` imports this module to re-export its API.
     from .read import read_sheet
@@ -208,22 +304,30 @@ def read_many(
     switch = sys.getswitchinterval()
     sys.setswitchinterval(max(switch, 0.02))
     done: dict[int, SheetData] = {}
-    todo = deque(range(len(paths)))
-    # How far dispatch may run ahead of the file to be yielded next: results held at most (memory).
-    window = 2 * _DEPTH * workers
+    keys = [str(p) for p in paths]
     inbox: queue.Queue[tuple[_Worker, Any]] = readers.inbox if readers is not None else queue.Queue()
     pool: list[_Worker] = readers.pool if readers is not None else []
+    todo = _Todo(keys, pool)
+    # How far dispatch may run ahead of the file to be yielded next: results held at most (memory).
+    window = 2 * _DEPTH * workers
     failures = next_out = 0
+    retried: set[int] = set()
 
     def in_flight(workers: list[_Worker]) -> int:
         return sum(len(w.tasks) for w in workers)
 
     def retire(w: _Worker, code: str, **params: str) -> None:
-        """Drop a worker; its current file gets `code`, the files queued behind it go back in line."""
+        """Drop a worker; its current file gets `code`, the files queued behind it go back in line.
+        A worker that was reading ahead may have met its end on another file: its current one is
+        tried once more, on a worker that reads only what it is asked for."""
         if w.tasks:
             index = w.tasks.popleft()
-            done[index] = SheetData(paths[index], None, problems=[Problem(code, paths[index].name, params=params)])
-        todo.extendleft(reversed(w.tasks))
+            if w.share and index not in retried:
+                retried.add(index)
+                w.tasks.appendleft(index)
+            else:
+                done[index] = SheetData(paths[index], None, problems=[Problem(code, paths[index].name, params=params)])
+        todo.give_back(w, w.tasks)
         w.stop(kill=True)
         pool.remove(w)
 
@@ -235,8 +339,8 @@ def read_many(
             if next_out >= len(paths):
                 break
             if failures >= _MAX_START_FAILURES and todo:  # workers do not start: read here, unguarded
-                log.error("reader workers do not start; reading %s in-process", paths[todo[0]].name)
-                index = todo.popleft()
+                index = todo.pop_first()
+                log.error("reader workers do not start; reading %s in-process", paths[index].name)
                 done[index] = read_sheet(paths[index], limits)
                 continue
             while failures < _MAX_START_FAILURES and len(pool) < min(workers, len(todo) + in_flight(pool)):
@@ -249,10 +353,12 @@ def read_many(
                 # Topped up once half its queue is read, in one write, not one write per file.
                 if not w.ready or len(w.tasks) > _DEPTH // 2:
                     continue
-                batch: list[tuple[int, Path]] = []
-                while len(w.tasks) + len(batch) < _DEPTH and todo and todo[0] < next_out + window:
-                    index = todo.popleft()
-                    batch.append((index, paths[index]))
+                batch: list[tuple[int, str, str | None]] = []
+                while len(w.tasks) + len(batch) < _DEPTH:
+                    index = todo.next_for(w, next_out + window, next_out + _DEPTH)
+                    if index is None:
+                        break
+                    batch.append((index, keys[index], hashes[index] if hashes is not None else None))
                 if batch:
                     w.send(batch, limits.timeout_seconds)
             if idle is not None and in_flight(pool) and inbox.empty():

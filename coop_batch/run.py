@@ -287,8 +287,8 @@ def _process_inbox(
             flush()
 
     # While the next file is still being read, file those whose verdict is final (`idle`).
-    paths = [c.path for c in fresh.values()]
-    with closing(_read_each(paths, workspace, lambda: flush(_IDLE_CHUNK), readers)) as sheets:
+    paths, hashes = [c.path for c in fresh.values()], list(fresh)
+    with closing(_read_each(paths, workspace, lambda: flush(_IDLE_CHUNK), readers, hashes)) as sheets:
         for candidate, (_, sheet) in zip(fresh.values(), sheets):
             checker.check(candidate, sheet)
             file_ready()
@@ -302,24 +302,26 @@ def _defer(report: RunReport, rel: str, reason: str) -> None:
 
 
 def _read_each(
-    paths: Sequence[Path], workspace: Workspace, idle: Callable[[], None] | None = None, readers: Readers | None = None
+    paths: Sequence[Path],
+    workspace: Workspace,
+    idle: Callable[[], None] | None = None,
+    readers: Readers | None = None,
+    hashes: Sequence[str] | None = None,
 ) -> Iterator[tuple[Path, SheetData]]:
-    """The files read by worker processes, in input order, as they come."""
+    """The files read by worker processes, in input order, as they come (`hashes`: their SHA-256,
+    so that what a reader read ahead is used only for the same content)."""
     if not paths:
         return
     from .read import read_many
 
     workers = workspace.settings.limits.workers or _auto_workers(len(paths))
-    yield from read_many(list(paths), _limits(workspace), workers=workers, idle=idle, readers=readers)
+    yield from read_many(list(paths), _limits(workspace), workers=workers, idle=idle, readers=readers, hashes=hashes)
 
 
 def _limits(workspace: Workspace) -> Limits:
-    from .read import Limits
+    from .safety_limits import run_limits
 
-    return Limits(
-        max_file_bytes=workspace.settings.limits.max_file_mb * 1024 * 1024,
-        timeout_seconds=workspace.settings.limits.file_timeout_seconds,
-    )
+    return run_limits(workspace.settings.limits.max_file_mb, workspace.settings.limits.file_timeout_seconds)
 
 
 def _early_readers(workspace: Workspace) -> Readers:

@@ -28,6 +28,11 @@ class Limits:
     worker_memory_bytes: int = 2 * GiB  # address-space cap of a read_many worker (POSIX only; 0 = none)
 
 
+def run_limits(max_file_mb: int, timeout_seconds: float) -> Limits:
+    """The limits of a nightly run under the workspace's `[limits]` settings."""
+    return Limits(max_file_bytes=max_file_mb * MiB, timeout_seconds=timeout_seconds)
+
+
 class _Refused(Exception):
     """One reason to refuse the file; becomes exactly one Problem."""
 

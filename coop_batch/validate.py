@@ -305,15 +305,20 @@ def _unknown_projects(
     projects: dict[str, tuple[str, int]], known_projects: Iterable[str] | None, place: _Place
 ) -> list[Problem]:
     """One warning per project name (not per row) that matches no known project."""
-    known = list(known_projects or ())
+    known = known_projects if isinstance(known_projects, (set, frozenset)) else list(known_projects or ())
     if not known:  # nothing known yet (first run, or no results file): nothing to compare with
         return []
-    known_keys = {project_key(k) for k in known}
+    exact = known if isinstance(known, (set, frozenset)) else set(known)
+    known_keys: set[str] | None = None  # only for a name not written exactly as known (a run has ~40)
     found: list[Problem] = []
     for key, (name, excel_row) in projects.items():
+        if name in exact:
+            continue
+        if known_keys is None:
+            known_keys = {project_key(k) for k in known}
         if key in known_keys:
             continue
-        near = nearest(name, known)
+        near = nearest(name, list(known))
         hint = f"(비슷한 사업명: '{near}')" if near else ""
         params: dict[str, Any] = {"value": name, "hint": hint}
         if near:

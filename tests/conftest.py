@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
+
 import pytest
 
 from coop_batch.rules import Rules, load_rules
@@ -10,3 +13,26 @@ from coop_batch.rules import Rules, load_rules
 @pytest.fixture(scope="session")
 def rules() -> Rules:
     return load_rules(2016)
+
+
+@pytest.fixture
+def started(monkeypatch) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Every helper process started through `spawn.spawn`, early or not (two cores, as if); none
+    left behind by a test."""
+    from coop_batch import spawn
+
+    procs: list[subprocess.Popen[bytes]] = []
+    real = spawn.spawn
+
+    def record(boot: str) -> subprocess.Popen[bytes]:
+        procs.append(real(boot))
+        return procs[-1]
+
+    monkeypatch.setattr(spawn, "spawn", record)
+    monkeypatch.setattr(spawn.os, "cpu_count", lambda: 2)
+    yield procs
+    spawn.dismiss_early()
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)

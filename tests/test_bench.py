@@ -93,14 +93,12 @@ def test_quick_benchmark():
 
 
 LEAN_HELP = """
-import sys
+import atexit, sys
 sys.argv = ["coop-batch", "--help"]
+# main() leaves without the interpreter's teardown, but after what exit would run: this too
+atexit.register(lambda: print("heavy:" + ",".join(sorted({m.split(".")[0] for m in sys.modules} & {HEAVY}))))
 from coop_batch.cli import main
-try:
-    main()
-except SystemExit:
-    pass
-print("heavy:" + ",".join(sorted({m.split(".")[0] for m in sys.modules} & {HEAVY})))
+main()
 """
 
 

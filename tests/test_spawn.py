@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
 from datetime import date
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from coop_batch import spawn
@@ -17,26 +15,6 @@ from coop_batch.schema import KIND_BY_ID
 from coop_batch.templates import write_template
 
 SAFETY = "안전도시 만들기"
-
-
-@pytest.fixture
-def started(monkeypatch) -> list[subprocess.Popen[bytes]]:
-    """Every helper process started, early or not; none left behind by a test."""
-    procs: list[subprocess.Popen[bytes]] = []
-    real = spawn.spawn
-
-    def record(boot: str) -> subprocess.Popen[bytes]:
-        procs.append(real(boot))
-        return procs[-1]
-
-    monkeypatch.setattr(spawn, "spawn", record)
-    monkeypatch.setattr(spawn.os, "cpu_count", lambda: 2)
-    yield procs
-    spawn.dismiss_early()
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
 
 
 def weekly_files(folder: Path, count: int) -> list[Path]:
