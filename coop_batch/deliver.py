@@ -22,9 +22,11 @@ import os
 import smtplib
 import sqlite3
 import ssl
+from io import BytesIO
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email import policy
+from email.generator import NLCRE, BytesGenerator
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime, make_msgid
@@ -120,6 +122,21 @@ def compose(report: RunReport, mail: Mail, *, now: datetime | None = None, draft
     for item in attached:
         msg.add_attachment(item.path.read_bytes(), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename=item.name)
     return Composed(msg, attached, left_out)
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """`message.as_bytes()`, the same bytes, with each body's line endings changed in one pass
+    instead of one write per 76-character line (a 1 MB master attachment: 20,000 lines, 50 ms)."""
+    out = BytesIO()
+    _WholeBodies(out, mangle_from_=False, policy=message.policy).flatten(message)
+    return out.getvalue()
+
+
+class _WholeBodies(BytesGenerator):
+    def _write_lines(self, lines: str) -> None:
+        # The base class splits at each line break and writes line, `_NL`, line, ...: the same text.
+        if lines:
+            self.write(NLCRE.sub(self._NL, lines))
 
 
 # --- files ---
@@ -324,12 +341,12 @@ def deliver_run(
         result.say(f"{item.name}은(는) 첨부 크기 제한({mail.max_attachment_mb:g}MB)을 넘어 첨부하지 않고 위치만 적었습니다.")
     name = _file_name(report, now)
     if draft:
-        path = _write_atomic(mail_dir(workspace), name, composed.message.as_bytes())
+        path = _write_atomic(mail_dir(workspace), name, message_bytes(composed.message))
         result.drafts.append(path)
         result.say(f"메일 서버가 설정되지 않아 메일을 {path}에 저장했습니다. Outlook에서 열어 '보내기'를 눌러 주세요.")
         # Earlier unsent messages still go out (or are reported); an empty queue leaves `result` as it is.
         return send_pending(workspace, ledger, tls_context=tls_context, result=result)
-    path = _write_atomic(mail_dir(workspace) / UNSENT_DIR, name, composed.message.as_bytes(),
+    path = _write_atomic(mail_dir(workspace) / UNSENT_DIR, name, message_bytes(composed.message),
                          also=mail_dir(workspace) / SENT_DIR)
     ledger.add_mail(report.run_id or None, _ledger_path(workspace, path), subject_for(report.as_of), now)
     return send_pending(workspace, ledger, tls_context=tls_context, result=result)

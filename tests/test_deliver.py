@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 import trustme
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from click.testing import CliRunner
@@ -226,6 +228,29 @@ def test_compose_korean_subject_body_and_rfc2231_attachment_names(tmp_path):
     html = parsed.get_body(("html",)).get_content()
     assert "주간실적_&lt;오류&gt;&amp;.xlsx" in html and "<오류>" not in html  # user text is escaped
     assert "76,970,000원" in html
+
+
+@given(texts=st.lists(st.text(alphabet="가a \r\n.<>&=", max_size=60), min_size=1, max_size=4),
+       international=st.booleans())
+@settings(max_examples=60, deadline=None)
+def test_message_bytes_are_as_bytes(texts, international):
+    """The quick serialiser writes what `as_bytes` writes, whatever the line breaks in the bodies."""
+    msg = EmailMessage(policy=policy.SMTPUTF8 if international else policy.SMTP)
+    msg["Subject"] = "통합현황 " + texts[0].replace("\r", "").replace("\n", "")
+    msg["To"] = "부구청장실@example.go.kr" if international else "deputy@example.go.kr"
+    msg.set_content(texts[0], cte="base64")
+    msg.add_alternative("\n".join(texts), subtype="html", cte="base64")
+    if len(texts) > 1:
+        msg.add_alternative(texts[1] + "\n", subtype="plain", cte="8bit" if international else "quoted-printable")
+    msg.add_attachment("\r\n".join(texts).encode() * 50, maintype="application", subtype="octet-stream",
+                       filename="통합현황.xlsx")
+    assert deliver.message_bytes(msg) == msg.as_bytes()
+
+
+def test_the_run_message_is_written_as_as_bytes_would(tmp_path):
+    report = made_report(tmp_path, {"통합현황_20160304.xlsx": 300_000, "특별휴가_표창대상자_20160304.xlsx": 700})
+    composed = compose(report, workspace(tmp_path / "ws").settings.mail, now=NOW)
+    assert deliver.message_bytes(composed.message) == composed.message.as_bytes()
 
 
 def test_attachments_over_the_limit_are_left_out_and_the_body_says_where(tmp_path):
