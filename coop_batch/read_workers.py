@@ -31,7 +31,8 @@ from .errors import Problem
 from .records import SheetData
 from .safety_limits import Limits
 from .schema import KIND_BY_ID
-from .spawn import AHEAD_FILE_BYTES, adopt_reader, leave_now, send_away, spawn
+from .read_ahead import AHEAD_FILE_BYTES, adopt_reader
+from .spawn import leave_now, send_away, spawn
 from .spawn import READER_BOOT as _BOOT
 from .spawn import recv as _recv
 from .spawn import send as _send
@@ -72,7 +73,9 @@ def _serve(inp: Any, out: Any, limits: Limits, fault: str) -> None:
     """Answer each task in turn.  Given files to read ahead, read them while no task waits (a thread
     then takes the tasks off the pipe, so that one arriving is seen between two files) and keep
     the results: a task for a file already read, whose content still has the hash the parent
-    found, is answered from them."""
+    found, is answered from them.  ("keep", [path]) narrows what is read ahead and kept to the
+    files the parent will ask this worker for (not the repeats it files without reading: on
+    Windows a file open here cannot be moved there)."""
     ahead: deque[str] = deque()
     kept: dict[str, tuple[str, tuple[Any, ...]]] = {}  # path → (sha256 of what was read, fields)
     asked: set[str] = set()  # asked for before their turn to be read ahead came
@@ -83,6 +86,8 @@ def _serve(inp: Any, out: Any, limits: Limits, fault: str) -> None:
             read = None if path_text in asked else _read_ahead(path_text, limits, fault)
             if read is not None:
                 kept[path_text] = read
+            if not ahead:
+                _ahead_done()
             continue
         message = tasks.get() if tasks is not None else _recv_or_end(inp)
         if message is None:
@@ -93,6 +98,11 @@ def _serve(inp: Any, out: Any, limits: Limits, fault: str) -> None:
                 tasks = queue.Queue()
                 threading.Thread(target=_take_tasks, args=(inp, tasks), daemon=True).start()
             continue
+        if message[0] == "keep":
+            keep = set(message[1])
+            ahead = deque(p for p in ahead if p in keep)
+            kept = {p: r for p, r in kept.items() if p in keep}
+            continue
         index, path_text, display, sha = message
         hit = kept.pop(path_text, None)
         if hit is not None and sha is not None and hit[0] == sha and display == Path(path_text).name:
@@ -101,6 +111,17 @@ def _serve(inp: Any, out: Any, limits: Limits, fault: str) -> None:
             if ahead:
                 asked.add(path_text)
             _send(out, (index, _read_fields(path_text, display, limits, fault)))
+
+
+# Test-only hook, read in the worker: a folder where a worker that has read all it was given ahead
+# leaves a file named after its process id (tests wait for it instead of sleeping).
+TEST_AHEAD_DONE_ENV = "COOP_BATCH_TEST_AHEAD_DONE"
+
+
+def _ahead_done() -> None:
+    folder = os.environ.get(TEST_AHEAD_DONE_ENV)
+    if folder:
+        Path(folder, str(os.getpid())).touch()
 
 
 def _recv_or_end(inp: Any) -> Any:
@@ -238,34 +259,42 @@ class Readers:
 
 class _Todo:
     """The files not yet sent to a worker: those each worker read ahead are for it (its own), the
-    rest for anyone; each worker takes the lowest index it may.  A worker with nothing of its own
-    or for anyone left takes the front of another's line (read again: better than waiting)."""
+    rest for anyone, each worker taking the lowest index it may.  A file is never sent to a worker
+    that did not read it ahead while its owner lives (two open at once: on Windows the move that
+    follows could fail).  Files to try again (`retry`) go only to a worker that reads nothing ahead."""
 
     def __init__(self, keys: Sequence[str], pool: Sequence[_Worker]) -> None:
         owner = {key: w for w in pool for key in w.share}
         self.anyone: deque[int] = deque()
-        self.own: dict[_Worker, deque[int]] = {}
+        self.retry: deque[int] = deque()
+        self.own: dict[_Worker, deque[int]] = {w: deque() for w in pool if w.share}
         for index, key in enumerate(keys):
             w = owner.get(key)
-            (self.anyone if w is None else self.own.setdefault(w, deque())).append(index)
+            (self.anyone if w is None else self.own[w]).append(index)
 
     def __len__(self) -> int:
-        return len(self.anyone) + sum(map(len, self.own.values()))
+        return len(self.anyone) + len(self.retry) + sum(map(len, self.own.values()))
 
     def pop_first(self) -> int:
-        line = min((d for d in (self.anyone, *self.own.values()) if d), key=lambda d: d[0])
+        line = min((d for d in (self.anyone, self.retry, *self.own.values()) if d), key=lambda d: d[0])
         return line.popleft()
 
-    def next_for(self, w: _Worker, below: int, front: int) -> int | None:
-        """The next index for `w`, under `below`; another's own only under `front`."""
+    def next_for(self, w: _Worker, below: int) -> int | None:
+        """The next index for `w`, under `below` (a file to try again: whatever its index)."""
+        if not w.share and self.retry:
+            return self.retry.popleft()
         lines = [d for d in (self.own.get(w), self.anyone) if d and d[0] < below]
-        if not lines:
-            lines = [d for o, d in self.own.items() if o is not w and d and d[0] < front]
         return min(lines, key=lambda d: d[0]).popleft() if lines else None
 
-    def give_back(self, w: _Worker, indices: Sequence[int]) -> None:
-        """A retired worker's own files, and those it had in hand, are anyone's now."""
+    def give_back(self, w: _Worker, indices: Sequence[int], retry: int | None = None) -> None:
+        """A retired worker's own files, and those it had in hand, are anyone's now; `retry` is the
+        one it was reading when it died or hung, tried again on a worker that reads nothing ahead."""
         self.anyone = deque(sorted([*self.anyone, *self.own.pop(w, ()), *indices]))
+        if retry is not None:
+            self.retry.append(retry)
+
+    def own_keys(self, w: _Worker, keys: Sequence[str]) -> list[str]:
+        return [keys[i] for i in self.own.get(w, ())]
 
 
 def read_many(
@@ -308,6 +337,9 @@ def read_many(
     inbox: queue.Queue[tuple[_Worker, Any]] = readers.inbox if readers is not None else queue.Queue()
     pool: list[_Worker] = readers.pool if readers is not None else []
     todo = _Todo(keys, pool)
+    for w in pool:
+        if w.share:  # only what it will be asked for is worth reading ahead (and keeping)
+            w._write(("keep", todo.own_keys(w, keys)))
     # How far dispatch may run ahead of the file to be yielded next: results held at most (memory).
     window = 2 * _DEPTH * workers
     failures = next_out = 0
@@ -320,14 +352,15 @@ def read_many(
         """Drop a worker; its current file gets `code`, the files queued behind it go back in line.
         A worker that was reading ahead may have met its end on another file: its current one is
         tried once more, on a worker that reads only what it is asked for."""
+        retry = None
         if w.tasks:
             index = w.tasks.popleft()
             if w.share and index not in retried:
                 retried.add(index)
-                w.tasks.appendleft(index)
+                retry = index
             else:
                 done[index] = SheetData(paths[index], None, problems=[Problem(code, paths[index].name, params=params)])
-        todo.give_back(w, w.tasks)
+        todo.give_back(w, w.tasks, retry)
         w.stop(kill=True)
         pool.remove(w)
 
@@ -343,7 +376,11 @@ def read_many(
                 log.error("reader workers do not start; reading %s in-process", paths[index].name)
                 done[index] = read_sheet(paths[index], limits)
                 continue
-            while failures < _MAX_START_FAILURES and len(pool) < min(workers, len(todo) + in_flight(pool)):
+            # (one more than `workers` when all of them read ahead and a file waits to be tried again)
+            while failures < _MAX_START_FAILURES and (
+                len(pool) < min(workers, len(todo) + in_flight(pool))
+                or (todo.retry and all(w.share for w in pool))
+            ):
                 try:
                     pool.append(_Worker(limits, inbox))
                 except OSError:
@@ -355,7 +392,7 @@ def read_many(
                     continue
                 batch: list[tuple[int, str, str | None]] = []
                 while len(w.tasks) + len(batch) < _DEPTH:
-                    index = todo.next_for(w, next_out + window, next_out + _DEPTH)
+                    index = todo.next_for(w, next_out + window)
                     if index is None:
                         break
                     batch.append((index, keys[index], hashes[index] if hashes is not None else None))
@@ -391,7 +428,9 @@ def read_many(
     finally:
         sys.setswitchinterval(switch)
         for w in pool:
-            w.stop()
+            # One that read ahead may still be reading (or stuck on) a file never asked for: it has
+            # answered every task, so it is killed rather than left to run on after this process.
+            w.stop(kill=bool(w.share))
         pool.clear()
 
 

@@ -1,5 +1,5 @@
 """Reading ahead: the readers started early read the inbox's small files while the run imports, and
-the run gets what they read only for the content it hashed (`spawn._Priming`, `read_workers._serve`)."""
+the run gets what they read only for the content it hashed (read_ahead.py, `read_workers._serve`)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,24 @@ from pathlib import Path
 
 import pytest
 
-from coop_batch import read_workers, spawn
+from coop_batch import read_ahead, read_workers, spawn
 from coop_batch.read import TEST_FAULT_ENV, read_many, read_sheet
+from coop_batch.read_ahead import EarlySettings
 from coop_batch.rules import load_rules
 from coop_batch.safety_limits import Limits, run_limits
 from coop_batch.schema import KIND_BY_ID
 from coop_batch.templates import write_template
 
 LIMITS = run_limits(50, 30.0)  # what a workspace with the default settings reads with
+
+
+@pytest.fixture
+def done_dir(tmp_path: Path, monkeypatch) -> Path:
+    """Where each reader leaves a mark once it has read all it was given ahead (a test hook)."""
+    folder = tmp_path / "ahead-done"
+    folder.mkdir()
+    monkeypatch.setenv(read_workers.TEST_AHEAD_DONE_ENV, str(folder))
+    return folder
 
 
 def weekly(path: Path, project: str) -> Path:
@@ -48,15 +58,17 @@ def project(data) -> str:
     return data.rows[0][1][1] if data.rows else data.problems[0].code
 
 
-def primed_readers(count: int) -> read_workers.Readers:
-    readers = read_workers.Readers(LIMITS, count)
+def primed_readers(count: int, limits: Limits = LIMITS) -> read_workers.Readers:
+    readers = read_workers.Readers(limits, count)
     spawn.dismiss_early(spawn.READER_BOOT)
     return readers
 
 
-def wait_until_read(paths: list[Path], seconds: float = 20.0) -> None:
-    """Long enough for the early readers to have read their shares (each file ~1 ms; start ~0.2 s)."""
-    time.sleep(min(seconds, 1.0 + 0.01 * len(paths)))
+def wait_until_read(done_dir: Path, readers: int, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while len(list(done_dir.iterdir())) < readers:
+        assert time.monotonic() < deadline, "the early readers did not finish reading ahead"
+        time.sleep(0.02)
 
 
 # --- what the early start deals out ---
@@ -67,7 +79,7 @@ def test_each_reader_is_primed_with_its_share_in_arrival_order(tmp_path: Path, s
     paths = workspace(tmp_path / "ws", names)
     (tmp_path / "ws" / "inbox" / "~$000.xlsx").write_bytes(b"owner")  # ignored: never read ahead
     big = tmp_path / "ws" / "inbox" / "큰파일.xlsx"
-    big.write_bytes(b"PK" + b"\0" * spawn.AHEAD_FILE_BYTES)  # read only when asked for
+    big.write_bytes(b"PK" + b"\0" * read_ahead.AHEAD_FILE_BYTES)  # read only when asked for
     spawn.start_early(tmp_path / "ws")
     readers = primed_readers(2)
     shares = [w.share for w in readers.pool]
@@ -81,12 +93,12 @@ def test_each_reader_is_primed_with_its_share_in_arrival_order(tmp_path: Path, s
 def test_settings_come_from_the_workspace_file(tmp_path: Path):
     root = tmp_path / "ws"
     root.mkdir()
-    read = spawn._EarlySettings.of
-    assert read(root) == spawn._EarlySettings(root.resolve() / "inbox", 0, LIMITS)  # no file: the defaults
+    read = EarlySettings.of
+    assert read(root) == EarlySettings(root.resolve() / "inbox", 0, LIMITS, False)  # no file: the defaults
     config = root / "coop_batch.toml"
     config.write_text('[paths]\ninbox = "받은편지함"\n[limits]\nmax_file_mb = 5\nfile_timeout_seconds = 7\n'
                       "workers = 1\n", encoding="utf-8")
-    assert read(root) == spawn._EarlySettings(root.resolve() / "받은편지함", 1, run_limits(5, 7.0))
+    assert read(root) == EarlySettings(root.resolve() / "받은편지함", 1, run_limits(5, 7.0), False)
     outside = tmp_path / "공유"
     config.write_text(f'[paths]\ninbox = "{outside.as_posix()}"\n', encoding="utf-8")
     assert read(root).inbox == outside
@@ -96,78 +108,86 @@ def test_settings_come_from_the_workspace_file(tmp_path: Path):
         assert read(root).limits is None, bad  # nothing read ahead under limits the run may not use
 
 
-def test_the_config_file_name_is_the_runs(tmp_path: Path):
+def test_the_file_names_are_the_runs(tmp_path: Path):
     from coop_batch.config import CONFIG_NAME
+    from coop_batch.lock import WorkspaceLock
 
+    assert read_ahead.CONFIG_NAME == CONFIG_NAME
     (tmp_path / CONFIG_NAME).write_text("[limits]\nworkers = 3\n", encoding="utf-8")
-    assert spawn._EarlySettings.of(tmp_path).workers == 3
+    assert EarlySettings.of(tmp_path).workers == 3 and not EarlySettings.of(tmp_path).locked
+    with WorkspaceLock(tmp_path / read_ahead.LOCK_NAME, "run"):
+        assert EarlySettings.of(tmp_path).locked
+    assert not EarlySettings.of(tmp_path).locked  # released: the file is emptied
 
 
-def test_the_configured_number_of_readers_starts_early(tmp_path: Path, started):
-    workspace(tmp_path / "ws", ["a.xlsx", "b.xlsx", "c.xlsx"], "[limits]\nworkers = 3\n")
+def test_nothing_is_read_ahead_while_another_run_holds_the_workspace(tmp_path: Path, started):
+    from coop_batch.lock import WorkspaceLock
+
+    workspace(tmp_path / "ws", ["가.xlsx"])
+    with WorkspaceLock(tmp_path / "ws" / read_ahead.LOCK_NAME, "run"):
+        spawn.start_early(tmp_path / "ws")
+        readers = primed_readers(1)
+    assert readers.pool[0].share == frozenset()  # a plain reader: it got its limits from the run
+    readers.close()
+
+
+def test_readers_beyond_the_workers_setting_are_ended_at_once(tmp_path: Path, started):
+    workspace(tmp_path / "ws", [f"{i:03d}.xlsx" for i in range(spawn.MANY_FILES)], "[limits]\nworkers = 1\n")
     spawn.start_early(tmp_path / "ws")
-    assert [p.args[-1] for p in started] == [spawn.READER_BOOT] * 3
+    readers_started = [p for p in started if p.args[-1] == spawn.READER_BOOT]
+    assert len(readers_started) == 2 and readers_started[1].wait(15) is not None
+    readers = primed_readers(1)
+    assert len(readers.pool[0].share) == spawn.MANY_FILES  # the one kept was given every file
+    readers.close()
 
 
 # --- what the run gets back ---
 
 
-def test_what_was_read_ahead_is_what_reading_now_gives(tmp_path: Path, started):
+def test_what_was_read_ahead_answers_the_run_even_once_the_files_are_gone(tmp_path: Path, started, done_dir):
     paths = workspace(tmp_path / "ws", ["가.xlsx", "나.xlsx", "다.xlsx"])
+    expected = [read_workers._fields(read_sheet(p, LIMITS, p.name)) for p in paths]
+    hashes = [sha(p) for p in paths]
     spawn.start_early(tmp_path / "ws")
     readers = primed_readers(1)
-    wait_until_read(paths)
-    got = list(read_many(paths, LIMITS, workers=1, readers=readers, hashes=[sha(p) for p in paths]))
-    fields = read_workers._fields
-    assert [fields(d) for _, d in got] == [fields(read_sheet(p, LIMITS, p.name)) for p in paths]
+    wait_until_read(done_dir, 1)
+    for path in paths:
+        path.unlink()  # read now, each would be `file-unreadable`
+    got = list(read_many(paths, LIMITS, workers=1, readers=readers, hashes=hashes))
+    assert [read_workers._fields(d) for _, d in got] == expected
     assert [d.path for _, d in got] == paths
-    assert len(started) == 1  # the early reader did it all
 
 
-def test_a_file_changed_after_it_was_read_ahead_is_read_again(tmp_path: Path, started):
+def test_a_file_changed_after_it_was_read_ahead_is_read_again(tmp_path: Path, started, done_dir):
     paths = workspace(tmp_path / "ws", ["가.xlsx", "나.xlsx"])
     spawn.start_early(tmp_path / "ws")
     readers = primed_readers(1)
-    wait_until_read(paths)
+    wait_until_read(done_dir, 1)
     weekly(paths[0], "고친 사업")  # a corrected copy over the same name, after the reader read it
     got = list(read_many(paths, LIMITS, workers=1, readers=readers, hashes=[sha(p) for p in paths]))
     assert [project(d) for _, d in got] == ["고친 사업", "나"]
 
 
-def test_without_hashes_every_file_is_read_when_asked(tmp_path: Path, started):
+def test_without_hashes_every_file_is_read_when_asked(tmp_path: Path, started, done_dir):
     paths = workspace(tmp_path / "ws", ["가.xlsx"])
     spawn.start_early(tmp_path / "ws")
     readers = primed_readers(1)
-    wait_until_read(paths)
+    wait_until_read(done_dir, 1)
     weekly(paths[0], "새 내용")
     got = list(read_many(paths, LIMITS, workers=1, readers=readers))
     assert project(got[0][1]) == "새 내용"
 
 
-def test_a_kept_result_answers_only_its_own_hash(tmp_path: Path, started):
-    """The hit itself, seen from outside: the file changes after it was read ahead, and the task
-    carries the hash of what the reader read: the reader answers from what it kept."""
-    paths = workspace(tmp_path / "ws", ["가.xlsx"])
-    before = sha(paths[0])
-    spawn.start_early(tmp_path / "ws")
-    readers = primed_readers(1)
-    wait_until_read(paths)
-    weekly(paths[0], "바뀐 내용")
-    got = list(read_many(paths, LIMITS, workers=1, readers=readers, hashes=[before]))
-    assert project(got[0][1]) == "가"
-
-
-def test_readers_primed_under_other_limits_are_not_used(tmp_path: Path, started):
+def test_readers_primed_under_other_limits_are_not_used(tmp_path: Path, started, done_dir):
     paths = workspace(tmp_path / "ws", ["가.xlsx", "나.xlsx"], "[limits]\nmax_file_mb = 1\n")
     spawn.start_early(tmp_path / "ws")
-    wait_until_read(paths)
-    weekly(paths[0], "바뀐 내용")
-    old_hash = sha(paths[1])
-    readers = read_workers.Readers(LIMITS, 1)  # the run's limits differ: the primed one is sent away
+    wait_until_read(done_dir, 1)
+    readers = read_workers.Readers(LIMITS, 1)  # the run's limits differ: the primed one is ended
     assert readers.pool[0].share == frozenset() and readers.pool[0].proc is not started[0]
-    assert started[0].wait(15) is not None  # sent away
-    got = list(read_many(paths, LIMITS, workers=1, readers=readers, hashes=[sha(paths[0]), old_hash]))
-    assert [project(d) for _, d in got] == ["바뀐 내용", "나"]
+    assert started[0].wait(15) is not None
+    paths[0].unlink()  # so nothing kept could answer for it
+    got = list(read_many(paths, LIMITS, workers=1, readers=readers, hashes=[sha(paths[1])] * 2))
+    assert [project(d) for _, d in got] == ["file-unreadable", "나"]
 
 
 @pytest.mark.parametrize("fault", ["crash", "hang"])
@@ -175,20 +195,87 @@ def test_a_file_that_kills_a_reader_ahead_costs_only_that_file(tmp_path: Path, s
     """The reader meets the bad file while reading ahead, not on the file it was asked for: that
     file is tried again on a reader that reads only what it is asked, and the bad one is named."""
     monkeypatch.setenv(TEST_FAULT_ENV, f"{fault}:나.xlsx")
-    names = ["가.xlsx", "나.xlsx", "다.xlsx", "라.xlsx"]
-    paths = workspace(tmp_path / "ws", names, "[limits]\nfile_timeout_seconds = 1.5\n")
+    paths = workspace(tmp_path / "ws", ["가.xlsx", "나.xlsx", "다.xlsx", "라.xlsx"],
+                      "[limits]\nfile_timeout_seconds = 1.5\n")
     limits = run_limits(50, 1.5)
     spawn.start_early(tmp_path / "ws")
-    readers = read_workers.Readers(limits, 1)
-    spawn.dismiss_early(spawn.READER_BOOT)
+    readers = primed_readers(1, limits)
     assert readers.pool[0].share  # primed
-    wait_until_read(paths)  # it is stuck on (or died at) 나 by now
+    time.sleep(1.0)  # it has met 나 by now (and died or hangs there)
     order = [paths[0], paths[2], paths[3], paths[1]]  # the bad file asked for last
-    started_at = time.monotonic()
     got = list(read_many(order, limits, workers=1, readers=readers, hashes=[sha(p) for p in order]))
-    code = "file-corrupt" if fault == "crash" else "file-timeout"
-    assert [project(d) for _, d in got] == ["가", "다", "라", code]
-    assert time.monotonic() - started_at < 30
+    assert [project(d) for _, d in got] == ["가", "다", "라", "file-corrupt" if fault == "crash" else "file-timeout"]
+
+
+def test_a_file_is_tried_again_on_a_plain_reader_not_on_another_stuck_one(tmp_path: Path, started, monkeypatch):
+    """Each reader is given one copy of a file that hangs (a department sent it twice) and gets
+    stuck on it while reading ahead.  Only the first reader is asked for anything: when it times
+    out, the file it was asked for is tried again on a plain reader — not on the second one, also
+    stuck, whose timeout would then blame that good file."""
+    monkeypatch.setenv(TEST_FAULT_ENV, "hang:나.xlsx")
+    root = tmp_path / "ws"
+    config = "[limits]\nfile_timeout_seconds = 1.5\n"
+    good = workspace(root, [f"{i:03d}.xlsx" for i in range(spawn.MANY_FILES - 2)], config)
+    bad = [weekly(root / "inbox" / "가" / "나.xlsx", "나"), weekly(root / "inbox" / "다" / "나.xlsx", "나")]
+    for i, path in enumerate(bad):  # the oldest two: read ahead first, one by each reader
+        os.utime(path, (1_500_000_000 + i, 1_500_000_000 + i))
+    limits = run_limits(50, 1.5)
+    spawn.start_early(root)
+    readers = primed_readers(2, limits)
+    assert all(w.share for w in readers.pool) and len(readers.pool) == 2
+    time.sleep(1.0)  # both are stuck on their copy by now
+    asked = [good[0], good[2]]  # both the first reader's (dealt in turn after the two copies)
+    assert all(str(p.resolve()) in readers.pool[0].share for p in asked)
+    got = list(read_many(asked, limits, workers=2, readers=readers, hashes=[sha(p) for p in asked]))
+    assert [project(d) for _, d in got] == ["000", "002"]
+
+
+def test_a_reader_that_read_ahead_is_ended_with_the_reading(tmp_path: Path, started, done_dir):
+    """It may still be reading (or stuck on) a file never asked for: killed, not left to run on."""
+    paths = workspace(tmp_path / "ws", ["가.xlsx", "나.xlsx"])
+    spawn.start_early(tmp_path / "ws")
+    readers = primed_readers(1)
+    proc = readers.pool[0].proc
+    wait_until_read(done_dir, 1)
+    list(read_many(paths[:1], LIMITS, workers=1, readers=readers, hashes=[sha(paths[0])]))
+    assert proc.wait(5) is not None
+
+
+# --- stalls and exits ---
+
+
+def test_a_reader_that_never_takes_its_share_is_ended_and_blocks_nothing(tmp_path: Path, monkeypatch):
+    """A reader stalled at its start (antivirus, a locked disk) never reads its pipe: the priming
+    write blocks.  The run gives up on it after PRIMING_SECONDS, and dismissing it does not block."""
+    monkeypatch.setattr(read_ahead, "PRIMING_SECONDS", 0.5)
+    inbox = tmp_path / "ws" / "inbox"
+    inbox.mkdir(parents=True)
+    for i in range(800):  # a share of ~100 KB of paths: more than a pipe holds
+        (inbox / f"{i:04d}_{'가' * 60}.xlsx").write_bytes(b"x")
+    stalled = [spawn.spawn("import time; time.sleep(120)") for _ in range(2)]
+    spawn._early[spawn.READER_BOOT] = list(stalled)
+    try:
+        read_ahead.prime(tmp_path / "ws", spawn._early[spawn.READER_BOOT])
+        started_at = time.monotonic()
+        assert read_ahead.adopt_reader(LIMITS) == (None, None)
+        assert time.monotonic() - started_at < 10
+        assert all(p.wait(15) is not None for p in stalled)
+        spawn._early[spawn.READER_BOOT] = [spawn.spawn("import time; time.sleep(120)")]
+        read_ahead.prime(tmp_path / "ws", spawn._early[spawn.READER_BOOT])
+        late = spawn._early[spawn.READER_BOOT][0]
+        started_at = time.monotonic()
+        spawn.dismiss_early()
+        assert time.monotonic() - started_at < 5 and late.wait(15) is not None
+    finally:
+        for proc in [*stalled, *spawn._early.pop(spawn.READER_BOOT, [])]:
+            proc.kill()
+
+
+def test_children_sent_away_and_still_running_are_ended_at_exit():
+    stuck = spawn.spawn("import time; time.sleep(120)")
+    spawn.send_away(stuck, 60)
+    spawn._at_exit()
+    assert stuck.wait(10) is not None
 
 
 def test_dismissed_while_reading_ahead_every_early_process_ends(tmp_path: Path, started):
@@ -206,18 +293,20 @@ class _FakeWorker:
         self.share = frozenset(share)
 
 
-def test_todo_gives_each_reader_its_own_then_anyones_and_takes_back_a_retired_ones():
-    a, b = _FakeWorker({"0", "2", "4"}), _FakeWorker({"1", "3"})
+def test_todo_gives_each_reader_its_own_then_anyones_and_retries_only_to_a_plain_reader():
+    a, b, plain = _FakeWorker({"0", "2", "4"}), _FakeWorker({"1", "3"}), _FakeWorker(set())
     todo = read_workers._Todo(["0", "1", "2", "3", "4", "5", "6"], [a, b])  # type: ignore[list-item]
-    assert len(todo) == 7
-    assert [todo.next_for(a, 100, 100) for _ in range(3)] == [0, 2, 4]
-    assert todo.next_for(a, 100, 100) == 5  # its own are gone: anyone's next
-    assert todo.next_for(a, 6, 0) is None  # not beyond the window
-    assert todo.next_for(a, 100, 100) == 6
-    assert todo.next_for(a, 100, 1) is None  # b's own only near the front of the line
-    assert todo.next_for(a, 100, 2) == 1  # the front of b's line, rather than waiting
-    todo.give_back(b, [9])
-    assert b not in todo.own and list(todo.anyone) == [3, 9] and todo.pop_first() == 3
+    assert len(todo) == 7 and todo.own_keys(b, ["0", "1", "2", "3", "4"]) == ["1", "3"]
+    assert [todo.next_for(a, 100) for _ in range(3)] == [0, 2, 4]  # type: ignore[arg-type]
+    assert todo.next_for(a, 100) == 5  # type: ignore[arg-type]  # its own are gone: anyone's next
+    assert todo.next_for(a, 6) is None  # type: ignore[arg-type]  # not beyond the window
+    assert todo.next_for(a, 100) == 6  # type: ignore[arg-type]
+    assert todo.next_for(a, 100) is None  # type: ignore[arg-type]  # never b's own while b lives
+    todo.give_back(b, [9], retry=7)  # type: ignore[arg-type]  # b died on 7 with 9 queued behind it
+    assert b not in todo.own and list(todo.anyone) == [1, 3, 9] and list(todo.retry) == [7]
+    assert todo.next_for(a, 100) == 1  # type: ignore[arg-type]  # a reader that read ahead: never the retry
+    assert todo.next_for(plain, 0) == 7  # type: ignore[arg-type]  # a plain one: the retry first, whatever the window
+    assert [todo.pop_first(), todo.pop_first()] == [3, 9] and len(todo) == 0
 
 
 # --- the hash the run takes of each file, and leaving without the teardown ---
