@@ -23,12 +23,11 @@ from typing import Any, NamedTuple
 
 from .lock import LOCK_NAME
 from .safety_limits import Limits, run_limits
-from .spawn import READER_BOOT, adopt, send, send_away
+from .spawn import AHEAD_FILE_BYTES, READER_BOOT, adopt, send, send_away
 
 CONFIG_NAME = "coop_batch.toml"  # config.CONFIG_NAME, without importing pydantic this early
-# Files up to this size are read ahead (real submissions are ~10 KB; a big one is read when asked,
-# so that what a reader keeps stays small); no more than this many, nor bytes, in one night.
-AHEAD_FILE_BYTES = 1024 * 1024
+# No more than this many files, nor bytes, are read ahead in one night (each at most
+# spawn.AHEAD_FILE_BYTES).
 AHEAD_FILES = 20_000
 AHEAD_BYTES = 256 * 1024 * 1024
 PRIMING_SECONDS = 10.0  # a reader that has not taken its share after this is killed (adopt_reader)

@@ -31,8 +31,7 @@ from .errors import Problem
 from .records import SheetData
 from .safety_limits import Limits
 from .schema import KIND_BY_ID
-from .read_ahead import AHEAD_FILE_BYTES, adopt_reader
-from .spawn import leave_now, send_away, spawn
+from .spawn import AHEAD_FILE_BYTES, leave_now, send_away, spawn
 from .spawn import READER_BOOT as _BOOT
 from .spawn import recv as _recv
 from .spawn import send as _send
@@ -189,6 +188,8 @@ def _cap_memory(limit: int) -> None:
 
 class _Worker:
     def __init__(self, limits: Limits, inbox: queue.Queue[tuple[_Worker, Any]]) -> None:
+        from .read_ahead import adopt_reader  # (the main process's: the worker itself never needs it)
+
         proc, share = adopt_reader(limits)  # one started early (spawn.start_early), or a new one
         self.proc = proc or spawn(_BOOT)
         # The files it was given to read ahead (it has its limits already).  While it may still be

@@ -26,10 +26,14 @@ from typing import Any, BinaryIO, NoReturn
 
 READER_BOOT = "from coop_batch.read_workers import _worker_main; _worker_main()"
 COPIER_BOOT = "from coop_batch.feedback_job import _child_main; _child_main()"
+# Files up to this size are read ahead (read_ahead.py; real submissions are ~10 KB): a big one is
+# read when asked for, so that what a reader keeps stays small.
+AHEAD_FILE_BYTES = 1024 * 1024
 MANY_FILES = 100  # a second reader pays its start back only over this many files (see run._auto_workers)
 
 
 _early: dict[str, list[subprocess.Popen[bytes]]] = {}
+_started = False  # start_early was called, and dismiss_early() not since
 _sent_away: list[subprocess.Popen[bytes]] = []
 atexit.register(lambda: _at_exit())
 
@@ -94,6 +98,10 @@ def start_early(workspace_dir: str | os.PathLike[str]) -> None:
     start).  None for an empty inbox; the copy writer only for a big night on two cores, where some
     file almost surely gets an annotated copy.  The readers are then given the inbox's small files
     to read ahead (read_ahead.prime).  Never raises: the run starts its own."""
+    global _started
+    if _started:  # by the console script already (entry.py), before the command line was parsed
+        return
+    _started = True
     try:
         root = Path(workspace_dir)
         files = count_files(root / "inbox", MANY_FILES)
@@ -111,6 +119,9 @@ def start_early(workspace_dir: str | os.PathLike[str]) -> None:
 
 def dismiss_early(boot: str | None = None) -> None:
     """End the children started early and not adopted (those for `boot`, or all)."""
+    global _started
+    if boot is None:
+        _started = False
     for key in [boot] if boot else list(_early):
         for proc in _early.pop(key, []):
             if key == READER_BOOT:

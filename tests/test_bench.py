@@ -97,7 +97,7 @@ import atexit, sys
 sys.argv = ["coop-batch", "--help"]
 # main() leaves without the interpreter's teardown, but after what exit would run: this too
 atexit.register(lambda: print("heavy:" + ",".join(sorted({m.split(".")[0] for m in sys.modules} & {HEAVY}))))
-from coop_batch.cli import main
+from coop_batch.entry import main
 main()
 """
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from coop_batch import spawn
@@ -86,3 +88,43 @@ def test_the_run_command_uses_its_early_processes_and_leaves_none_running(tmp_pa
     assert len(readers) == 1 and started[0] is readers[0]  # started before the run's imports, then adopted
     assert spawn.adopt(spawn.READER_BOOT) is None and spawn.adopt(spawn.COPIER_BOOT) is None
     assert all(proc.wait(15) is not None for proc in started)
+
+
+# --- the console script starts them before the command line is parsed ---
+
+
+@pytest.mark.parametrize(("argv", "workspace"), [
+    (["run"], "."),
+    (["run", "-w", "작업"], "작업"),
+    (["run", "--as-of", "2016-03-25", "--workspace", "a b"], "a b"),
+    (["run", "--workspace=c:/x"], "c:/x"),
+    (["run", "-wd", "-q"], "d"),
+    (["run", "-w"], None),
+    (["run", "--help"], None),
+    (["status", "-w", "x"], None),
+    (["--version"], None),
+    ([], None),
+])
+def test_the_run_workspace_is_read_as_click_reads_it(argv, workspace):
+    from coop_batch.entry import run_workspace
+
+    assert run_workspace(argv) == workspace
+
+
+def test_the_console_script_starts_the_helpers_first_and_the_run_does_not_start_them_again(
+    tmp_path: Path, monkeypatch
+):
+    from coop_batch import cli, entry
+
+    calls: list[str] = []
+    monkeypatch.setattr(spawn, "count_files", lambda folder, enough: calls.append(f"count {folder}") or 0)
+    monkeypatch.setattr(cli, "main", lambda: calls.append("cli"))
+    monkeypatch.setattr(sys, "argv", ["coop-batch", "run", "-w", str(tmp_path)])
+    entry.main()
+    assert calls == [f"count {tmp_path / 'inbox'}", "cli"]
+    spawn.start_early(tmp_path)  # what run_cmd does next: nothing, it is done
+    assert len(calls) == 2
+    spawn.dismiss_early()
+    spawn.start_early(tmp_path)  # a later run in this process starts its own again
+    assert len(calls) == 3
+    spawn.dismiss_early()
