@@ -247,6 +247,22 @@ def test_message_bytes_are_as_bytes(texts, international):
     assert deliver.message_bytes(msg) == msg.as_bytes()
 
 
+@given(data=st.binary(max_size=2000), name=st.sampled_from(["통합현황_20160304.xlsx", "a.xlsx"]),
+       international=st.booleans())
+@settings(max_examples=60, deadline=None)
+def test_add_attachment_is_the_email_packages(data, name, international):
+    made = []
+    for add in (lambda m: m.add_attachment(data, maintype=deliver.XLSX_TYPE[0], subtype=deliver.XLSX_TYPE[1],
+                                           filename=name),
+                lambda m: deliver.add_attachment(m, data, name)):
+        msg = EmailMessage(policy=policy.SMTPUTF8 if international else policy.SMTP)
+        msg.set_content("본문", cte="base64")
+        add(msg)
+        msg.set_boundary("BOUNDARY")
+        made.append(msg.as_bytes())
+    assert made[0] == made[1]
+
+
 def test_the_run_message_is_written_as_as_bytes_would(tmp_path):
     report = made_report(tmp_path, {"통합현황_20160304.xlsx": 300_000, "특별휴가_표창대상자_20160304.xlsx": 700})
     composed = compose(report, workspace(tmp_path / "ws").settings.mail, now=NOW)
