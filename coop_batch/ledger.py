@@ -409,14 +409,15 @@ class Ledger:
 
     def stale_records(self, rules_version: str, template_version: str = TEMPLATE_VERSION) -> list[str]:
         """Hashes of accepted files whose records are missing or were validated under other versions."""
+        # NOT EXISTS on the record set's key, in id order, then each hash once: no GROUP BY sort
         rows = self._db.execute(
-            """SELECT f.sha256 FROM files f LEFT JOIN record_sets s ON s.sha256 = f.sha256
-               WHERE f.status = 'accepted'
-                 AND (s.sha256 IS NULL OR s.rules_version != ? OR s.template_version != ?)
-               GROUP BY f.sha256 ORDER BY MIN(f.id)""",
+            """SELECT f.sha256 FROM files f WHERE f.status = 'accepted' AND NOT EXISTS (
+                   SELECT 1 FROM record_sets s
+                   WHERE s.sha256 = f.sha256 AND s.rules_version = ? AND s.template_version = ?)
+               ORDER BY f.id""",
             (rules_version, template_version),
         )
-        return [r[0] for r in rows]
+        return list(dict.fromkeys(r[0] for r in rows))
 
     # --- mails (so that none is sent twice) ---
 

@@ -317,14 +317,13 @@ def read_many(
     `hashes`: each file's SHA-256 as the caller found it; a reader that read the file ahead gives
     what it read only for the same content (without `hashes`, every file is read when asked for).
     """
-    # Imported here, not at the top: `read` imports this module to re-export its API.
-    from .read import read_sheet
-
     paths = [p if isinstance(p, Path) else Path(p) for p in paths]
     if readers is not None and (workers <= 0 or readers.limits != limits):
         readers.close()  # not what this call reads with
         readers = None
     if workers <= 0:
+        from .read import read_sheet  # (not at the top: `read` imports this module to re-export it)
+
         for path in paths:
             yield path, read_sheet(path, limits)
         return
@@ -375,6 +374,8 @@ def read_many(
             if failures >= _MAX_START_FAILURES and todo:  # workers do not start: read here, unguarded
                 index = todo.pop_first()
                 log.error("reader workers do not start; reading %s in-process", paths[index].name)
+                from .read import read_sheet  # (this process reads only when no worker starts)
+
                 done[index] = read_sheet(paths[index], limits)
                 continue
             # (one more than `workers` when all of them read ahead and a file waits to be tried again)

@@ -166,12 +166,11 @@ def _deliver(workspace: Workspace, ledger: Ledger, report: RunReport, now: datet
 
 def _refresh_stale(workspace: Workspace, ledger: Ledger, rules: Rules) -> None:
     """Records validated under other rules or template versions are validated again from the archive."""
-    from .read import read_sheet
-    from .validate import validate_sheet
-
     stale = ledger.stale_records(rules.version)
     if not stale:
         return
+    from .read import read_sheet  # here: python_calamine is the readers' business on a usual night
+    from .validate import validate_sheet
     filed = {r.sha256: r for r in reversed(ledger.accepted_files()) if r.filed_path}
     for sha in stale:
         row = filed.get(sha)
@@ -312,7 +311,7 @@ def _read_each(
     so that what a reader read ahead is used only for the same content)."""
     if not paths:
         return
-    from .read import read_many
+    from .read_workers import read_many  # (not .read: this process never parses a workbook itself)
 
     workers = workspace.settings.limits.workers or _auto_workers(len(paths))
     yield from read_many(list(paths), _limits(workspace), workers=workers, idle=idle, readers=readers, hashes=hashes)

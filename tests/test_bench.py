@@ -111,6 +111,29 @@ def test_help_imports_nothing_heavy():
     assert out.stdout.splitlines()[-1] == "heavy:"
 
 
+RUN_MODULES = """
+import atexit, sys
+sys.argv = ["coop-batch", "run", "-w", {ws!r}, "--as-of", "2016-03-25", "--no-mail", "-q"]
+atexit.register(lambda: print("loaded:" + ",".join(sorted({{m.split(".")[0] for m in sys.modules}} & {{HEAVY}}))))
+from coop_batch.entry import main
+main()
+"""
+
+
+def test_the_run_process_itself_never_loads_a_workbook_reader(ws, rules):
+    """The readers parse the workbooks; the run only validates, files and writes: neither calamine
+    nor openpyxl nor pandas is loaded in it (~10, 200 and 300 ms)."""
+    put(ws, "기획예산과/평가결과.xlsx", "results", RESULTS, rules, 1)
+    put(ws, "안전치수과/주간실적.xlsx", "weekly", weekly("안전치수과", SAFETY), rules, 2)
+    config = ws.root / "coop_batch.toml"
+    config.write_text(config.read_text("utf-8").replace("settle_seconds = 120", "settle_seconds = 0"), "utf-8")
+    heavy = {"python_calamine", "openpyxl", "pandas", "numpy"}
+    script = RUN_MODULES.format(ws=str(ws.root)).replace("{HEAVY}", repr(heavy))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.stdout.splitlines()[-1] == "loaded:", out.stdout + out.stderr
+    assert len(list(ws.archive.rglob("*.xlsx"))) == 2  # and the night did run
+
+
 # --- incremental nights --------------------------------------------------------------------------
 
 
