@@ -4,7 +4,7 @@ the run still imports its own modules, so that most files are read before the ru
 Each early reader is sent (on a thread: a share is more than a pipe holds, and a reader takes it
 only once its own imports are done) the run's limits and its share of the files, dealt in turn in
 the order the run takes them (arrival).  The reader keeps each result with the SHA-256 of the bytes
-it read and answers the run from it only for the same hash (read_workers._serve).
+it read and answers the run from it only for the same hash (read_worker._serve).
 
 The settings this needs (the inbox, `[limits]`) are read from the workspace's `coop_batch.toml`
 with tomllib, before the run has loaded and validated them; a reader primed under other limits than

@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
-READER_BOOT = "from coop_batch.read_workers import _worker_main; _worker_main()"
+READER_BOOT = "from coop_batch.read_worker import _worker_main; _worker_main()"
 COPIER_BOOT = "from coop_batch.feedback_job import _child_main; _child_main()"
 # Files up to this size are read ahead (read_ahead.py; real submissions are ~10 KB): a big one is
 # read when asked for, so that what a reader keeps stays small.

@@ -10,6 +10,7 @@ compares the bytes of both paths over hostile values.
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
@@ -116,7 +117,8 @@ class CellXml:
     def column(self, ctype: str, fmt: Format, text_fmt: Format) -> CellRenderer:
         """The renderer twin of `cell_writer(ws, ctype, fmt, text_fmt, counter)`."""
         counter, s, text_xml = self._counter, self._s, self._text
-        texts: dict[str, tuple[str, bool]] = {}
+        texts: dict[str, str] = {}  # text → its element
+        cut: set[str] = set()  # the texts Excel cannot hold whole: counted each time they are written
 
         def text_cell(value: Any) -> str:
             text = value if type(value) is str else as_text(value)  # yn: as_text(True) is "Y"
@@ -124,10 +126,14 @@ class CellXml:
             if got is None:
                 if len(texts) >= MEMO_LIMIT:
                     texts.clear()
-                got = texts[text] = text_xml(s(text_fmt), text, text_fmt)
-            if got[1]:
+                    cut.clear()
+                got, was_cut = text_xml(s(text_fmt), text, text_fmt)
+                texts[text] = got
+                if was_cut:
+                    cut.add(text)
+            if cut and text in cut:
                 counter.truncated += 1
-            return got[0]
+            return got
 
         if ctype in ("text", "status", "yn"):
             return text_cell
@@ -254,6 +260,7 @@ def stream_rows(
     chunk: list[str] = []
     written, dropped = 0, [0]
     pending: Sequence[Any] | None = None
+    call = operator.call  # each renderer on its value, in C: map(call, renderers, row)
     for values in _fitting(name, data, ncols, capacity, dropped):
         if pending is not None:
             if write is None:
@@ -262,7 +269,7 @@ def stream_rows(
             if len(pending) < ncols:
                 pending = (*pending, *padding[len(pending):])
             # first + written: the pending row's number as Excel counts (from 1)
-            chunk.append(template.format(first + written, *[render(v) for render, v in zip(renderers, pending)]))
+            chunk.append(template.format(first + written, *map(call, renderers, pending)))
             if len(chunk) >= 64:
                 write("".join(chunk))
                 chunk.clear()

@@ -1,5 +1,5 @@
 """Reading ahead: the readers started early read the inbox's small files while the run imports, and
-the run gets what they read only for the content it hashed (read_ahead.py, `read_workers._serve`)."""
+the run gets what they read only for the content it hashed (read_ahead.py, `read_worker._serve`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,164 @@
+"""The reader worker process: what runs in it (the parent's side is `read_workers.py`).
+
+It takes its limits, then maybe ("ahead", [path]) — files to read before they are asked for — and
+("keep", [path]), then tasks (index, path, display name, SHA-256 or None), and answers each task
+with (index, fields) (`_fields`).  It imports only the reading code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from .records import SheetData
+from .safety_limits import Limits
+from .spawn import AHEAD_FILE_BYTES, leave_now
+from .spawn import recv as _recv
+from .spawn import send as _send
+
+# Test-only hook, read in the worker: "hang:<file name>" or "crash:<file name>" makes the worker
+# hang or die on that file, so that the timeout and crash paths are tested with real processes.
+TEST_FAULT_ENV = "COOP_BATCH_TEST_WORKER_FAULT"
+
+
+def _worker_main() -> None:
+    """Worker process: limits, then maybe ("ahead", [path]) (files to read before they are asked
+    for), then (index, path, display name, sha256 or None) in; (index, fields) out (`_fields`)."""
+    # Imported now, while the parent is busy with its own start (not at the top: `read` imports
+    # read_workers, which imports this module).
+    from .read import read_sheet  # noqa: F401
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print must not corrupt the protocol: fd 1 now goes to stderr
+    inp = sys.stdin.buffer
+    fault = os.environ.get(TEST_FAULT_ENV, "")
+    try:
+        limits: Limits = _recv(inp)
+        _cap_memory(limits.worker_memory_bytes)
+        _send(out, ("ready",))
+        _serve(inp, out, limits, fault)
+    except (EOFError, OSError):  # the parent closed our stdin or went away
+        pass
+    leave_now(0)  # every answer is out: the interpreter's teardown only costs the night CPU
+
+
+def _serve(inp: Any, out: Any, limits: Limits, fault: str) -> None:
+    """Answer each task in turn.  Given files to read ahead, read them while no task waits (a thread
+    then takes the tasks off the pipe, so that one arriving is seen between two files) and keep
+    the results: a task for a file already read, whose content still has the hash the parent
+    found, is answered from them.  ("keep", [path]) narrows what is read ahead and kept to the
+    files the parent will ask this worker for (not the repeats it files without reading: on
+    Windows a file open here cannot be moved there)."""
+    ahead: deque[str] = deque()
+    kept: dict[str, tuple[str, tuple[Any, ...]]] = {}  # path → (sha256 of what was read, fields)
+    asked: set[str] = set()  # asked for before their turn to be read ahead came
+    tasks: queue.Queue[Any] | None = None
+    while True:
+        if ahead and tasks is not None and tasks.empty():
+            path_text = ahead.popleft()
+            read = None if path_text in asked else _read_ahead(path_text, limits, fault)
+            if read is not None:
+                kept[path_text] = read
+            if not ahead:
+                _ahead_done()
+            continue
+        message = tasks.get() if tasks is not None else _recv_or_end(inp)
+        if message is None:
+            return
+        if message[0] == "ahead":
+            ahead.extend(message[1])
+            if tasks is None:
+                tasks = queue.Queue()
+                threading.Thread(target=_take_tasks, args=(inp, tasks), daemon=True).start()
+            continue
+        if message[0] == "keep":
+            keep = set(message[1])
+            ahead = deque(p for p in ahead if p in keep)
+            kept = {p: r for p, r in kept.items() if p in keep}
+            continue
+        index, path_text, display, sha = message
+        hit = kept.pop(path_text, None)
+        if hit is not None and sha is not None and hit[0] == sha and display == Path(path_text).name:
+            _send(out, (index, hit[1]))
+        else:
+            if ahead:
+                asked.add(path_text)
+            _send(out, (index, _read_fields(path_text, display, limits, fault)))
+
+
+# Test-only hook, read in the worker: a folder where a worker that has read all it was given ahead
+# leaves a file named after its process id (tests wait for it instead of sleeping).
+TEST_AHEAD_DONE_ENV = "COOP_BATCH_TEST_AHEAD_DONE"
+
+
+def _ahead_done() -> None:
+    folder = os.environ.get(TEST_AHEAD_DONE_ENV)
+    if folder:
+        Path(folder, str(os.getpid())).touch()
+
+
+def _recv_or_end(inp: Any) -> Any:
+    try:
+        return _recv(inp)
+    except EOFError:
+        return None
+
+
+def _take_tasks(inp: Any, tasks: queue.Queue[Any]) -> None:
+    try:
+        while (message := _recv(inp)) is not None:
+            tasks.put(message)
+    except (EOFError, OSError):
+        pass
+    tasks.put(None)
+
+
+def _read_fields(path_text: str, display: str, limits: Limits, fault: str) -> tuple[Any, ...]:
+    from .read import read_sheet  # (loaded at the worker's start)
+
+    if fault and fault.partition(":")[2] == Path(path_text).name:
+        if fault.startswith("hang:"):
+            time.sleep(3600)
+        os._exit(70)
+    return _fields(read_sheet(Path(path_text), limits, display))
+
+
+def _read_ahead(path_text: str, limits: Limits, fault: str) -> tuple[str, tuple[Any, ...]] | None:
+    """(sha256 of the file's bytes, its fields), or None for a file gone or grown past the size
+    worth reading ahead (it is read when asked for)."""
+    try:
+        with open(path_text, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size > AHEAD_FILE_BYTES:
+                return None
+            sha = hashlib.sha256(handle.read(AHEAD_FILE_BYTES + 1)).hexdigest()
+    except OSError:
+        return None
+    return sha, _read_fields(path_text, Path(path_text).name, limits, fault)
+
+
+def _fields(data: SheetData) -> tuple[Any, ...]:
+    """A SheetData as a plain tuple, without its path (the parent has it) and with its kind by id
+    (the parent's Kind objects): unpickling the dataclass and its Path cost 3x more (12 µs/file)."""
+    kind_id = data.kind.id if data.kind else ""
+    return kind_id, data.sheet, data.header_row, data.columns, data.rows, data.meta, data.problems
+
+
+def _cap_memory(limit: int) -> None:
+    """An allocation beyond the cap fails (and the Rust reader aborts) instead of eating the machine."""
+    if limit <= 0:
+        return
+    try:
+        import resource
+    except ImportError:  # Windows: no rlimits; the byte checks in safety.py still bound the grid
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
