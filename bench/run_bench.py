@@ -41,13 +41,13 @@ from workload import NEW_FILES, plan_year, write_files  # beside this file
 
 AS_OF = "2016-12-30"
 FULL_SIZES, QUICK_SIZES = (500, 2000, 5000), (200,)
-# `--quick` (N = 200) fails above these: full/floor 4 (this machine measures 2.3–3.0, best of 3; a single
-# noisy try reaches 3), and 1.5 for incr/full.  They are regression guards, not the issue's targets (2 and
+# `--quick` (N = 200) fails above these: full/floor 5 (this machine measures 2.3–3.6, best of 3, the high
+# end when the host is busy), and 1.5 for incr/full.  They are regression guards, not the issue's targets (2 and
 # 0.25, at 2,000 and 5,000): at N = 200 a night's fixed cost (imports, three workbooks, mail, the helper
 # processes' start: ≈0.35 s) outweighs the floor's 0.1 s of reading, and an incremental night costs most of
 # what the full rebuild of 200 does (≈0.7 today), so only a gross regression shows there.  That a night
 # reads only its new files is pinned by tests/test_bench.py instead.
-QUICK_LIMITS = {"full/floor": 4.0, "incr/full": 1.5}
+QUICK_LIMITS = {"full/floor": 5.0, "incr/full": 1.5}
 
 
 # --- the child processes: floor and peer ------------------------------------------------------
