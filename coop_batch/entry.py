@@ -7,6 +7,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+# The `run` command's options as click reads them (tests hold this to cli.run_cmd.params):
+# those that take a value, the flags, and the help options (which end the command before it runs).
+RUN_VALUE_OPTIONS = {"-w": "workspace", "--workspace": "workspace", "--as-of": "as_of"}
+RUN_FLAGS = frozenset({"-q", "--quiet", "--no-mail"})
+HELP_OPTIONS = frozenset({"-h", "--help"})
+_ALL = {*RUN_VALUE_OPTIONS, *RUN_FLAGS, *HELP_OPTIONS}
+
 
 def main() -> None:
     workspace = run_workspace(sys.argv[1:])
@@ -20,23 +27,47 @@ def main() -> None:
 
 
 def run_workspace(argv: Sequence[str]) -> str | None:
-    """The workspace folder of `run [-w DIR | --workspace DIR | --workspace=DIR | -wDIR] ...` as click
-    will read it; None for anything else (help, another command, an option this does not know with
-    a value that could look like -w).  A wrong guess only starts helpers the run does not take."""
+    """The workspace folder of `run ...` as click will read it (`-w DIR`, `--workspace=DIR`, `-wDIR`,
+    grouped short options such as `-qw DIR`, the last one given); None for anything else: help,
+    another command, or a command line click would refuse.  A wrong guess costs only helpers the
+    run does not take (run_cmd starts its own for the workspace it really has)."""
     if not argv or argv[0] != "run":
         return None
     workspace = "."
-    args = iter(argv[1:])
-    for arg in args:
-        if arg in ("-w", "--workspace"):
-            value = next(args, None)
-            if value is None:
-                return None
-            workspace = value
-        elif arg.startswith("--workspace="):
-            workspace = arg.partition("=")[2]
-        elif arg.startswith("-w"):
-            workspace = arg[2:]
-        elif arg in ("-h", "--help", "--"):
+    rest = list(argv[1:])
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            return workspace if not rest else None  # run takes no arguments
+        if not arg.startswith("-") or arg == "-":
             return None
+        name, eq, value = arg.partition("=")
+        if len(name) > 2 and name in _ALL or arg.startswith("--"):  # long (`-w=x` is short to click)
+            if name in RUN_FLAGS and not eq:
+                continue
+            if name not in RUN_VALUE_OPTIONS:
+                return None  # help, an unknown option, or a flag given a value
+            if not eq:
+                if not rest:
+                    return None  # click: "option requires an argument"
+                value = rest.pop(0)
+            if RUN_VALUE_OPTIONS[name] == "workspace":
+                workspace = value
+            continue
+        # `-abc`: short options in a group; one that takes a value takes the rest of the group
+        # (`-qwDIR`), or the next argument when nothing is left (`-qw DIR`).
+        for i, letter in enumerate(arg[1:], start=2):
+            short = "-" + letter
+            if short in HELP_OPTIONS or short not in _ALL:
+                return None
+            if short in RUN_VALUE_OPTIONS:
+                if i < len(arg):
+                    value = arg[i:]
+                elif rest:
+                    value = rest.pop(0)
+                else:
+                    return None
+                if RUN_VALUE_OPTIONS[short] == "workspace":
+                    workspace = value
+                break
     return workspace

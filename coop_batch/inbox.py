@@ -277,7 +277,7 @@ def file_into(src: Path, dest_dir: Path, sha256: str) -> Path:
         return moved
     target = _reserve(dest_dir, src.name, sha256)
     try:
-        os.replace(src, target)
+        _replace(src, target)
         return target
     except OSError as exc:
         if exc.errno != errno.EXDEV:
@@ -290,6 +290,25 @@ def file_into(src: Path, dest_dir: Path, sha256: str) -> Path:
         _discard(target)
         raise
     return target
+
+
+# Windows: a file another process holds open without FILE_SHARE_DELETE (an antivirus scan, the
+# search indexer, a reader closing it) cannot be renamed for a moment: ERROR_SHARING_VIOLATION or
+# ERROR_LOCK_VIOLATION.  Tried again after these pauses (1.55 s in all) before the move is left for
+# the next run.
+_SHARING_VIOLATIONS = frozenset({32, 33})
+_MOVE_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8)
+
+
+def _replace(src: Path, target: Path) -> None:
+    for pause in (*_MOVE_PAUSES, None):
+        try:
+            os.replace(src, target)
+            return
+        except OSError as exc:
+            if pause is None or getattr(exc, "winerror", None) not in _SHARING_VIOLATIONS:
+                raise
+        time.sleep(pause)
 
 
 _AT_FDCWD, _RENAME_NOREPLACE = -100, 1

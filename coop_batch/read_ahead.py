@@ -89,22 +89,31 @@ class _Priming:
         self.limits = limits
         self.waiting = set(readers)  # not adopted yet
         self.shares: dict[int, frozenset[str]] = {}  # pid → its share, once sent whole
-        self.thread = threading.Thread(target=self._send, args=(list(readers), inbox), daemon=True)
-        self.thread.start()
+        self.sent = {proc.pid: threading.Event() for proc in readers}  # its share sent, or failed
+        threading.Thread(target=self._deal, args=(list(readers), inbox), daemon=True).start()
 
-    def _send(self, readers: list[subprocess.Popen[bytes]], inbox: Path) -> None:
+    def _deal(self, readers: list[subprocess.Popen[bytes]], inbox: Path) -> None:
         try:
             files = ahead_files(inbox)
         except OSError:
             files = []
         for i, proc in enumerate(readers):
             share = files[i :: len(readers)]
-            try:
-                assert proc.stdin is not None
-                send(proc.stdin, self.limits, ("ahead", share))
-            except (OSError, ValueError):  # it died, or was dismissed (its stdin closed) meanwhile
-                continue
+            if i + 1 < len(readers):  # a thread each: one reader stalled at its start, its pipe full,
+                threading.Thread(target=self._give, args=(proc, share), daemon=True).start()
+            else:  # must not keep the other from its share
+                self._give(proc, share)
+
+    def _give(self, proc: subprocess.Popen[bytes], share: list[str]) -> None:
+        try:
+            assert proc.stdin is not None
+            send(proc.stdin, self.limits, ("ahead", share))
+        except (OSError, ValueError):  # it died, or was dismissed (its stdin closed) meanwhile
+            pass
+        else:
             self.shares[proc.pid] = frozenset(share)
+        finally:
+            self.sent[proc.pid].set()
 
 
 def ahead_files(inbox: Path) -> list[str]:
@@ -145,8 +154,10 @@ def adopt_reader(limits: Limits) -> tuple[subprocess.Popen[bytes] | None, frozen
             return proc, None
         priming.waiting.discard(proc)
         # Normally sent long ago (the reader's start takes ~0.1 s, the run's own imports more);
-        # a reader that has not taken its share by now (stalled at its start) is of no use.
-        priming.thread.join(PRIMING_SECONDS)
+        # a reader that has not taken its share by now (stalled at its start) is of no use.  (One
+        # whose share fit in its pipe may be stalled all the same: read_many gives it as long to
+        # say it is ready, then hands its files to others.)
+        priming.sent[proc.pid].wait(PRIMING_SECONDS)
         share = priming.shares.get(proc.pid)
         if share is not None and priming.limits == limits:
             return proc, share

@@ -53,57 +53,72 @@ def _worker_main() -> None:
 
 def _serve(inp: Any, out: Any, limits: Limits, fault: str) -> None:
     """Answer each task in turn.  Given files to read ahead, read them while no task waits (a thread
-    then takes the tasks off the pipe, so that one arriving is seen between two files) and keep
-    the results: a task for a file already read, whose content still has the hash the parent
-    found, is answered from them.  ("keep", [path]) narrows what is read ahead and kept to the
-    files the parent will ask this worker for (not the repeats it files without reading: on
-    Windows a file open here cannot be moved there)."""
-    ahead: deque[str] = deque()
-    kept: dict[str, tuple[str, tuple[Any, ...]]] = {}  # path → (sha256 of what was read, fields)
-    asked: set[str] = set()  # asked for before their turn to be read ahead came
+    then takes the tasks off the pipe, so that one arriving is seen between two files)."""
+    server = _Server(out, limits, fault)
     tasks: queue.Queue[Any] | None = None
     while True:
-        if ahead and tasks is not None and tasks.empty():
-            path_text = ahead.popleft()
-            read = None if path_text in asked else _read_ahead(path_text, limits, fault)
-            if read is not None:
-                kept[path_text] = read
-            if not ahead:
-                _ahead_done()
+        if server.ahead and tasks is not None and tasks.empty():
+            server.read_next_ahead()
             continue
         message = tasks.get() if tasks is not None else _recv_or_end(inp)
         if message is None:
             return
+        if message[0] == "ahead" and tasks is None:
+            tasks = queue.Queue()
+            threading.Thread(target=_take_tasks, args=(inp, tasks), daemon=True).start()
+        server.take(message)
+
+
+class _Server:
+    """What a worker has been given to read ahead and what it kept: a task for a file already read,
+    whose content still has the hash the parent found, is answered from what was kept.  ("keep",
+    [path]) narrows what is read ahead and kept to the files the parent will ask this worker for
+    (not the repeats it files without reading: on Windows a file open here cannot be moved there)."""
+
+    def __init__(self, out: Any, limits: Limits, fault: str) -> None:
+        self.out, self.limits, self.fault = out, limits, fault
+        self.ahead: deque[str] = deque()
+        self.kept: dict[str, tuple[str, tuple[Any, ...]]] = {}  # path → (sha256 of what was read, fields)
+        self.asked: set[str] = set()  # asked for before their turn to be read ahead came
+
+    def take(self, message: tuple[Any, ...]) -> None:
         if message[0] == "ahead":
-            ahead.extend(message[1])
-            if tasks is None:
-                tasks = queue.Queue()
-                threading.Thread(target=_take_tasks, args=(inp, tasks), daemon=True).start()
-            continue
-        if message[0] == "keep":
+            self.ahead.extend(message[1])
+        elif message[0] == "keep":
             keep = set(message[1])
-            ahead = deque(p for p in ahead if p in keep)
-            kept = {p: r for p, r in kept.items() if p in keep}
-            continue
-        index, path_text, display, sha = message
-        hit = kept.pop(path_text, None)
-        if hit is not None and sha is not None and hit[0] == sha and display == Path(path_text).name:
-            _send(out, (index, hit[1]))
+            self.ahead = deque(p for p in self.ahead if p in keep)
+            self.kept = {p: r for p, r in self.kept.items() if p in keep}
         else:
-            if ahead:
-                asked.add(path_text)
-            _send(out, (index, _read_fields(path_text, display, limits, fault)))
+            self.answer(*message)
+
+    def answer(self, index: int, path_text: str, display: str, sha: str | None) -> None:
+        hit = self.kept.pop(path_text, None)
+        if hit is not None and sha is not None and hit[0] == sha and display == Path(path_text).name:
+            _send(self.out, (index, hit[1]))
+            return
+        if self.ahead:
+            self.asked.add(path_text)
+        _send(self.out, (index, _read_fields(path_text, display, self.limits, self.fault)))
+
+    def read_next_ahead(self) -> None:
+        path_text = self.ahead.popleft()
+        read = None if path_text in self.asked else _read_ahead(path_text, self.limits, self.fault)
+        if read is not None:
+            self.kept[path_text] = read
+        if not self.ahead:
+            _mark("done")
 
 
-# Test-only hook, read in the worker: a folder where a worker that has read all it was given ahead
-# leaves a file named after its process id (tests wait for it instead of sleeping).
+# Test-only hook, read in the worker: a folder where a worker leaves a mark named after its process
+# id once it has read all it was given ahead (`<pid>`), or when it starts to hang on a file
+# (`hang-<pid>`, see TEST_FAULT_ENV): tests wait for those instead of sleeping.
 TEST_AHEAD_DONE_ENV = "COOP_BATCH_TEST_AHEAD_DONE"
 
 
-def _ahead_done() -> None:
+def _mark(what: str) -> None:
     folder = os.environ.get(TEST_AHEAD_DONE_ENV)
     if folder:
-        Path(folder, str(os.getpid())).touch()
+        Path(folder, str(os.getpid()) if what == "done" else f"{what}-{os.getpid()}").touch()
 
 
 def _recv_or_end(inp: Any) -> Any:
@@ -127,6 +142,7 @@ def _read_fields(path_text: str, display: str, limits: Limits, fault: str) -> tu
 
     if fault and fault.partition(":")[2] == Path(path_text).name:
         if fault.startswith("hang:"):
+            _mark("hang")
             time.sleep(3600)
         os._exit(70)
     return _fields(read_sheet(Path(path_text), limits, display))

@@ -52,7 +52,7 @@ def _sheet_data(path: Path, fields: tuple[Any, ...]) -> SheetData:
 
 class _Worker:
     def __init__(self, limits: Limits, inbox: queue.Queue[tuple[_Worker, Any]]) -> None:
-        from .read_ahead import adopt_reader  # (the main process's: the worker itself never needs it)
+        from .read_ahead import PRIMING_SECONDS, adopt_reader  # (the main process's: not the worker's)
 
         proc, share = adopt_reader(limits)  # one started early (spawn.start_early), or a new one
         self.proc = proc or spawn(_BOOT)
@@ -61,7 +61,9 @@ class _Worker:
         self.share: frozenset[str] = share or frozenset()
         self.ready = False
         self.tasks: deque[int] = deque()  # in flight, in the order the worker takes them
-        self.deadline = time.monotonic() + _STARTUP_SECONDS
+        # Its files are for it alone (`_Todo`): one that read ahead (started long ago) and is still
+        # not ready after PRIMING_SECONDS is stalled, and retired so that others take them.
+        self.deadline = time.monotonic() + (PRIMING_SECONDS if share else _STARTUP_SECONDS)
         threading.Thread(target=self._pump, args=(inbox,), daemon=True).start()
         if share is None:
             self._write(limits)
@@ -111,8 +113,10 @@ class Readers:
                 break
 
     def close(self) -> None:
+        """Stop the workers; those that read ahead are killed (one may be reading a file about to
+        be moved, or be stuck on one never asked for)."""
         for w in self.pool:
-            w.stop()
+            w.stop(kill=bool(w.share))
         self.pool.clear()
 
     def __enter__(self) -> Readers:

@@ -13,7 +13,7 @@ import logging
 from contextlib import closing
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator, Sequence
 
 from . import inbox as inbox_mod
 from .config import SEOUL, Workspace
@@ -69,14 +69,16 @@ def run_batch(
         with Ledger.open(workspace.ledger_path) as ledger:
             report.run_id = ledger.start_run(as_of, now)
             log.info("실행 %d 시작 (기준일 %s)", report.run_id, as_of)
-            report.notes += _recover(workspace, ledger)
+            notes, unmoved = _recover(workspace, ledger)
+            report.notes += notes
             with _early_readers(workspace) as readers:  # stopped once the inbox is read, whatever happens
                 _refresh_stale(workspace, ledger, rules)
                 cache = ledger.all_records()  # every stored record set in one query, not one per accepted file
                 known = _known_projects(ledger, cache)
                 settle = settings.settle_seconds if settle_seconds is None else settle_seconds
                 prewarm = _prewarm() if write_outputs else None
-                _process_inbox(workspace, ledger, rules, report, now, known, cache, progress, settle, prewarm, readers)
+                _process_inbox(workspace, ledger, rules, report, now, known, cache, progress, settle, prewarm, readers,
+                               unmoved)
             history = ledger.history()  # read once: the accepted files, the feedback copies, the master
             feedback = _start_feedback(workspace, history, report, prewarm) if prewarm is not None else None
             dismiss_early()  # a copy writer started early that no copy needed after all
@@ -219,7 +221,9 @@ def _process_inbox(
     settle_seconds: float,
     prewarm: Prewarm | None = None,
     readers: Readers | None = None,
+    unmoved: Collection[str] = (),
 ) -> None:
+    """`unmoved`: files recorded by a killed run that `_recover` could not move yet (left alone)."""
     scan = inbox_mod.scan(workspace.inbox, settle_seconds, now=now.timestamp())
     report.ignored = len(scan.ignored)
     for path in scan.unsettled:
@@ -230,6 +234,9 @@ def _process_inbox(
     candidates: list[_Candidate] = []
     for path in scan.ready:
         rel = scan.relative(path)
+        if rel in unmoved:
+            _defer(report, rel, "지난 실행에서 접수했으나 옮기지 못한 파일이라 다음 실행에서 보관")
+            continue
         try:
             opened = inbox_mod.stat_and_sha256(path)
         except OSError:
@@ -285,6 +292,9 @@ def _process_inbox(
         if settled and chunk:
             flush()
 
+    if not fresh and readers is not None:
+        # Nothing to read: readers started early must not read ahead the repeats filed next.
+        readers.close()
     # While the next file is still being read, file those whose verdict is final (`idle`).
     paths, hashes = [c.path for c in fresh.values()], list(fresh)
     with closing(_read_each(paths, workspace, lambda: flush(_IDLE_CHUNK), readers, hashes)) as sheets:

@@ -34,17 +34,35 @@ class _Candidate:
     arrived: datetime
 
 
-def _recover(workspace: Workspace, ledger: Ledger) -> list[str]:
-    """Finish the moves a killed run left undone (ledger row committed, file not yet filed)."""
-    notes = []
-    for row in ledger.unfiled():
+def _recover(workspace: Workspace, ledger: Ledger) -> tuple[list[str], set[str]]:
+    """Finish the moves a killed run left undone (ledger row committed, file not yet filed): notes
+    for the report, and the inbox paths of the files that still cannot be moved (recorded already:
+    this run leaves them where they are, for the next run's recovery)."""
+    notes: list[str] = []
+    pending: set[str] = set()
+    unfiled = ledger.unfiled()
+    if unfiled:
+        from .spawn import READER_BOOT, dismiss_early
+
+        # Readers started early may be reading these very files ahead (spawn.start_early), and on
+        # Windows a file open in one cannot be moved: they are ended first (the run starts others).
+        dismiss_early(READER_BOOT, wait=5.0)
+    for row in unfiled:
         src = workspace.inbox / row.original_path
         dest_dir = _destination(workspace, row.status, row.first_seen)
         target: Path | None = None
-        if src.is_file() and inbox_mod.sha256_of(src) == row.sha256:
-            target = inbox_mod.file_into(src, dest_dir, row.sha256)
-        else:
-            target = inbox_mod.find_filed(dest_dir, row.name, row.sha256)
+        try:
+            if src.is_file() and inbox_mod.sha256_of(src) == row.sha256:
+                target = inbox_mod.file_into(src, dest_dir, row.sha256)
+            else:
+                target = inbox_mod.find_filed(dest_dir, row.name, row.sha256)
+        except OSError as exc:
+            message = (f"지난 실행이 중단되어 옮기지 못한 {row.original_path}을(를) 이번에도 옮기지 못했습니다"
+                       f"({exc.strerror or exc}). 다음 실행에서 다시 보관합니다.")
+            notes.append(message)
+            log.warning(message)
+            pending.add(row.original_path)
+            continue
         if target is None:
             log.error("대장에 있는 %s 파일을 받은편지함·보관함 어디에서도 찾지 못했습니다", row.original_path)
             continue
@@ -53,7 +71,7 @@ def _recover(workspace: Workspace, ledger: Ledger) -> list[str]:
         ledger.mark_filed(row.id, target.relative_to(workspace.root))
         notes.append(f"지난 실행이 중단되어 옮기지 못한 {row.original_path}을(를) 마저 보관했습니다.")
         log.warning("복구: %s → %s", row.original_path, target)
-    return notes
+    return notes, pending
 
 
 def _destination(workspace: Workspace, status: FileStatus, when: datetime) -> Path:

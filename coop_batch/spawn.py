@@ -33,7 +33,7 @@ MANY_FILES = 100  # a second reader pays its start back only over this many file
 
 
 _early: dict[str, list[subprocess.Popen[bytes]]] = {}
-_started = False  # start_early was called, and dismiss_early() not since
+_started: Path | None = None  # the workspace start_early started for, until dismiss_early()
 _sent_away: list[subprocess.Popen[bytes]] = []
 atexit.register(lambda: _at_exit())
 
@@ -97,13 +97,20 @@ def start_early(workspace_dir: str | os.PathLike[str]) -> None:
     files in its `inbox/` (the default place; a workspace that moved its inbox only loses the head
     start).  None for an empty inbox; the copy writer only for a big night on two cores, where some
     file almost surely gets an annotated copy.  The readers are then given the inbox's small files
-    to read ahead (read_ahead.prime).  Never raises: the run starts its own."""
+    to read ahead (read_ahead.prime).  Called again for the same workspace (the console script
+    started them before the command line was parsed: entry.py), it does nothing; for another, it
+    ends those and starts anew.  Never raises: the run starts its own."""
     global _started
-    if _started:  # by the console script already (entry.py), before the command line was parsed
-        return
-    _started = True
     try:
-        root = Path(workspace_dir)
+        root = Path(workspace_dir).resolve()
+    except (OSError, RuntimeError, ValueError):  # (a path the run will refuse anyway)
+        return
+    if _started == root:
+        return
+    if _started is not None:
+        dismiss_early()  # primed for another workspace (the console script guessed wrong)
+    _started = root
+    try:
         files = count_files(root / "inbox", MANY_FILES)
         readers = auto_workers(files) if files else 0
         plan = [READER_BOOT] * readers + ([COPIER_BOOT] if readers == 2 else [])
@@ -117,43 +124,59 @@ def start_early(workspace_dir: str | os.PathLike[str]) -> None:
         pass
 
 
-def dismiss_early(boot: str | None = None) -> None:
-    """End the children started early and not adopted (those for `boot`, or all)."""
+def dismiss_early(boot: str | None = None, wait: float = 0.0) -> None:
+    """End the children started early and not adopted (those for `boot`, or all).  `wait`: seconds
+    to wait for the readers to be gone, and with them any file they had open (on Windows a file
+    open in one cannot be moved)."""
     global _started
     if boot is None:
-        _started = False
+        _started = None
+    ended: list[subprocess.Popen[bytes]] = []
     for key in [boot] if boot else list(_early):
         for proc in _early.pop(key, []):
             if key == READER_BOOT:
                 # It may be reading ahead, or a priming write may still block on its pipe (which
                 # would block the close below): it holds nothing of value, so it is ended now.
                 proc.kill()
+                ended.append(proc)
             send_away(proc)
+    for proc in ended if wait > 0 else ():
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a kill not done in seconds
+            pass
 
 
 def send_away(proc: subprocess.Popen[bytes], seconds: float = 5.0) -> None:
     """End of input: a child at the end of its work, or waiting for its first message, exits (once its
     imports are done).  Reaped by a thread (killed after `seconds`), not waited for here."""
+    _close_input(proc)
+    _sent_away.append(proc)
+    threading.Thread(target=reap, args=(proc, seconds), daemon=True).start()
+
+
+def _close_input(proc: subprocess.Popen[bytes]) -> None:
     try:
         if proc.stdin is not None:
             proc.stdin.close()
     except OSError:
         pass
-    _sent_away.append(proc)
-    threading.Thread(target=reap, args=(proc, seconds), daemon=True).start()
 
 
 def _at_exit() -> None:
-    """At the latest: the children a run never took are sent away, and those sent away and still
-    running are killed (their reapers are daemon threads: they end with this process, and a child
-    stuck on a file must not run on after it)."""
-    dismiss_early()
-    for proc in _sent_away:
+    """At the latest: the children a run never took, and those sent away and still running, are
+    killed: a child stuck on a file must not run on after this process.  No thread is started
+    (at interpreter shutdown Python 3.12 refuses to), nothing is waited for."""
+    global _started
+    _started = None
+    for proc in [p for procs in _early.values() for p in procs] + _sent_away:
         if proc.poll() is None:
             try:
                 proc.kill()
             except OSError:  # pragma: no cover - it ended meanwhile
                 pass
+        _close_input(proc)
+    _early.clear()
     _sent_away.clear()
 
 

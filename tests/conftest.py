@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -36,3 +37,19 @@ def started(monkeypatch) -> Iterator[list[subprocess.Popen[bytes]]]:
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
+
+
+@pytest.fixture(autouse=True)
+def _no_early_helpers_carried_over() -> Iterator[None]:
+    """What one test started early (spawn.start_early) or primed (read_ahead) is not the next one's."""
+    yield
+    spawn, read_ahead = sys.modules.get("coop_batch.spawn"), sys.modules.get("coop_batch.read_ahead")
+    if spawn is not None:
+        for procs in spawn._early.values():
+            for proc in procs:
+                proc.kill()
+                proc.wait(10)
+        spawn._early.clear()
+        spawn._started = None
+    if read_ahead is not None:
+        read_ahead._primings.clear()

@@ -320,6 +320,50 @@ def test_failed_move_leaves_no_placeholder(tmp_path: Path) -> None:
     assert list((tmp_path / "archive").iterdir()) == []
 
 
+def _sharing_violation(errors: int, monkeypatch: pytest.MonkeyPatch, winerror: int = 32) -> list[float]:
+    """The portable move (as on Windows), whose first `errors` replaces fail as when another process
+    holds the file open; returns the pauses taken."""
+    real, pauses, calls = os.replace, [], []
+
+    def replace(src, dst):
+        calls.append(src)
+        if len(calls) <= errors:
+            exc = PermissionError(errno.EACCES, "다른 프로세스가 파일을 사용 중입니다")
+            exc.winerror = winerror  # (set by Windows itself there)
+            raise exc
+        return real(src, dst)
+
+    monkeypatch.setattr(inbox_mod, "_rename_noreplace", lambda *args: None)
+    monkeypatch.setattr(inbox_mod.os, "replace", replace)
+    monkeypatch.setattr(inbox_mod.time, "sleep", pauses.append)
+    return pauses
+
+
+def test_a_file_held_open_for_a_moment_is_moved_once_it_is_let_go(tmp_path: Path, monkeypatch) -> None:
+    pauses = _sharing_violation(2, monkeypatch)
+    src = put(tmp_path / "inbox" / "a.xlsx", b"data")
+    target = file_into(src, tmp_path / "archive", HASH)
+    assert target == tmp_path / "archive" / "a.xlsx" and target.read_bytes() == b"data" and not src.exists()
+    assert pauses == [0.05, 0.1]
+
+
+def test_a_file_held_open_for_good_stays_where_it_was(tmp_path: Path, monkeypatch) -> None:
+    pauses = _sharing_violation(99, monkeypatch, winerror=33)
+    src = put(tmp_path / "inbox" / "a.xlsx", b"data")
+    with pytest.raises(PermissionError):
+        file_into(src, tmp_path / "archive", HASH)
+    assert pauses == list(inbox_mod._MOVE_PAUSES)
+    assert src.read_bytes() == b"data" and list((tmp_path / "archive").iterdir()) == []
+
+
+def test_other_move_errors_are_not_tried_again(tmp_path: Path, monkeypatch) -> None:
+    pauses = _sharing_violation(99, monkeypatch, winerror=5)  # access denied: waiting will not help
+    src = put(tmp_path / "inbox" / "a.xlsx", b"data")
+    with pytest.raises(PermissionError):
+        file_into(src, tmp_path / "archive", HASH)
+    assert pauses == [] and src.exists()
+
+
 def test_find_filed_after_a_crash(tmp_path: Path) -> None:
     dest_dir = tmp_path / "archive"
     put(dest_dir / "주간실적.xlsx", b"someone else's")

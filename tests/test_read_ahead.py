@@ -65,9 +65,14 @@ def primed_readers(count: int, limits: Limits = LIMITS) -> read_workers.Readers:
 
 
 def wait_until_read(done_dir: Path, readers: int, seconds: float = 60.0) -> None:
+    wait_for_marks(done_dir, readers, "", seconds)
+
+
+def wait_for_marks(done_dir: Path, count: int, kind: str, seconds: float = 60.0) -> None:
+    """Until `count` readers have left their mark: "" all read ahead, "hang" stuck on a file."""
     deadline = time.monotonic() + seconds
-    while len(list(done_dir.iterdir())) < readers:
-        assert time.monotonic() < deadline, "the early readers did not finish reading ahead"
+    while sum(kind == m.name.rpartition("-")[0] for m in done_dir.iterdir()) < count:
+        assert time.monotonic() < deadline, f"the early readers did not get there ({kind or 'done'})"
         time.sleep(0.02)
 
 
@@ -191,7 +196,9 @@ def test_readers_primed_under_other_limits_are_not_used(tmp_path: Path, started,
 
 
 @pytest.mark.parametrize("fault", ["crash", "hang"])
-def test_a_file_that_kills_a_reader_ahead_costs_only_that_file(tmp_path: Path, started, monkeypatch, fault):
+def test_a_file_that_kills_a_reader_ahead_costs_only_that_file(
+    tmp_path: Path, started, monkeypatch, fault, done_dir
+):
     """The reader meets the bad file while reading ahead, not on the file it was asked for: that
     file is tried again on a reader that reads only what it is asked, and the bad one is named."""
     monkeypatch.setenv(TEST_FAULT_ENV, f"{fault}:나.xlsx")
@@ -201,13 +208,18 @@ def test_a_file_that_kills_a_reader_ahead_costs_only_that_file(tmp_path: Path, s
     spawn.start_early(tmp_path / "ws")
     readers = primed_readers(1, limits)
     assert readers.pool[0].share  # primed
-    time.sleep(1.0)  # it has met 나 by now (and died or hangs there)
+    if fault == "crash":  # it has met 나 (before anything was asked of it), and died there
+        assert readers.pool[0].proc.wait(30) is not None
+    else:
+        wait_for_marks(done_dir, 1, "hang")
     order = [paths[0], paths[2], paths[3], paths[1]]  # the bad file asked for last
     got = list(read_many(order, limits, workers=1, readers=readers, hashes=[sha(p) for p in order]))
     assert [project(d) for _, d in got] == ["가", "다", "라", "file-corrupt" if fault == "crash" else "file-timeout"]
 
 
-def test_a_file_is_tried_again_on_a_plain_reader_not_on_another_stuck_one(tmp_path: Path, started, monkeypatch):
+def test_a_file_is_tried_again_on_a_plain_reader_not_on_another_stuck_one(
+    tmp_path: Path, started, monkeypatch, done_dir
+):
     """Each reader is given one copy of a file that hangs (a department sent it twice) and gets
     stuck on it while reading ahead.  Only the first reader is asked for anything: when it times
     out, the file it was asked for is tried again on a plain reader — not on the second one, also
@@ -223,22 +235,73 @@ def test_a_file_is_tried_again_on_a_plain_reader_not_on_another_stuck_one(tmp_pa
     spawn.start_early(root)
     readers = primed_readers(2, limits)
     assert all(w.share for w in readers.pool) and len(readers.pool) == 2
-    time.sleep(1.0)  # both are stuck on their copy by now
+    wait_for_marks(done_dir, 2, "hang")  # both are stuck on their copy
     asked = [good[0], good[2]]  # both the first reader's (dealt in turn after the two copies)
     assert all(str(p.resolve()) in readers.pool[0].share for p in asked)
     got = list(read_many(asked, limits, workers=2, readers=readers, hashes=[sha(p) for p in asked]))
     assert [project(d) for _, d in got] == ["000", "002"]
 
 
-def test_a_reader_that_read_ahead_is_ended_with_the_reading(tmp_path: Path, started, done_dir):
-    """It may still be reading (or stuck on) a file never asked for: killed, not left to run on."""
-    paths = workspace(tmp_path / "ws", ["가.xlsx", "나.xlsx"])
+def test_a_reader_that_read_ahead_is_ended_with_the_reading(tmp_path: Path, started, monkeypatch, done_dir):
+    """One reader is stuck reading ahead a file never asked for, while the other answers all that
+    is: once the reading is done, the stuck one is killed at once, not left to run on (a reader
+    only sent away would be killed after seconds, by its reaper)."""
+    monkeypatch.setenv(TEST_FAULT_ENV, "hang:가.xlsx")
+    names = ["가.xlsx", *(f"{i:03d}.xlsx" for i in range(spawn.MANY_FILES - 1))]
+    paths = workspace(tmp_path / "ws", names)  # 가 first: the first reader's, read ahead first
     spawn.start_early(tmp_path / "ws")
+    readers = primed_readers(2)
+    stuck, other = readers.pool
+    assert str(paths[0].resolve()) in stuck.share and str(paths[1].resolve()) in other.share
+    wait_for_marks(done_dir, 1, "hang")
+    asked = [p for p in paths if str(p.resolve()) in other.share][:5]
+    got = list(read_many(asked, LIMITS, workers=2, readers=readers, hashes=[sha(p) for p in asked]))
+    assert [project(d) for _, d in got] == [p.stem for p in asked]
+    assert stuck.proc.wait(1.0) is not None and other.proc.wait(5) is not None
+
+
+def test_a_primed_reader_stalled_at_its_start_gives_its_files_up(tmp_path: Path, started, monkeypatch):
+    """A reader stalled at its start whose share fit in its pipe looks primed; its files are for it
+    alone, so the run waits for it only PRIMING_SECONDS (not a plain start's minute), then reads
+    them elsewhere."""
+    monkeypatch.setattr(read_ahead, "PRIMING_SECONDS", 1.0)
+    paths = workspace(tmp_path / "ws", ["가.xlsx", "나.xlsx"])
+    stalled = spawn.spawn("import time; time.sleep(120)")
+    spawn._early[spawn.READER_BOOT] = [stalled]
+    read_ahead.prime(tmp_path / "ws", spawn._early[spawn.READER_BOOT])
     readers = primed_readers(1)
-    proc = readers.pool[0].proc
-    wait_until_read(done_dir, 1)
-    list(read_many(paths[:1], LIMITS, workers=1, readers=readers, hashes=[sha(paths[0])]))
-    assert proc.wait(5) is not None
+    assert readers.pool[0].proc is stalled and readers.pool[0].share  # its share is in its pipe
+    started_at = time.monotonic()
+    got = list(read_many(paths, LIMITS, workers=1, readers=readers, hashes=[sha(p) for p in paths]))
+    assert [project(d) for _, d in got] == ["가", "나"]
+    assert time.monotonic() - started_at < 20 and stalled.wait(5) is not None
+
+
+def test_keep_narrows_what_is_read_ahead_and_kept_to_what_will_be_asked(tmp_path: Path, monkeypatch):
+    """("keep", [path]): the repeats the run files without reading are neither read ahead (on
+    Windows the move would fail while one is open) nor kept (memory)."""
+    import io
+
+    from coop_batch import read_worker
+
+    read: list[str] = []
+    monkeypatch.setattr(read_worker, "_read_ahead", lambda path, limits, fault: read.append(path) or ("h" + path, (path,)))
+    monkeypatch.setattr(read_worker, "_read_fields", lambda path, display, limits, fault: ("read", path))
+    out = io.BytesIO()
+    server = read_worker._Server(out, LIMITS, "")
+    server.take(("ahead", ["/a.xlsx", "/b.xlsx", "/c.xlsx", "/d.xlsx"]))
+    server.read_next_ahead()  # /a, before the keep came
+    server.take(("keep", ["/c.xlsx", "/d.xlsx"]))
+    while server.ahead:
+        server.read_next_ahead()
+    assert read == ["/a.xlsx", "/c.xlsx", "/d.xlsx"] and set(server.kept) == {"/c.xlsx", "/d.xlsx"}
+    server.take((0, "/c.xlsx", "c.xlsx", "h/c.xlsx"))  # the same content: what was kept
+    server.take((1, "/d.xlsx", "d.xlsx", "other"))  # changed since: read again
+    server.take((2, "/a.xlsx", "a.xlsx", "h/a.xlsx"))  # not kept: read
+    out.seek(0)
+    answers = [spawn.recv(out) for _ in range(3)]
+    assert answers == [(0, ("/c.xlsx",)), (1, ("read", "/d.xlsx")), (2, ("read", "/a.xlsx"))]
+    assert server.kept == {}
 
 
 # --- stalls and exits ---
@@ -271,11 +334,20 @@ def test_a_reader_that_never_takes_its_share_is_ended_and_blocks_nothing(tmp_pat
             proc.kill()
 
 
-def test_children_sent_away_and_still_running_are_ended_at_exit():
+def test_at_exit_what_is_left_is_killed_without_starting_a_thread(monkeypatch):
+    """Children never adopted, and those sent away and still running, are killed at exit; no reaper
+    thread is started then (at interpreter shutdown Python 3.12 refuses to)."""
+    early = spawn.spawn("import time; time.sleep(120)")
+    spawn._early[spawn.READER_BOOT] = [early]
     stuck = spawn.spawn("import time; time.sleep(120)")
     spawn.send_away(stuck, 60)
+
+    def refuse(self) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    monkeypatch.setattr(spawn.threading.Thread, "start", refuse)
     spawn._at_exit()
-    assert stuck.wait(10) is not None
+    assert early.wait(10) is not None and stuck.wait(10) is not None and spawn._early == {}
 
 
 def test_dismissed_while_reading_ahead_every_early_process_ends(tmp_path: Path, started):

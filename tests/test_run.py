@@ -423,6 +423,75 @@ def test_run_killed_between_ledger_commit_and_filing_is_finished_by_the_next(
     assert [r.status for r in runs(ws)][0] is RunStatus.INTERRUPTED
 
 
+def _early_readers_gone_at_each_move(monkeypatch, ws: Workspace, started) -> list[bool]:
+    """Start the run's early readers (primed on the inbox: spawn.start_early) and note, at each move,
+    whether all of them are gone by then (on Windows a file one of them has open cannot be moved)."""
+    from coop_batch import spawn
+
+    real, gone, before = inbox_mod.file_into, [], len(started)
+
+    def file_into(src: Path, dest_dir: Path, sha256: str) -> Path:
+        readers = [p for p in started[before:] if p.args[-1] == spawn.READER_BOOT]
+        try:
+            gone.append(bool(readers) and all(p.wait(5) is not None for p in readers))
+        except Exception:  # still running after 5 s
+            gone.append(False)
+        return real(src, dest_dir, sha256)
+
+    monkeypatch.setattr(inbox_mod, "file_into", file_into)
+    spawn.start_early(ws.root)
+    return gone
+
+
+def test_early_readers_are_ended_before_a_killed_runs_moves_are_finished(ws, rules, monkeypatch, started):
+    put(ws, "안전치수과/주간실적_A.xlsx", "weekly", weekly("안전치수과", date(2016, 3, 4)), rules)
+    put(ws, "도로관리과/주간실적_B.xlsx", "weekly", weekly("도로관리과", date(2016, 3, 4)), rules)
+    real = inbox_mod.file_into
+    crash_when_filing(monkeypatch, ws, "주간실적_B.xlsx", after_move=False)
+    with pytest.raises(Killed):
+        run(ws)
+    monkeypatch.setattr(inbox_mod, "file_into", real)
+    gone = _early_readers_gone_at_each_move(monkeypatch, ws, started)
+    report = run(ws)
+    assert any("마저 보관" in note for note in report.notes)
+    assert gone and all(gone) and waiting_in_inbox(ws) == []
+
+
+def test_a_killed_runs_file_that_still_cannot_be_moved_waits_for_the_next_run(ws, rules, monkeypatch):
+    put(ws, "안전치수과/주간실적_A.xlsx", "weekly", weekly("안전치수과", date(2016, 3, 4)), rules)
+    crash_when_filing(monkeypatch, ws, "주간실적_A.xlsx", after_move=False)
+    with pytest.raises(Killed):
+        run(ws)
+    monkeypatch.undo()
+
+    def locked(src: Path, dest_dir: Path, sha256: str) -> Path:
+        raise PermissionError(13, "다른 프로세스가 파일을 사용 중입니다")
+
+    monkeypatch.setattr(inbox_mod, "file_into", locked)
+    report = run(ws)
+    assert any("이번에도 옮기지 못했습니다" in note and "주간실적_A.xlsx" in note for note in report.notes)
+    assert [(o.path, o.status) for o in report.outcomes] == [("안전치수과/주간실적_A.xlsx", "deferred")]
+    assert len(waiting_in_inbox(ws)) == 1 and [r.filed_path for r in history(ws)] == [None]  # not a repeat of itself
+    monkeypatch.undo()
+    report = run(ws)
+    assert any("마저 보관" in note for note in report.notes)
+    assert waiting_in_inbox(ws) == [] and all(r.filed_path for r in history(ws)) and len(history(ws)) == 1
+
+
+def test_a_night_of_repeats_only_ends_the_early_readers_before_filing(ws, rules, monkeypatch, started):
+    """Nothing new to read: the readers primed on the inbox must not go on reading ahead the repeats
+    about to be filed."""
+    first = put(ws, "안전치수과/주간실적_A.xlsx", "weekly", weekly("안전치수과", date(2016, 3, 4)), rules)
+    content = first.read_bytes()
+    run(ws)
+    for i in range(3):
+        put_bytes(ws, f"다시/주간실적_{i}.xlsx", content)
+    gone = _early_readers_gone_at_each_move(monkeypatch, ws, started)
+    report = run(ws)
+    assert [o.status for o in report.outcomes] == ["duplicate"] * 3
+    assert gone == [True] * 3
+
+
 # --- a rerun with nothing new ---
 
 RUN_SPECIFIC_FIGURES = ("이번 실행",)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coop_batch import spawn
 from coop_batch.cli import cli
@@ -99,6 +101,12 @@ def test_the_run_command_uses_its_early_processes_and_leaves_none_running(tmp_pa
     (["run", "--as-of", "2016-03-25", "--workspace", "a b"], "a b"),
     (["run", "--workspace=c:/x"], "c:/x"),
     (["run", "-wd", "-q"], "d"),
+    (["run", "-qw", "B"], "B"),
+    (["run", "-qwB"], "B"),
+    (["run", "-w=z"], "=z"),
+    (["run", "-w", "a", "-w", "b"], "b"),
+    (["run", "-w", "--help"], "--help"),
+    (["run", "-qh"], None),
     (["run", "-w"], None),
     (["run", "--help"], None),
     (["status", "-w", "x"], None),
@@ -111,6 +119,47 @@ def test_the_run_workspace_is_read_as_click_reads_it(argv, workspace):
     assert run_workspace(argv) == workspace
 
 
+_TOKENS = ["-w", "-q", "-qw", "-wq", "-qwB", "-wB", "-w=z", "-q-w", "--workspace", "--workspace=a", "--as-of",
+           "2016-03-25", "--as-of=2016-03-25", "--no-mail", "--no-mail=1", "--quiet", "A", "작업 폴더", "-", "--",
+           "-h", "--help", "-qh", "-x", "--work", "-nq"]
+
+
+def _click_workspace(argv: list[str]) -> str | None:
+    """What click itself makes of `run ARGS`: the workspace, or None when it refuses or shows help."""
+    import click
+
+    from coop_batch.cli import run_cmd
+
+    try:
+        with run_cmd.make_context("run", list(argv), parent=click.Context(cli, **cli.context_settings)) as ctx:
+            return ctx.params["workspace_dir"]
+    except (click.exceptions.Exit, click.ClickException):
+        return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), max_size=5))
+def test_the_run_workspace_agrees_with_click_on_any_command_line(args: list[str]):
+    from coop_batch.entry import run_workspace
+
+    ours, clicks = run_workspace(["run", *args]), _click_workspace(args)
+    if clicks is not None:
+        assert ours == clicks
+    if ours is None:  # never a guess left out where click runs (only help and errors are None)
+        assert clicks is None
+
+
+def test_the_console_scripts_table_of_run_options_is_the_commands():
+    from coop_batch import entry
+    from coop_batch.cli import run_cmd
+
+    options = {opt: param for param in run_cmd.params for opt in param.opts}
+    assert set(options) == {*entry.RUN_VALUE_OPTIONS, *entry.RUN_FLAGS}
+    assert {opt for opt, param in options.items() if param.is_flag} == entry.RUN_FLAGS
+    assert options["-w"].name == "workspace_dir" and options["--workspace"].name == "workspace_dir"
+    assert set(cli.context_settings["help_option_names"]) == entry.HELP_OPTIONS
+
+
 def test_the_console_script_starts_the_helpers_first_and_the_run_does_not_start_them_again(
     tmp_path: Path, monkeypatch
 ):
@@ -121,10 +170,28 @@ def test_the_console_script_starts_the_helpers_first_and_the_run_does_not_start_
     monkeypatch.setattr(cli, "main", lambda: calls.append("cli"))
     monkeypatch.setattr(sys, "argv", ["coop-batch", "run", "-w", str(tmp_path)])
     entry.main()
-    assert calls == [f"count {tmp_path / 'inbox'}", "cli"]
+    assert calls == [f"count {tmp_path.resolve() / 'inbox'}", "cli"]
     spawn.start_early(tmp_path)  # what run_cmd does next: nothing, it is done
     assert len(calls) == 2
     spawn.dismiss_early()
     spawn.start_early(tmp_path)  # a later run in this process starts its own again
     assert len(calls) == 3
     spawn.dismiss_early()
+
+
+def test_asked_again_for_another_workspace_the_early_helpers_are_replaced(tmp_path: Path, started):
+    """The console script guessed the workspace from the command line; run_cmd asks for the one
+    click read.  The same folder however written: nothing new; another: those primed for the wrong
+    one are ended and the right one's started."""
+    from coop_batch import read_ahead
+    from coop_batch.read import Limits
+
+    a, b = weekly_files(tmp_path / "a" / "inbox", 1), weekly_files(tmp_path / "b" / "inbox", 1)
+    spawn.start_early(tmp_path / "a")
+    spawn.start_early(str(tmp_path / "a" / ".." / "a"))
+    assert len(started) == 1
+    spawn.start_early(tmp_path / "b")
+    assert len(started) == 2 and started[0].wait(15) is not None
+    proc, share = read_ahead.adopt_reader(read_ahead.EarlySettings.of(tmp_path / "b").limits or Limits())
+    assert proc is started[1] and share == {str(p.resolve()) for p in b} and not share & {str(p) for p in a}
+    proc.kill()
