@@ -22,6 +22,7 @@ Decisions (the why):
 from __future__ import annotations
 
 import logging
+import operator
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -140,7 +141,20 @@ def _copy_name(row: FileRow) -> str:
 
 
 def plan_copies(history: Sequence[FileRow]) -> dict[int, PurePosixPath]:
-    """file id → the copy's path under 반려/, for the rows whose copy is current (not taken over)."""
+    """file id → the copy's path under 반려/, for the rows whose copy is current (not taken over).
+    A run asks three times over the same history (copies, links, counts): the last plan is kept."""
+    global _last_plan
+    if _last_plan is not None and len(_last_plan[0]) == len(history) and all(map(operator.is_, _last_plan[0], history)):
+        return dict(_last_plan[1])  # the same row objects (frozen), in the same order
+    plan = _plan(history)
+    _last_plan = (tuple(history), plan)
+    return dict(plan)
+
+
+_last_plan: tuple[tuple[FileRow, ...], dict[int, PurePosixPath]] | None = None
+
+
+def _plan(history: Sequence[FileRow]) -> dict[int, PurePosixPath]:
     claims: dict[str, tuple[int, int]] = {}  # casefolded path → (file id, run id) of the latest claim
     planned: dict[int, PurePosixPath] = {}
     for row in sorted(history, key=lambda r: r.id):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from datetime import date, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import openpyxl
@@ -375,6 +375,19 @@ def file_row(id: int, run_id: int, path: str, status: str = "rejected", departme
         department=department, duplicate_of=1 if status == "duplicate" else None, filed_path=None,
         template_version="", rules_version="", problems=problems,
     )
+
+
+def test_the_plan_is_kept_for_the_same_rows_only():
+    """The run asks for the plan three times over one history: the same rows give the same plan (a
+    copy: the caller may change it), any other row in their place a new one."""
+    rows = [file_row(1, 1, "세무과/주간.xlsx", department="세무과"), file_row(2, 1, "환경과/주간.xlsx")]
+    first = plan_copies(rows)
+    first.clear()
+    assert plan_copies(rows) == {1: PurePosixPath("세무과/주간.xlsx"), 2: PurePosixPath("환경과/주간.xlsx")}
+    rows[1] = file_row(2, 1, "환경과/주간.xlsx", status="accepted", problems=())  # nothing to say now
+    assert plan_copies(rows) == {1: PurePosixPath("세무과/주간.xlsx")}
+    assert plan_copies(rows[:1]) == {1: PurePosixPath("세무과/주간.xlsx")}
+    assert plan_copies([]) == {}
 
 
 def test_copy_paths_department_then_subfolder_then_unknown_and_latest_wins():
