@@ -155,38 +155,19 @@ _last_plan: tuple[tuple[FileRow, ...], dict[int, PurePosixPath]] | None = None
 
 
 def _plan(history: Sequence[FileRow]) -> dict[int, PurePosixPath]:
-    planner = CopyPlanner()
+    claims: dict[str, tuple[int, int]] = {}  # casefolded path → (file id, run id) of the latest claim
+    planned: dict[int, PurePosixPath] = {}
     for row in sorted(history, key=lambda r: r.id):
-        planner.add(row)
-    return planner.current()
-
-
-class CopyPlanner:
-    """`plan_copies` a row at a time, in id order: the night's files as they are filed
-    (feedback_job streams their copies).  A row's path is settled when it is added: a later row
-    of the same night with the same path gets a hash-prefixed one instead of taking it over."""
-
-    def __init__(self) -> None:
-        self._claims: dict[str, tuple[int, int]] = {}  # casefolded path → (file id, run id) of the latest claim
-        self._planned: dict[int, PurePosixPath] = {}
-
-    def add(self, row: FileRow) -> PurePosixPath | None:
-        """Where `row`'s copy goes, or None when it gets none (rows must come in id order)."""
         if not needs_feedback(row):
-            return None
+            continue
         folder, name = department_folder(row), _copy_name(row)
         rel = PurePosixPath(folder, name)
-        prior = self._claims.get(rel.as_posix().casefold())
+        prior = claims.get(rel.as_posix().casefold())
         if prior is not None and prior[1] == row.run_id:  # same night: both must survive
             rel = PurePosixPath(folder, f"{row.sha256[:8]}_{name}")
-        self._claims[rel.as_posix().casefold()] = (row.id, row.run_id)
-        self._planned[row.id] = rel
-        return rel
-
-    def current(self) -> dict[int, PurePosixPath]:
-        """The copies not taken over by a later row."""
-        claims = self._claims
-        return {fid: rel for fid, rel in self._planned.items() if claims[rel.as_posix().casefold()][0] == fid}
+        claims[rel.as_posix().casefold()] = (row.id, row.run_id)
+        planned[row.id] = rel
+    return {fid: rel for fid, rel in planned.items() if claims[rel.as_posix().casefold()][0] == fid}
 
 
 def copy_links(

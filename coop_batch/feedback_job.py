@@ -1,13 +1,10 @@
-"""The night's annotated copies, written by a child process while the run reads, files and builds
-the master.
+"""The night's annotated copies, written beside the master workbook when there are several.
 
-openpyxl costs ~0.25 s to import and ~30 ms a copy.  With a copy due (and two cores) a child is
-started while the run files (`Prewarm`), and the copies of the files filed so far are sent to it
-after each chunk (`Prewarm.note`): it writes them while the readers and this process work on,
-instead of after the reading, beside the master.  The rest (those whose file could not be filed
-at once) are sent once the night's plan is known (`start_feedback`).  The master links to the
-paths `feedback.expected_copy` predicts; when the copies ended up elsewhere (a copy open in
-Excel, a workbook openpyxl could not save) the caller writes the master again with the real paths.
+openpyxl costs ~0.25 s to import and ~30 ms a copy, and the copies used to be written before the
+master, in series.  With copies due (and two cores), a child process writes them while this
+process merges, computes the policy and builds the master.  The master links to the paths
+`feedback.expected_copy` predicts; when the copies ended up elsewhere (a copy open in Excel, a
+workbook openpyxl could not save) the caller writes the master again with the real paths.
 
 Nothing here may stop the run: a child that dies or hangs leaves Korean notes for its copies,
 and a child that cannot start means the copies are written here, as before.
@@ -18,21 +15,20 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import queue
 import signal
 import sys
 import threading
 from datetime import date
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Sequence
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Sequence
 
-from .feedback import FEEDBACK_DIR, CopyPlanner, FeedbackResult, copies_due, expected_copy, gets_copy, write_copy
+from .feedback import FEEDBACK_DIR, FeedbackResult, copies_due, expected_copy, gets_copy, write_copy
 from .spawn import COPIER_BOOT as _BOOT
-from .spawn import adopt, leave_now, recv, send, send_away, spawn
+from .spawn import adopt, leave_now, send_away, spawn
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import Workspace
-    from .ledger import FileRow, Ledger
+    from .ledger import FileRow
     from .run_report import FileOutcome
 
 log = logging.getLogger("coop_batch")
@@ -46,70 +42,39 @@ Due = list[tuple["FileRow", PurePosixPath]]
 
 
 class _Child:
-    """A copy-writing child process.  It imports openpyxl as soon as it starts, then takes its job
-    ("job", root, inbox, folder, as_of), then ("copies", [(row, path)]) as they come, and answers
-    with all it wrote at the end of its input."""
+    """A copy-writing child process.  It imports openpyxl as soon as it starts, then waits for its
+    job: started early (`Prewarm`), its start-up overlaps the reading and filing."""
 
     def __init__(self) -> None:
         self.proc = adopt(_BOOT) or spawn(_BOOT)  # one started early (spawn.start_early), or a new one
         self.output = b""
-        self.sent: dict[int, PurePosixPath] = {}  # file id → where its copy was asked for
-        self.has_job = False
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()  # a child that dies at once must not leave us blocked on its pipe
-        self._outbox: queue.Queue[Any] = queue.Queue()
-        # Written by a thread: the child reads its pipe only between two copies, and the run must not
-        # wait for it (a night of many rejected files sends more than a pipe holds).
-        threading.Thread(target=self._write, daemon=True).start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
         self.output = self.proc.stdout.read()
 
-    def _write(self) -> None:
-        stdin = self.proc.stdin
-        assert stdin is not None
+    def send(self, payload: bytes) -> None:
         try:
-            while (message := self._outbox.get()) is not None:
-                send(stdin, message)
-        except (OSError, ValueError):  # it died; `FeedbackJob.finish` reports its copies as not written
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(payload)
+            self.proc.stdin.close()
+        except OSError:  # it died; `FeedbackJob.finish` reports its copies as not written
             pass
-        try:
-            stdin.close()
-        except OSError:
-            pass
-
-    def job(self, root: Path, inbox: Path, folder: Path, as_of: date) -> None:
-        self.has_job = True
-        self._outbox.put(("job", root, inbox, folder, as_of))
-
-    def copies(self, due: Due) -> None:
-        self.sent.update((row.id, rel) for row, rel in due)
-        self._outbox.put(("copies", due))
-
-    def end(self) -> None:
-        """End of input: the child answers (or, without a job, exits)."""
-        self._outbox.put(None)
 
     def dismiss(self) -> None:
-        """Not needed after all: the child exits without a job."""
-        self.end()
+        """Not needed after all: end of input, and the child exits without a job."""
+        self.send(b"")
 
 
 class Prewarm:
-    """Starts the child once this run has filed `PARALLEL_MIN` files that will get a copy, and, given
-    the run's ledger, sends it the copies of the files filed so far after each chunk."""
+    """Starts the child once this run has filed `PARALLEL_MIN` files that will get a copy."""
 
-    def __init__(
-        self, workspace: Workspace | None = None, ledger: Ledger | None = None, run_id: int = 0,
-        as_of: date | None = None,
-    ) -> None:
+    def __init__(self) -> None:
         self.child: _Child | None = None
         self._seen = self._due = 0
         self._failed = False  # a child could not start: not tried again this run
-        self._workspace, self._ledger, self._run_id, self._as_of = workspace, ledger, run_id, as_of
-        self._planner = CopyPlanner()  # fed every row that may get a copy, in id order
-        self._after = 0  # the last row fed
 
     def note(self, outcomes: Sequence[FileOutcome]) -> None:
         """Look at the outcomes filed since the last call (`outcomes` only grows)."""
@@ -122,25 +87,6 @@ class Prewarm:
             except OSError:
                 log.warning("검토본 보조 프로세스를 시작하지 못해 이 프로세스에서 만듭니다", exc_info=True)
                 self._failed = True
-        if self.child is not None and self._ledger is not None:
-            try:
-                self._stream(self.child, self._ledger)
-            except Exception:  # (a bug) the copies not sent yet are sent with the rest, at the end
-                log.exception("검토본을 미리 보내지 못했습니다")
-                self._ledger = None
-
-    def _stream(self, child: _Child, ledger: Ledger) -> None:
-        if not child.has_job:
-            assert self._workspace is not None and self._as_of is not None
-            child.job(self._workspace.root, self._workspace.inbox, self._workspace.outbox / FEEDBACK_DIR, self._as_of)
-        due: Due = []
-        for row in ledger.files_with_problems(self._after):
-            self._after = row.id
-            rel = self._planner.add(row)
-            if rel is not None and row.run_id == self._run_id and row.filed_path is not None:
-                due.append((row, rel))
-        if due:
-            child.copies(due)
 
     def take(self) -> _Child | None:
         child, self.child = self.child, None
@@ -162,17 +108,9 @@ class FeedbackJob:
         return self._child is not None
 
     def _give(self, child: _Child) -> None:
-        """The copies the child was not sent yet (while filing: `Prewarm`), then the end of its input."""
-        if not child.has_job:
-            child.job(self._result.root, self._inbox, self._result.folder, self._as_of)
-        planned = {row.id: rel for row, rel in self._due}
-        for file_id, rel in child.sent.items():
-            if planned.get(file_id) != rel:  # (CopyPlanner settles a path once: not expected)
-                log.warning("검토본 %s의 자리가 바뀌어 계획대로 다시 만듭니다", rel)
-        rest = [(row, rel) for row, rel in self._due if child.sent.get(row.id) != rel]
-        if rest:
-            child.copies(rest)
-        child.end()
+        child.send(pickle.dumps(
+            (self._result.root, self._inbox, self._result.folder, self._due, self._as_of), pickle.HIGHEST_PROTOCOL
+        ))
         self._child = child
 
     def expected(self) -> FeedbackResult:
@@ -219,8 +157,7 @@ class FeedbackJob:
             send_away(child.proc)  # it answered: its exit is not waited for here
         for level, message in records:
             log.log(level, "%s", message)
-        planned = {row.id for row, _ in self._due}
-        self._result.copies += [c for c in copies if c.file_id in planned]
+        self._result.copies += copies
         self._result.notes += notes
 
 
@@ -238,7 +175,7 @@ def start_feedback(
         result.notes.append("부서별 검토본(반려 폴더)을 만들지 못했습니다. 로그를 확인해 주세요.")
         due = []
     job = FeedbackJob(workspace, due, as_of, result)
-    if len(due) < PARALLEL_MIN and not (child is not None and child.sent):
+    if len(due) < PARALLEL_MIN:
         if child is not None:
             child.dismiss()
         return job
@@ -277,9 +214,8 @@ def _child_main() -> None:
     sys.modules.setdefault("numpy", None)  # type: ignore[arg-type]
     import openpyxl  # noqa: F401 - now, while the parent still reads and files: the job finds it loaded
 
-    inp = sys.stdin.buffer
     try:
-        _, root, inbox, folder, as_of = recv(inp)
+        root, inbox, folder, due, as_of = pickle.load(sys.stdin.buffer)
     except EOFError:  # dismissed: no copies for this child after all
         return
     collect = _Collect()
@@ -288,13 +224,8 @@ def _child_main() -> None:
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     result = FeedbackResult(root, folder)
-    while True:
-        try:
-            _, due = recv(inp)
-        except EOFError:  # the end of the run's input: every copy asked for is written
-            break
-        for row, rel in due:
-            write_copy(result, inbox, row, rel, as_of)
+    for row, rel in due:
+        write_copy(result, inbox, row, rel, as_of)
     try:
         out.write(pickle.dumps((result.copies, result.notes, collect.records), pickle.HIGHEST_PROTOCOL))
         out.close()

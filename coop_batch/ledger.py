@@ -370,10 +370,6 @@ class Ledger:
     def files_of_run(self, run_id: int) -> list[FileRow]:
         return self._files("run_id = ?", (run_id,))
 
-    def files_with_problems(self, after: int = 0) -> list[FileRow]:
-        """The rows that may get an annotated copy (feedback.needs_feedback), those after id `after`."""
-        return self._files("id > ? AND status != 'duplicate' AND problems != '[]'", (after,))
-
     def history(self) -> list[FileRow]:
         """Every processed file in the order it was recorded (the 제출이력 sheet)."""
         return self._files("1")

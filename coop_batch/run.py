@@ -76,7 +76,7 @@ def run_batch(
                 cache = ledger.all_records()  # every stored record set in one query, not one per accepted file
                 known = _known_projects(ledger, cache)
                 settle = settings.settle_seconds if settle_seconds is None else settle_seconds
-                prewarm = _prewarm(workspace, ledger, report.run_id, as_of) if write_outputs else None
+                prewarm = _prewarm() if write_outputs else None
                 _process_inbox(workspace, ledger, rules, report, now, known, cache, progress, settle, prewarm, readers,
                                unmoved)
             history = ledger.history()  # read once: the accepted files, the feedback copies, the master
@@ -116,10 +116,10 @@ def run_batch(
 # --- steps ---
 
 
-def _prewarm(workspace: Workspace, ledger: Ledger, run_id: int, as_of: date) -> Prewarm:
+def _prewarm() -> Prewarm:
     from .feedback_job import Prewarm
 
-    return Prewarm(workspace, ledger, run_id, as_of)
+    return Prewarm()
 
 
 def _start_feedback(

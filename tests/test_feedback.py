@@ -9,8 +9,6 @@ from typing import Any
 
 import openpyxl
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -390,30 +388,6 @@ def test_the_plan_is_kept_for_the_same_rows_only():
     assert plan_copies(rows) == {1: PurePosixPath("세무과/주간.xlsx")}
     assert plan_copies(rows[:1]) == {1: PurePosixPath("세무과/주간.xlsx")}
     assert plan_copies([]) == {}
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["주간.xlsx", "주간.XLSX", "계획.xlsx", "abababab_주간.xlsx"]),
-                          st.sampled_from(["세무과", "환경과", ""]), st.sampled_from(["rejected", "accepted", "duplicate"]),
-                          st.sampled_from(["ab" * 32, "cd" * 32, "ef" * 32]), st.booleans()),
-                min_size=1, max_size=14),
-       st.integers(1, 4))
-def test_each_nights_copies_are_planned_as_their_files_come(files, nights):
-    """The copies streamed while a night files (CopyPlanner, a row at a time) are the night's plan
-    (`copies_due` over the whole history once it is filed): a path, once given, stays."""
-    from coop_batch.feedback import CopyPlanner, copies_due
-
-    rows = [file_row(i + 1, 1 + i * nights // len(files), f"{dept or '받은편지함'}/{name}", status, dept,
-                     problems=None if problems else (), sha=sha)
-            for i, (name, dept, status, sha, problems) in enumerate(files)]
-    planner, streamed = CopyPlanner(), {}
-    for row in rows:
-        rel = planner.add(row)
-        if rel is not None:
-            streamed[row.id] = rel
-    assert planner.current() == plan_copies(rows)
-    for run_id in {row.run_id for row in rows}:
-        assert all(streamed[row.id] == rel for row, rel in copies_due(rows, run_id))
 
 
 def test_copy_paths_department_then_subfolder_then_unknown_and_latest_wins():

@@ -164,57 +164,6 @@ def test_the_child_started_while_filing_is_the_one_that_writes(tmp_path, rules, 
     assert len(report.feedback.copies) == len(DEPARTMENTS)
 
 
-def stream_spy(monkeypatch) -> list[tuple[str, list[int]]]:
-    """Each batch of copies sent to a child: ("filing", ids) while the run files, ("end", ids) after."""
-    sent: list[tuple[str, list[int]]] = []
-    phase = ["filing"]
-    real, real_give = feedback_job._Child.copies, feedback_job.FeedbackJob._give
-
-    def spy(self, due) -> None:
-        sent.append((phase[0], [row.id for row, _ in due]))
-        real(self, due)
-
-    def give(self, child) -> None:
-        phase[0] = "end"
-        real_give(self, child)
-
-    monkeypatch.setattr(feedback_job._Child, "copies", spy)
-    monkeypatch.setattr(feedback_job.FeedbackJob, "_give", give)
-    return sent
-
-
-def test_the_copies_go_to_the_child_as_their_files_are_filed(tmp_path, rules, jobs, monkeypatch):
-    sent = stream_spy(monkeypatch)
-    monkeypatch.setattr("coop_batch.run._CHUNK", 2)  # 5 files: three chunks
-    ws = workspace_with_bad_files(tmp_path / "ws", rules)
-    report = run(ws)
-    assert len(sent) >= 2 and {when for when, _ in sent} == {"filing"}
-    ids = [i for _, batch in sent for i in batch]
-    assert sorted(ids) == sorted(c.file_id for c in report.feedback.copies) and len(ids) == len(DEPARTMENTS)
-    assert all(c.path.is_file() for c in report.feedback.copies)
-
-
-def test_a_file_that_could_not_be_filed_gets_its_copy_from_the_inbox_at_the_end(tmp_path, rules, jobs, monkeypatch):
-    from coop_batch import inbox as inbox_mod
-
-    sent = stream_spy(monkeypatch)
-    real = inbox_mod.file_into
-
-    def locked(src, dest_dir, sha256):
-        if "세무과" in str(src):
-            raise PermissionError(13, "다른 프로세스가 파일을 사용 중입니다")
-        return real(src, dest_dir, sha256)
-
-    monkeypatch.setattr(inbox_mod, "file_into", locked)
-    ws = workspace_with_bad_files(tmp_path / "ws", rules)
-    report = run(ws)
-    late = [ids for when, ids in sent if when == "end"]
-    assert len(late) == 1 and len(late[0]) == 1
-    copy = next(c for c in report.feedback.copies if c.file_id == late[0][0])
-    assert copy.path.relative_to(ws.root).as_posix() == "outbox/반려/세무과/주간실적.xlsx" and copy.path.is_file()
-    assert len(report.feedback.copies) == len(DEPARTMENTS)
-
-
 def test_a_child_not_needed_after_all_is_dismissed(tmp_path, rules):
     ws = init_workspace(tmp_path / "ws", policy_year=2016)
     prewarm = feedback_job.Prewarm()
