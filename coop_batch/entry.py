@@ -4,6 +4,8 @@ the other waits): see spawn.start_early.  Everything else is the CLI's (cli.main
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -16,7 +18,10 @@ _ALL = {*RUN_VALUE_OPTIONS, *RUN_FLAGS, *HELP_OPTIONS}
 
 
 def main() -> None:
-    workspace = run_workspace(sys.argv[1:])
+    args = sys.argv[1:]
+    if os.name == "nt":  # click's main() expands ~, %VAR% and wildcards there before it parses
+        args = expand_like_click(args)
+    workspace = run_workspace(args)
     if workspace is not None:
         from .spawn import start_early
 
@@ -71,3 +76,19 @@ def run_workspace(argv: Sequence[str]) -> str | None:
                     workspace = value
                 break
     return workspace
+
+
+def expand_like_click(args: Sequence[str]) -> list[str]:
+    """The arguments as click's `main()` sees them on Windows (`click.utils._expand_args`: ~, %VAR%
+    and wildcards, an invalid pattern left as it is), without importing click this early."""
+    from glob import glob
+
+    out: list[str] = []
+    for arg in args:
+        arg = os.path.expandvars(os.path.expanduser(arg))
+        try:
+            matches = glob(arg, recursive=True)
+        except re.error:
+            matches = []
+        out.extend(matches or [arg])
+    return out

@@ -277,7 +277,7 @@ def file_into(src: Path, dest_dir: Path, sha256: str) -> Path:
         return moved
     target = _reserve(dest_dir, src.name, sha256)
     try:
-        _replace(src, target)
+        _patiently(os.replace, src, target)
         return target
     except OSError as exc:
         if exc.errno != errno.EXDEV:
@@ -285,7 +285,7 @@ def file_into(src: Path, dest_dir: Path, sha256: str) -> Path:
             raise
     try:
         shutil.copy2(src, target)
-        os.unlink(src)
+        _patiently(os.unlink, src)
     except BaseException:
         _discard(target)
         raise
@@ -293,20 +293,22 @@ def file_into(src: Path, dest_dir: Path, sha256: str) -> Path:
 
 
 # Windows: a file another process holds open without FILE_SHARE_DELETE (an antivirus scan, the
-# search indexer, a reader closing it) cannot be renamed for a moment: ERROR_SHARING_VIOLATION or
-# ERROR_LOCK_VIOLATION.  Tried again after these pauses (1.55 s in all) before the move is left for
-# the next run.
-_SHARING_VIOLATIONS = frozenset({32, 33})
+# search indexer, a reader closing it) cannot be renamed or deleted for a moment: a sharing or lock
+# violation, or "access denied" when the target placeholder (just created by `_reserve`) is the one
+# being scanned.  Tried again after these pauses (1.55 s in all) before the move is left for the
+# next run.
+_HELD_OPEN = frozenset({5, 32, 33})  # ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION
 _MOVE_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8)
 
 
-def _replace(src: Path, target: Path) -> None:
+def _patiently(action: Any, *paths: Path) -> None:
+    """`action(*paths)` (os.replace, os.unlink), tried again while Windows says another process holds the file."""
     for pause in (*_MOVE_PAUSES, None):
         try:
-            os.replace(src, target)
+            action(*paths)
             return
         except OSError as exc:
-            if pause is None or getattr(exc, "winerror", None) not in _SHARING_VIOLATIONS:
+            if pause is None or getattr(exc, "winerror", None) not in _HELD_OPEN:
                 raise
         time.sleep(pause)
 

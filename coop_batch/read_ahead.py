@@ -17,6 +17,7 @@ from __future__ import annotations
 import stat
 import subprocess
 import threading
+import time
 import tomllib
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,7 +31,7 @@ CONFIG_NAME = "coop_batch.toml"  # config.CONFIG_NAME, without importing pydanti
 # spawn.AHEAD_FILE_BYTES).
 AHEAD_FILES = 20_000
 AHEAD_BYTES = 256 * 1024 * 1024
-PRIMING_SECONDS = 10.0  # a reader that has not taken its share after this is killed (adopt_reader)
+PRIMING_SECONDS = 10.0  # a reader that has not taken its share this long after priming began is killed (adopt_reader)
 
 _primings: list[_Priming] = []
 
@@ -90,6 +91,7 @@ class _Priming:
         self.waiting = set(readers)  # not adopted yet
         self.shares: dict[int, frozenset[str]] = {}  # pid → its share, once sent whole
         self.sent = {proc.pid: threading.Event() for proc in readers}  # its share sent, or failed
+        self.deadline = time.monotonic() + PRIMING_SECONDS  # one for all: stalled readers' waits do not add up
         threading.Thread(target=self._deal, args=(list(readers), inbox), daemon=True).start()
 
     def _deal(self, readers: list[subprocess.Popen[bytes]], inbox: Path) -> None:
@@ -157,7 +159,7 @@ def adopt_reader(limits: Limits) -> tuple[subprocess.Popen[bytes] | None, frozen
         # a reader that has not taken its share by now (stalled at its start) is of no use.  (One
         # whose share fit in its pipe may be stalled all the same: read_many gives it as long to
         # say it is ready, then hands its files to others.)
-        priming.sent[proc.pid].wait(PRIMING_SECONDS)
+        priming.sent[proc.pid].wait(max(0.0, priming.deadline - time.monotonic()))
         share = priming.shares.get(proc.pid)
         if share is not None and priming.limits == limits:
             return proc, share

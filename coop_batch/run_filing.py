@@ -41,7 +41,7 @@ def _recover(workspace: Workspace, ledger: Ledger) -> tuple[list[str], set[str]]
     notes: list[str] = []
     pending: set[str] = set()
     unfiled = ledger.unfiled()
-    if unfiled:
+    if any((workspace.inbox / row.original_path).exists() for row in unfiled):
         from .spawn import READER_BOOT, dismiss_early
 
         # Readers started early may be reading these very files ahead (spawn.start_early), and on

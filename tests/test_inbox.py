@@ -347,8 +347,9 @@ def test_a_file_held_open_for_a_moment_is_moved_once_it_is_let_go(tmp_path: Path
     assert pauses == [0.05, 0.1]
 
 
-def test_a_file_held_open_for_good_stays_where_it_was(tmp_path: Path, monkeypatch) -> None:
-    pauses = _sharing_violation(99, monkeypatch, winerror=33)
+@pytest.mark.parametrize("winerror", [5, 33])  # access denied (a scan of the placeholder), lock violation
+def test_a_file_held_open_for_good_stays_where_it_was(tmp_path: Path, monkeypatch, winerror: int) -> None:
+    pauses = _sharing_violation(99, monkeypatch, winerror=winerror)
     src = put(tmp_path / "inbox" / "a.xlsx", b"data")
     with pytest.raises(PermissionError):
         file_into(src, tmp_path / "archive", HASH)
@@ -356,8 +357,31 @@ def test_a_file_held_open_for_good_stays_where_it_was(tmp_path: Path, monkeypatc
     assert src.read_bytes() == b"data" and list((tmp_path / "archive").iterdir()) == []
 
 
+def test_across_devices_a_source_held_open_for_a_moment_is_removed_once_let_go(tmp_path: Path, monkeypatch) -> None:
+    real_unlink, pauses, calls = os.unlink, [], []
+
+    def cross_device(src, dst):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    def unlink(path, *args, **kwargs):
+        if Path(path).name == "a.xlsx" and Path(path).parent.name == "inbox" and len(calls) < 2:
+            calls.append(path)
+            exc = PermissionError(errno.EACCES, "다른 프로세스가 파일을 사용 중입니다")
+            exc.winerror = 32
+            raise exc
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(inbox_mod, "_rename_noreplace", lambda *args: None)
+    monkeypatch.setattr(inbox_mod.os, "replace", cross_device)
+    monkeypatch.setattr(inbox_mod.os, "unlink", unlink)
+    monkeypatch.setattr(inbox_mod.time, "sleep", pauses.append)
+    src = put(tmp_path / "inbox" / "a.xlsx", b"data")
+    target = file_into(src, tmp_path / "archive", HASH)
+    assert target.read_bytes() == b"data" and not src.exists() and pauses == [0.05, 0.1]
+
+
 def test_other_move_errors_are_not_tried_again(tmp_path: Path, monkeypatch) -> None:
-    pauses = _sharing_violation(99, monkeypatch, winerror=5)  # access denied: waiting will not help
+    pauses = _sharing_violation(99, monkeypatch, winerror=3)  # path not found: waiting will not help
     src = put(tmp_path / "inbox" / "a.xlsx", b"data")
     with pytest.raises(PermissionError):
         file_into(src, tmp_path / "archive", HASH)

@@ -425,20 +425,19 @@ def test_run_killed_between_ledger_commit_and_filing_is_finished_by_the_next(
 
 def _early_readers_gone_at_each_move(monkeypatch, ws: Workspace, started) -> list[bool]:
     """Start the run's early readers (primed on the inbox: spawn.start_early) and note, at each move,
-    whether all of them are gone by then (on Windows a file one of them has open cannot be moved)."""
+    whether the run has seen all of them end by then: killed is not enough, on Windows a process
+    keeps its files open until it is gone, and then a file one of them has open cannot be moved."""
     from coop_batch import spawn
 
     real, gone, before = inbox_mod.file_into, [], len(started)
 
     def file_into(src: Path, dest_dir: Path, sha256: str) -> Path:
         readers = [p for p in started[before:] if p.args[-1] == spawn.READER_BOOT]
-        try:
-            gone.append(bool(readers) and all(p.wait(5) is not None for p in readers))
-        except Exception:  # still running after 5 s
-            gone.append(False)
+        gone.append(bool(readers) and all(p.returncode is not None for p in readers))  # waited for, not polled
         return real(src, dest_dir, sha256)
 
     monkeypatch.setattr(inbox_mod, "file_into", file_into)
+    monkeypatch.setattr(spawn, "reap", lambda proc, seconds=5.0: None)  # only the run's own waits count
     spawn.start_early(ws.root)
     return gone
 

@@ -149,6 +149,28 @@ def test_the_run_workspace_agrees_with_click_on_any_command_line(args: list[str]
         assert clicks is None
 
 
+def test_on_windows_the_arguments_are_expanded_as_click_expands_them(tmp_path: Path, monkeypatch):
+    """click's main() expands ~, environment variables and wildcards on Windows before parsing."""
+    from click.utils import _expand_args
+
+    from coop_batch import entry
+
+    for name in ("a1", "a2", "b"):
+        (tmp_path / name).mkdir()
+    monkeypatch.setenv("COOP_TEST_DIR", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "-w", "~/b", "-w", "$COOP_TEST_DIR/a*", "--as-of", "2016-03-25", "[", "a?", "**", "없음*"]
+    assert entry.expand_like_click(args) == _expand_args(args)
+    calls: list[list[str]] = []
+    monkeypatch.setattr(entry.os, "name", "nt")
+    monkeypatch.setattr(entry, "run_workspace", lambda argv: calls.append(list(argv)))
+    monkeypatch.setattr("coop_batch.cli.main", lambda: None)
+    monkeypatch.setattr(sys, "argv", ["coop-batch", "run", "-w", "~/b"])
+    entry.main()
+    assert calls == [["run", "-w", str(tmp_path / "b")]]
+
+
 def test_the_console_scripts_table_of_run_options_is_the_commands():
     from coop_batch import entry
     from coop_batch.cli import run_cmd
