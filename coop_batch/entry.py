@@ -11,10 +11,11 @@ from collections.abc import Sequence
 
 # The `run` command's options as click reads them (tests hold this to cli.run_cmd.params):
 # those that take a value, the flags, and the help options (which end the command before it runs).
-RUN_VALUE_OPTIONS = {"-w": "workspace", "--workspace": "workspace", "--as-of": "as_of"}
+WORKSPACE_OPTIONS = frozenset({"-w", "--workspace"})
+RUN_VALUE_OPTIONS = WORKSPACE_OPTIONS | {"--as-of"}
 RUN_FLAGS = frozenset({"-q", "--quiet", "--no-mail"})
 HELP_OPTIONS = frozenset({"-h", "--help"})
-_ALL = {*RUN_VALUE_OPTIONS, *RUN_FLAGS, *HELP_OPTIONS}
+_ALL = RUN_VALUE_OPTIONS | RUN_FLAGS | HELP_OPTIONS
 
 
 def main() -> None:
@@ -46,36 +47,36 @@ def run_workspace(argv: Sequence[str]) -> str | None:
             return workspace if not rest else None  # run takes no arguments
         if not arg.startswith("-") or arg == "-":
             return None
-        name, eq, value = arg.partition("=")
-        if len(name) > 2 and name in _ALL or arg.startswith("--"):  # long (`-w=x` is short to click)
-            if name in RUN_FLAGS and not eq:
+        for option, value in _options(arg):
+            if option in HELP_OPTIONS or option not in _ALL:
+                return None
+            if option in RUN_FLAGS:
+                if value is not None:
+                    return None  # click: "option does not take a value"
                 continue
-            if name not in RUN_VALUE_OPTIONS:
-                return None  # help, an unknown option, or a flag given a value
-            if not eq:
+            if value is None:
                 if not rest:
                     return None  # click: "option requires an argument"
                 value = rest.pop(0)
-            if RUN_VALUE_OPTIONS[name] == "workspace":
+            if option in WORKSPACE_OPTIONS:
                 workspace = value
-            continue
-        # `-abc`: short options in a group; one that takes a value takes the rest of the group
-        # (`-qwDIR`), or the next argument when nothing is left (`-qw DIR`).
-        for i, letter in enumerate(arg[1:], start=2):
-            short = "-" + letter
-            if short in HELP_OPTIONS or short not in _ALL:
-                return None
-            if short in RUN_VALUE_OPTIONS:
-                if i < len(arg):
-                    value = arg[i:]
-                elif rest:
-                    value = rest.pop(0)
-                else:
-                    return None
-                if RUN_VALUE_OPTIONS[short] == "workspace":
-                    workspace = value
-                break
     return workspace
+
+
+def _options(arg: str) -> list[tuple[str, str | None]]:
+    """The options one argument names, with the value it carries, as click splits it: a long one
+    (`--workspace=DIR`; click tries that first, so `-w=x` is the short `-w` with the value `=x`),
+    or a group of short ones, where one taking a value takes the rest of the group (`-qwDIR`)."""
+    name, eq, value = arg.partition("=")
+    if len(name) > 2 and name in _ALL or arg.startswith("--"):
+        return [(name, value if eq else None)]
+    found: list[tuple[str, str | None]] = []
+    for i, letter in enumerate(arg[1:], start=2):
+        option = "-" + letter
+        if option in RUN_VALUE_OPTIONS:
+            return [*found, (option, arg[i:] or None)]
+        found.append((option, None))
+    return found
 
 
 def expand_like_click(args: Sequence[str]) -> list[str]:

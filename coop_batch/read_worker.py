@@ -110,7 +110,7 @@ class _Server:
 
 
 # Test-only hook, read in the worker: a folder where a worker leaves a mark named after its process
-# id once it has read all it was given ahead (`<pid>`), or when it starts to hang on a file
+# id once it has read all it was given ahead (`done-<pid>`), or when it starts to hang on a file
 # (`hang-<pid>`, see TEST_FAULT_ENV): tests wait for those instead of sleeping.
 TEST_AHEAD_DONE_ENV = "COOP_BATCH_TEST_AHEAD_DONE"
 
@@ -118,7 +118,7 @@ TEST_AHEAD_DONE_ENV = "COOP_BATCH_TEST_AHEAD_DONE"
 def _mark(what: str) -> None:
     folder = os.environ.get(TEST_AHEAD_DONE_ENV)
     if folder:
-        Path(folder, str(os.getpid()) if what == "done" else f"{what}-{os.getpid()}").touch()
+        Path(folder, f"{what}-{os.getpid()}").touch()
 
 
 def _recv_or_end(inp: Any) -> Any:

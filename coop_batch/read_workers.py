@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import subprocess
 import sys
 import threading
 import time
@@ -37,7 +36,7 @@ from .read_worker import _fields as _fields
 from .spawn import READER_BOOT as _BOOT
 from .spawn import recv as _recv
 from .spawn import send as _send
-from .spawn import send_away, spawn
+from .spawn import kill_all, send_away, spawn
 
 log = logging.getLogger("coop_batch.read")  # the reader's logger, as before the split
 
@@ -100,16 +99,11 @@ class _Worker:
 
 def _stop_all(pool: Sequence[_Worker]) -> None:
     """Stop the workers.  Those that read ahead are killed, and waited for (a few ms): one may hold
-    a file the run moves next, and on Windows the handle lives until the process is gone (a kill
-    there is asynchronous)."""
+    a file the run moves next (see spawn.kill_all)."""
     for w in pool:
-        w.stop(kill=bool(w.share))
-    for w in pool:
-        if w.share:
-            try:
-                w.proc.wait(2.0)
-            except subprocess.TimeoutExpired:  # pragma: no cover - a kill not done in seconds
-                pass
+        if not w.share:
+            w.stop()
+    kill_all([w.proc for w in pool if w.share], wait=2.0)
 
 
 class Readers:

@@ -131,16 +131,24 @@ def dismiss_early(boot: str | None = None, wait: float = 0.0) -> None:
     global _started
     if boot is None:
         _started = None
-    ended: list[subprocess.Popen[bytes]] = []
     for key in [boot] if boot else list(_early):
-        for proc in _early.pop(key, []):
-            if key == READER_BOOT:
-                # It may be reading ahead, or a priming write may still block on its pipe (which
-                # would block the close below): it holds nothing of value, so it is ended now.
-                proc.kill()
-                ended.append(proc)
-            send_away(proc)
-    for proc in ended if wait > 0 else ():
+        procs = _early.pop(key, [])
+        if key == READER_BOOT:
+            # It may be reading ahead, or a priming write may still block on its pipe (which would
+            # block closing its input): it holds nothing of value, so it is ended now.
+            kill_all(procs, wait)
+        else:
+            for proc in procs:
+                send_away(proc)
+
+
+def kill_all(procs: list[subprocess.Popen[bytes]], wait: float = 0.0) -> None:
+    """Kill the children (and reap them on a thread); with `wait`, wait up to that many seconds for
+    them to be gone: on Windows a process's open files stay open until it is, not once killed."""
+    for proc in procs:
+        proc.kill()
+        send_away(proc)
+    for proc in procs if wait > 0 else ():
         try:
             proc.wait(wait)
         except subprocess.TimeoutExpired:  # pragma: no cover - a kill not done in seconds

@@ -65,14 +65,14 @@ def primed_readers(count: int, limits: Limits = LIMITS) -> read_workers.Readers:
 
 
 def wait_until_read(done_dir: Path, readers: int, seconds: float = 60.0) -> None:
-    wait_for_marks(done_dir, readers, "", seconds)
+    wait_for_marks(done_dir, readers, "done", seconds)
 
 
 def wait_for_marks(done_dir: Path, count: int, kind: str, seconds: float = 60.0) -> None:
-    """Until `count` readers have left their mark: "" all read ahead, "hang" stuck on a file."""
+    """Until `count` readers have left their mark: "done" all read ahead, "hang" stuck on a file."""
     deadline = time.monotonic() + seconds
     while sum(kind == m.name.rpartition("-")[0] for m in done_dir.iterdir()) < count:
-        assert time.monotonic() < deadline, f"the early readers did not get there ({kind or 'done'})"
+        assert time.monotonic() < deadline, f"the early readers did not get there ({kind})"
         time.sleep(0.02)
 
 

@@ -178,7 +178,7 @@ def test_the_console_scripts_table_of_run_options_is_the_commands():
     options = {opt: param for param in run_cmd.params for opt in param.opts}
     assert set(options) == {*entry.RUN_VALUE_OPTIONS, *entry.RUN_FLAGS}
     assert {opt for opt, param in options.items() if param.is_flag} == entry.RUN_FLAGS
-    assert options["-w"].name == "workspace_dir" and options["--workspace"].name == "workspace_dir"
+    assert {opt for opt, param in options.items() if param.name == "workspace_dir"} == entry.WORKSPACE_OPTIONS
     assert set(cli.context_settings["help_option_names"]) == entry.HELP_OPTIONS
 
 
