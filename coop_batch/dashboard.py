@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .master_history import STATUS_KO
 from .schema import KINDS
 from .tracking import UPCOMING_DAYS
 from .write import ChartSpec, ColumnSpec, Figure, SummarySpec, SummaryTable
@@ -27,7 +28,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .rules import Rules
     from .run import RunReport
 
-STATUS_KO = {"accepted": "접수", "rejected": "반려", "duplicate": "중복", "deferred": "대기"}
 
 HISTORY_TABLE = "연도별 수상 현황"
 CATEGORY_TABLE = "사업구분별 포상금"

@@ -63,6 +63,27 @@ def _in_parts(values: Sequence[str]) -> Iterator[tuple[tuple[str, ...], str]]:
         yield part, ", ".join("?" * len(part))
 
 
+def _select_files(db: sqlite3.Connection, where: str, params: Sequence[Any] = (), order: str = "id") -> list[FileRow]:
+    cursor = db.cursor()
+    cursor.row_factory = None  # plain tuples: `row_reader` reads by position
+    cursor.execute(f"SELECT * FROM files WHERE {where} ORDER BY {order}", params)
+    build = row_reader(FileRow, [d[0] for d in cursor.description])  # cached: a dict lookup
+    return [build(r) for r in cursor]
+
+
+def read_history(path: Path) -> list[FileRow]:
+    """`Ledger.history()` of a ledger a run holds open, for a helper process of that run: read
+    only (no migration, no pragma that writes), and waiting out a write as `Ledger.open` does."""
+    if not Path(path).is_file():  # (connect would create it)
+        return []
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        db.execute("PRAGMA query_only = ON")
+        return _select_files(db, "1")
+    finally:
+        db.close()
+
+
 def accepted_order(row: FileRow) -> tuple[Any, ...]:
     """`_ACCEPTED_ORDER` for a row already read (`run` sorts the history it has instead of a query)."""
     return (row.arrived_at, row.first_seen, row.id)
@@ -349,11 +370,7 @@ class Ledger:
         return _from_row(FileRow, row) if row else None
 
     def _files(self, where: str, params: Sequence[Any] = (), order: str = "id") -> list[FileRow]:
-        cursor = self._db.cursor()
-        cursor.row_factory = None  # plain tuples: `row_reader` reads by position
-        cursor.execute(f"SELECT * FROM files WHERE {where} ORDER BY {order}", params)
-        build = row_reader(FileRow, [d[0] for d in cursor.description])  # cached: a dict lookup
-        return [build(r) for r in cursor]
+        return _select_files(self._db, where, params, order)
 
     def unfiled(self) -> list[FileRow]:
         """Committed rows whose file was not moved yet: a crash came between commit and move."""

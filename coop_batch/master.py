@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from .config import SEOUL, Workspace
-from .dashboard import STATUS_KO, summary_sheet
+from .dashboard import summary_sheet
 from .errors import CATALOGUE, Problem
 from .ledger import FileRow
+from .master_history import STATUS_KO, history_sheet
 from .policy import BASIS, COLUMN_TYPES, PolicyResult
 from .records import FILE_KEY, ROW_KEY
 from .rules import Rules
-from .schema import KIND_BY_ID, KINDS, Kind, ValueType
-from .write import ColumnSpec, SheetSpec, SummarySpec, write_workbook
+from .schema import KINDS, Kind, ValueType
+from .write import ColumnSpec, RowsAhead, SheetSpec, SummarySpec, write_workbook
 
 if TYPE_CHECKING:
     from .run import RunReport
@@ -40,14 +41,16 @@ _MASTER_TITLE = {"prize_won": "수상금(원)"}
 
 
 def write_master(
-    workspace: Workspace, report: RunReport, rules: Rules, history: Sequence[FileRow]
+    workspace: Workspace, report: RunReport, rules: Rules, history: Sequence[FileRow], ahead: RowsAhead | None = None
 ) -> tuple[Path, list[str]]:
-    """`통합현황_YYYYMMDD.xlsx`, linking the annotated copies `report.feedback` holds."""
+    """`통합현황_YYYYMMDD.xlsx`, linking the annotated copies `report.feedback` holds; `ahead`: its
+    제출이력 rows rendered by a helper process (write_ahead.py)."""
     from .feedback import copy_links
 
     links = copy_links(workspace, history, getattr(report, "feedback", None))
     notes: list[str] = []
-    path = _write_book(workspace, report, f"통합현황_{_stamp(report)}.xlsx", master_sheets(report, history, rules, links), notes)
+    sheets = master_sheets(report, history, rules, links, ahead)
+    path = _write_book(workspace, report, f"통합현황_{_stamp(report)}.xlsx", sheets, notes)
     return path, notes
 
 
@@ -81,7 +84,11 @@ def _write_book(
 
 
 def master_sheets(
-    report: RunReport, history: Sequence[FileRow], rules: Rules, links: Mapping[int, str] | None = None
+    report: RunReport,
+    history: Sequence[FileRow],
+    rules: Rules,
+    links: Mapping[int, str] | None = None,
+    ahead: RowsAhead | None = None,
 ) -> list[SheetSpec | SummarySpec]:
     assert report.merged is not None and report.policy is not None
     data = report.merged.data
@@ -92,7 +99,7 @@ def master_sheets(
         from .tracking_report import status_sheets
 
         sheets += status_sheets(report.tracking)  # 주간보고현황, 제출현황, 일정, 미제출목록
-    sheets.append(history_sheet(history))
+    sheets.append(history_sheet(history, ahead))
     sheets.append(problem_sheet(history, report.problems, links))
     return sheets
 
@@ -151,28 +158,6 @@ def policy_sheets(policy: PolicyResult, *, basis: bool = True) -> list[SheetSpec
     return specs
 
 
-HISTORY_COLUMNS = [
-    ColumnSpec("번호", "int"), ColumnSpec("실행", "int"), ColumnSpec("처음 본 시각", "datetime"),
-    ColumnSpec("도착 시각", "datetime"), ColumnSpec("파일"), ColumnSpec("서식"), ColumnSpec("부서"),
-    ColumnSpec("상태", "status"), ColumnSpec("오류", "int"), ColumnSpec("경고", "int"),
-    ColumnSpec("보관 위치"), ColumnSpec("같은 내용의 원본 번호", "int"), ColumnSpec("SHA-256"),
-]
-
-
-def history_sheet(history: Sequence[FileRow]) -> SheetSpec:
-    def rows() -> Iterator[list[Any]]:
-        for row in history:
-            errors = sum(p.get("severity") == "error" for p in row.problems)
-            kind = KIND_BY_ID.get(row.kind)
-            yield [
-                row.id, row.run_id, _naive(row.first_seen), _naive(row.arrived_at), row.original_path,
-                kind.sheet if kind else "", row.department, STATUS_KO.get(row.status.value, row.status.value),
-                errors, len(row.problems) - errors, row.filed_path or "", row.duplicate_of, row.sha256,
-            ]
-
-    return SheetSpec("제출이력", HISTORY_COLUMNS, rows(), group="log")
-
-
 PROBLEM_COLUMNS = [
     ColumnSpec("부서"), ColumnSpec("파일"), ColumnSpec("상태", "status"), ColumnSpec("시트"), ColumnSpec("셀"),
     ColumnSpec("열"), ColumnSpec("구분", "status"), ColumnSpec("코드"), ColumnSpec("문제"),
@@ -213,10 +198,6 @@ def problem_sheet(
         "오류", PROBLEM_COLUMNS, rows(), group="status",
         note=by_department + "검토본: 부서가 보낸 파일에 문제 칸을 색칠하고 메모로 고치는 방법을 적은 사본(outbox/반려/부서명).",
     )
-
-
-def _naive(value: datetime | None) -> datetime | None:
-    return value.astimezone(SEOUL).replace(tzinfo=None) if value else None
 
 
 # --- circulation workbooks (A4, title, date, totals) ---

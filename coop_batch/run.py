@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .feedback_job import FeedbackJob, Prewarm
     from .read import Limits
     from .read_workers import Readers
+    from .write_ahead import HistoryAhead
 
 log = logging.getLogger("coop_batch")
 
@@ -81,6 +82,7 @@ def run_batch(
                                unmoved)
             history = ledger.history()  # read once: the accepted files, the feedback copies, the master
             feedback = _start_feedback(workspace, history, report, prewarm) if prewarm is not None else None
+            ahead = _history_ahead(workspace, history, report) if feedback is not None else None
             dismiss_early()  # a copy writer started early that no copy needed after all
             accepted = _accepted(history)
             sources = [_source(row, cache) for row in accepted]
@@ -100,7 +102,7 @@ def run_batch(
             submitted = submitted_from(accepted, lambda sha: cache.get(sha, []))
             report.tracking = compute_tracking(report.merged.data, submitted, rules, as_of)
             if feedback is not None:
-                _write_outputs(workspace, report, rules, history, feedback)
+                _write_outputs(workspace, report, rules, history, feedback, ahead)
             if mail:
                 _deliver(workspace, ledger, report, now)
             status = RunStatus.REJECTED if report.exit_code else RunStatus.OK
@@ -132,19 +134,38 @@ def _start_feedback(
     return start_feedback(workspace, history, report.run_id, report.as_of, prewarm)
 
 
+def _history_ahead(workspace: Workspace, history: Sequence[FileRow], report: RunReport) -> HistoryAhead | None:
+    """The master's 제출이력 rows rendered by a helper from now on (write_ahead.py), on a small night
+    only: after a big one the copy writer has the other core (measured: a helper then slows the run)."""
+    if len(report.outcomes) >= _MANY_FILES:
+        return None
+    from .write_ahead import start_history_ahead
+
+    return start_history_ahead(workspace.ledger_path, history)
+
+
 def _write_outputs(
-    workspace: Workspace, report: RunReport, rules: Rules, history: Sequence[FileRow], feedback: FeedbackJob
+    workspace: Workspace,
+    report: RunReport,
+    rules: Rules,
+    history: Sequence[FileRow],
+    feedback: FeedbackJob,
+    ahead: HistoryAhead | None = None,
 ) -> None:
     from .feedback_job import same_paths
     from .master import write_master, write_rosters
 
     report.feedback = expected = feedback.expected()  # the copies' paths, for the master's links
-    master, master_notes = write_master(workspace, report, rules, history)
+    try:
+        master, master_notes = write_master(workspace, report, rules, history, ahead)
+    finally:
+        if ahead is not None:
+            ahead.close()  # (taken by now, unless the master failed)
     rosters, roster_notes = write_rosters(workspace, report, rules)
     report.feedback = feedback.finish()
     if not same_paths(expected, report.feedback):  # a copy went elsewhere: link where it really is
         log.info("검토본 경로가 예상과 달라 통합현황을 다시 씁니다")
-        again, master_notes = write_master(workspace, report, rules, history)
+        again, master_notes = write_master(workspace, report, rules, history, ahead)
         if again != master:  # the first went beside an open master (`_HHMMSS`): not kept with wrong links
             master.unlink(missing_ok=True)
         master = again

@@ -1,4 +1,5 @@
-"""Helper processes (reader workers, the annotated-copy writer), and starting them early.
+"""Helper processes (reader workers, the annotated-copy writer, the 제출이력 renderer), and starting
+them early.
 
 A child costs ~0.1 s of start-up (an interpreter and its imports) before it is any use.  A run
 spends its first ~0.2 s importing its own modules on one core while the other waits, so
@@ -26,6 +27,7 @@ from typing import Any, BinaryIO, NoReturn
 
 READER_BOOT = "from coop_batch.read_worker import _worker_main; _worker_main()"
 COPIER_BOOT = "from coop_batch.feedback_job import _child_main; _child_main()"
+AHEAD_BOOT = "from coop_batch.write_ahead import _child_main; _child_main()"
 # Files up to this size are read ahead (read_ahead.py; real submissions are ~10 KB): a big one is
 # read when asked for, so that what a reader keeps stays small.
 AHEAD_FILE_BYTES = 1024 * 1024
@@ -96,7 +98,8 @@ def start_early(workspace_dir: str | os.PathLike[str]) -> None:
     """Start the children a run over this workspace will likely use, judged by a quick count of the
     files in its `inbox/` (the default place; a workspace that moved its inbox only loses the head
     start).  None for an empty inbox; the copy writer only for a big night on two cores, where some
-    file almost surely gets an annotated copy.  The readers are then given the inbox's small files
+    file almost surely gets an annotated copy; for a small night over a long history, the helper
+    that renders the master's 제출이력 (write_ahead.py).  The readers are then given the inbox's small files
     to read ahead (read_ahead.prime).  Called again for the same workspace (the console script
     started them before the command line was parsed: entry.py), it does nothing; for another, it
     ends those and starts anew.  Never raises: the run starts its own."""
@@ -114,6 +117,10 @@ def start_early(workspace_dir: str | os.PathLike[str]) -> None:
         files = count_files(root / "inbox", MANY_FILES)
         readers = auto_workers(files) if files else 0
         plan = [READER_BOOT] * readers + ([COPIER_BOOT] if readers == 2 else [])
+        if readers == 1 and (os.cpu_count() or 1) >= 2 and _long_history(root):
+            # A small night leaves the second core idle: the helper that renders the master's
+            # 제출이력 (write_ahead.py) imports beside the run instead of after its reading.
+            plan.append(AHEAD_BOOT)
         for boot in plan:
             _early.setdefault(boot, []).append(spawn(boot))
         if readers:
@@ -122,6 +129,18 @@ def start_early(workspace_dir: str | os.PathLike[str]) -> None:
             prime(root, _early[READER_BOOT])
     except OSError:
         pass
+
+
+# A ledger this big holds ~1,000 files or more (~1.4 KB each with their records): enough history
+# for `write_ahead` to be worth its helper.  Judged by the default place only, as the inbox is.
+LONG_HISTORY_BYTES = 1 << 20
+
+
+def _long_history(root: Path) -> bool:
+    try:
+        return (root / "ledger.sqlite").stat().st_size >= LONG_HISTORY_BYTES
+    except OSError:
+        return False
 
 
 def dismiss_early(boot: str | None = None, wait: float = 0.0) -> None:

@@ -27,20 +27,20 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from itertools import chain, islice
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import write_format as wf
-from .write_format import SheetGroup, Styles, Tone
-from .write_layout import ColumnSpec, SheetLayout, _fit, _write_titles
-from .write_rows import CellXml, renderers_supported
+from .write_format import Styles, Tone
+from .write_layout import ColumnSpec, SheetLayout
 from .write_rows import stream_rows as _stream_rows  # module names: tests swap them
 from .write_rows import write_rows as _write_rows
+from .write_table import TOTAL_OPS, RowsAhead, SheetSpec, rendered_ahead, start_table
 from .write_summary import ChartSpec, Figure, SummarySpec, SummaryTable, _insert_charts, _write_summary
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,9 +48,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from xlsxwriter.worksheet import Worksheet
 
 __all__ = [
+    "TOTAL_OPS",
     "ChartSpec",
     "ColumnSpec",
     "Figure",
+    "RowsAhead",
     "SheetLayout",
     "SheetSpec",
     "SummarySpec",
@@ -60,21 +62,7 @@ __all__ = [
     "write_workbook",
 ]
 
-TOTAL_OPS = ("sum", "count")
 FAST_ROWS = True  # render data rows straight into the row file (False: every cell through xlsxwriter's API)
-
-
-@dataclass
-class SheetSpec:
-    name: str
-    columns: Sequence[ColumnSpec]
-    rows: Iterable[Sequence[Any]]  # may be a generator: consumed once, in order
-    group: SheetGroup = "input"
-    title: str | None = None
-    subtitle: str | None = None
-    total: dict[str, str] | None = None  # column title → 'sum' | 'count': a live total row
-    note: str | None = None  # one line under the table (e.g. the rule applied)
-    freeze_columns: int = 0  # leading columns kept in view when scrolling right (a matrix's row labels)
 
 
 @dataclass
@@ -131,17 +119,7 @@ def _build(
 ) -> tuple[dict[str, int], list[str]]:
     import xlsxwriter  # here, not at import time: the CLI's start-up stays lean
 
-    workbook = xlsxwriter.Workbook(
-        str(tmp),
-        {
-            "constant_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-            "remove_timezone": True,
-            "default_format_properties": {"font_name": wf.FONT, "font_size": wf.FONT_SIZE, "font_scheme": "none"},
-        },
-    )
+    workbook = xlsxwriter.Workbook(str(tmp), WORKBOOK_OPTIONS)
     if created is not None:
         workbook.set_properties({"created": created})
     styles = Styles(workbook)
@@ -182,6 +160,16 @@ def _build(
     with threaded_zip():  # the parts compressed on two threads: 0.15 s of a 5,000-file master
         workbook.close()
     return counts, warnings
+
+
+WORKBOOK_OPTIONS: Mapping[str, Any] = {
+    "constant_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+    "remove_timezone": True,
+    "default_format_properties": {"font_name": wf.FONT, "font_size": wf.FONT_SIZE, "font_scheme": "none"},
+}
 
 
 def _share_formula_cache(ws: Worksheet, cache: dict[tuple[Any, ...], str]) -> None:
@@ -256,39 +244,23 @@ def _write_table(
     date_text: str,
     warnings: list[str],
 ) -> SheetLayout:
-    columns = list(spec.columns)
+    t = start_table(ws, spec, styles, FAST_ROWS)
+    columns, totals, header_row, first, counter = t.columns, t.totals, t.header_row, t.first, t.counter
     ncols = len(columns)
-    if ncols == 0:
-        raise ValueError(f"sheet {spec.name!r} has no columns")
-    totals = _totals(spec, columns)
-    rows = iter(spec.rows)
-    head = list(islice(rows, wf.SAMPLE_ROWS))
-    wraps = _set_widths(ws, columns, head)
-    text_formats = [styles.wrap if wrap else styles.text_for(col.type) for col, wrap in zip(columns, wraps)]
-
-    row = _write_titles(ws, spec.title, spec.subtitle, ncols, styles)
-    header_row = row
-    for c, column in enumerate(columns):
-        ws.write_string(header_row, c, column.title, styles.header)
-    first = header_row + 1
-
-    counter = wf.Counter()
-    writers = [
-        wf.cell_writer(ws, col.type, styles.cells.get(col.type, styles.text), text_fmt, counter)
-        for col, text_fmt in zip(columns, text_formats)
-    ]
     reserved = (1 if totals else 0) + 1 + (2 if spec.note else 0)  # total, over-limit marker, gap + note
     capacity = wf.EXCEL_MAX_ROWS - first - reserved
-    data = chain(head, rows)
-    if FAST_ROWS and renderers_supported(ws) and max(ws.row_info, default=-1) < first:
-        cell_xml = CellXml(ws, counter)
-        renderers = [
-            cell_xml.column(col.type, styles.cells.get(col.type, styles.text), text_fmt)
-            for col, text_fmt in zip(columns, text_formats)
-        ]
-        written, dropped, sums = _stream_rows(ws, spec.name, data, renderers, writers, columns, totals, first, capacity)
+    ahead = rendered_ahead(spec, t, capacity)
+    if ahead is not None:  # the rows but the last came from a helper process: the rest from here
+        counter.truncated += ahead.truncated
+        data: Iterator[Sequence[Any]] = iter(spec.ahead.rest(ahead.rows))  # type: ignore[union-attr]
+        written, dropped, sums = _stream_rows(
+            ws, spec.name, data, t.renderers, t.writers, columns, totals, first, capacity, ahead  # type: ignore[arg-type]
+        )
+    elif t.renderers is not None:
+        data = chain(t.head, t.rows)
+        written, dropped, sums = _stream_rows(ws, spec.name, data, t.renderers, t.writers, columns, totals, first, capacity)
     else:
-        written, dropped, sums = _write_rows(spec.name, data, writers, ncols, totals, first, capacity)
+        written, dropped, sums = _write_rows(spec.name, chain(t.head, t.rows), t.writers, ncols, totals, first, capacity)
     last = first + written - 1
     row = first + written
 
@@ -316,20 +288,6 @@ def _write_table(
         wf.add_tones(ws, styles, first, last, c, wf.tones_for(column.type, tones, column.tones))
     wf.print_setup(ws, repeat_row=header_row, date_text=date_text, tab=spec.group)
     return SheetLayout(name, header_row, first, last, {col.title: c for c, col in enumerate(columns)})
-
-
-def _totals(spec: SheetSpec, columns: list[ColumnSpec]) -> dict[int, str]:
-    index = {col.title: c for c, col in enumerate(columns)}
-    totals: dict[int, str] = {}
-    for title, op in (spec.total or {}).items():
-        if title not in index:
-            raise ValueError(f"sheet {spec.name!r}: total on unknown column {title!r}")
-        if op not in TOTAL_OPS:
-            raise ValueError(f"sheet {spec.name!r}: total {op!r} on {title!r}; use one of {TOTAL_OPS}")
-        if op == "sum" and columns[index[title]].type not in wf.NUMERIC_TYPES:
-            raise ValueError(f"sheet {spec.name!r}: cannot sum the {columns[index[title]].type} column {title!r}")
-        totals[index[title]] = op
-    return totals
 
 
 def _write_total_row(
@@ -369,17 +327,3 @@ def _plain_number(value: int | Decimal) -> int | str:
             return int(value)
         return format(value.normalize(), "f")
     return value
-
-
-def _set_widths(ws: Worksheet, columns: Sequence[ColumnSpec], sample: list[Sequence[Any]]) -> list[bool]:
-    """Fit each column to its title and sampled values; return which text columns must wrap."""
-    wraps = []
-    for c, column in enumerate(columns):
-        # Each distinct string measured once: a sample repeats its department names and statuses.
-        values = {id(v) if type(v) is not str else v: v for v in (row[c] for row in sample if c < len(row))}
-        content = max((wf.measure(column.type, v) for v in values.values()), default=0)
-        title = wf.display_width(column.title) + 3  # room for the autofilter button
-        width = column.width if column.width is not None else _fit(max(content + 2, title))
-        wraps.append(column.type in ("text", "status") and content + 1 > width)
-        ws.set_column(c, c, width)
-    return wraps

@@ -193,6 +193,11 @@ class Styles:
         self.tones: dict[str, Format] = {
             tone: add({"font_color": fg, "bg_color": bg}) for tone, (fg, bg) in TONE_STYLES.items()
         }
+        # The data cells' formats take the first style indices, in this order, whatever a workbook
+        # writes first: a helper process that renders a sheet's rows ahead (write_ahead.py) then
+        # writes the same `s="N"` as this process would (a format gets its index on first use).
+        for fmt in (self.text, self.wrap, self.centre, *self.cells.values()):
+            fmt._get_xf_index()
 
     def text_for(self, ctype: str) -> Format:
         """The format for text in a column: short status words and Y/N are centred."""

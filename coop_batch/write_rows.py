@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .write_format import (
@@ -227,6 +228,35 @@ def write_rows(
     return written, dropped[0], sums
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A table's data rows but the last, rendered by another process (`write_ahead`): the bytes
+    `stream_rows` would have appended, and what they assume of this workbook."""
+
+    first: int  # the first data row (0-based), as laid out under the titles and header
+    rows: int  # rows rendered
+    xml: bytes  # their `<row>` elements, UTF-8
+    truncated: int  # cells among them cut to Excel's limit
+    formats: tuple[int, ...]  # style index of each column's cell format and text format, in turn
+
+
+def row_template(ncols: int) -> str:
+    """One format string per row, not an f-string per cell: `{0}` is the row number, `{c+1}` a cell."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    return '<row r="{0}">' + "".join(f'<c r="{xl_col_to_name(c)}{{0}}"{{{c + 1}}}' for c in range(ncols)) + "</row>"
+
+
+def render_rows(rows: Sequence[Sequence[Any]], renderers: list[CellRenderer], first: int) -> str:
+    """`rows` as `stream_rows` appends them when they start at row `first` (0-based)."""
+    ncols = len(renderers)
+    template, padding, call = row_template(ncols), (None,) * ncols, operator.call
+    return "".join(
+        template.format(first + 1 + i, *map(call, renderers, row if len(row) == ncols else (*row, *padding[len(row):])))
+        for i, row in enumerate(rows)
+    )
+
+
 def stream_rows(
     ws: Worksheet,
     name: str,
@@ -237,28 +267,28 @@ def stream_rows(
     totals: dict[int, str],
     first: int,
     capacity: int,
+    ahead: Rendered | None = None,
 ) -> tuple[int, int, dict[int, int | Decimal]]:
     """The fast path: whole rows of rendered cells appended to the sheet's row file, the same
-    bytes as `write_rows` (see `CellXml`).
+    bytes as `write_rows` (see `CellXml`).  With `ahead` (a table without totals), its rows come
+    first and `data` holds the rows after them.
 
     The last row goes through `write_rows` all the same: xlsxwriter keeps it pending until the
     next write or the close, and a format first used there must get its index at that moment.
     """
-    from xlsxwriter.utility import xl_col_to_name
-
     ncols = len(columns)
-    # One format string per row, not an f-string per cell: `{0}` is the row number, `{c+1}` a cell.
-    template = (
-        '<row r="{0}">'
-        + "".join(f'<c r="{xl_col_to_name(c)}{{0}}"{{{c + 1}}}' for c in range(ncols))
-        + "</row>"
-    )
+    template = row_template(ncols)
     padding = (None,) * ncols
     sums: dict[int, int | Decimal] = {c: 0 for c in totals}
     sum_types = {c: columns[c].type for c, op in totals.items() if op == "sum"}
     write = None
     chunk: list[str] = []
     written, dropped = 0, [0]
+    if ahead is not None and ahead.rows:
+        ws._write_single_row(first)  # the header row, then the rows rendered ahead, as bytes
+        ws.fh.flush()
+        ws.fh.buffer.write(ahead.xml)
+        write, written, capacity = ws.fh.write, ahead.rows, capacity - ahead.rows
     pending: Sequence[Any] | None = None
     call = operator.call  # each renderer on its value, in C: map(call, renderers, row)
     for values in _fitting(name, data, ncols, capacity, dropped):

@@ -1,0 +1,154 @@
+"""The master's 제출이력 rows rendered ahead, in a helper process, while this one works on.
+
+제출이력 has a row for every file ever processed, so it is the sheet that grows with the archive:
+at 5,000 files it is a third of the master's cost, and on a night with few new files the
+master is most of the night while the second core idles.  Its rows depend on the ledger alone,
+so as soon as the night's files are recorded a helper reads them from the ledger and renders
+them (`Rendered`: the same bytes `write_rows.stream_rows` would write) while this process
+merges, computes the policy and writes the sheets before it.  The writer takes them only when
+they are what it would have written (the same rows, first row and style indices, which
+`write_format.Styles` fixes); otherwise, and whenever the helper cannot start, fails or is
+late, the rows are rendered here as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import sys
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .ledger import FileRow, read_history
+from .master_history import history_rows, history_sheet
+from .spawn import AHEAD_BOOT, adopt, kill_all, leave_now, send_away, spawn
+from .write import WORKBOOK_OPTIONS, SheetSpec, _discard
+from .write_table import start_table
+from .write_format import Styles
+from .write_rows import Rendered, render_rows
+
+log = logging.getLogger("coop_batch")
+
+# Below this many rows the sheet costs less here (~50 µs a row) than a helper's start (~0.1 s of
+# the other core, which a small night has to spare, but which a slow disk can make longer).
+MIN_ROWS = 1000
+# Above this the rendered rows (~1 KB each) are held whole, in the helper and here: the rows are
+# then written here, in xlsxwriter's constant memory (a year of one district is ~5,000 files).
+MAX_ROWS = 50_000
+WAIT_SECONDS = 30.0  # a helper not done by the time the writer needs it, and this much later, is hung
+
+
+class HistoryAhead:
+    """제출이력's rows, rendered by a helper process from the ledger (`write.RowsAhead`)."""
+
+    def __init__(self, history: Sequence[FileRow], proc: Any) -> None:
+        self._history, self._proc = history, proc
+        self._output = b""
+        self._taken = False
+        self._result: Rendered | None = None
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        try:
+            self._output = self._proc.stdout.read()
+        except (OSError, ValueError):  # closed under us: killed
+            pass
+
+    def take(self) -> Rendered | None:
+        if not self._taken:
+            self._taken = True
+            self._reader.join(WAIT_SECONDS)
+            if self._reader.is_alive():
+                log.warning("제출이력을 미리 그리는 보조 프로세스가 응답하지 않아 이 프로세스에서 씁니다")
+                kill_all([self._proc])
+                return None
+            try:
+                got = pickle.loads(self._output)
+            except Exception:  # it died: say nothing to the user, the rows are written here
+                log.info("제출이력 보조 프로세스가 결과 없이 끝났습니다 (종료 코드 %s)", self._proc.poll())
+                got = None
+            send_away(self._proc)
+            if isinstance(got, str):  # a bug in the helper: the rows are written here all the same
+                log.warning("제출이력 보조 프로세스 오류: %s", got)
+            self._result = got if isinstance(got, Rendered) else None
+        return self._result
+
+    def rest(self, start: int) -> Iterable[Sequence[Any]]:
+        return history_rows(self._history[start:])
+
+    def close(self) -> None:
+        """Not taken (the master failed or was not written): the helper is ended."""
+        if not self._taken:
+            self._taken = True
+            kill_all([self._proc])
+
+
+def start_history_ahead(ledger_path: Path, history: Sequence[FileRow]) -> HistoryAhead | None:
+    """A helper rendering 제출이력 from the ledger as it is now (the night's files committed), or
+    None where rendering it here is as good: a short history (or a huge one), one core."""
+    if not MIN_ROWS <= len(history) <= MAX_ROWS or (os.cpu_count() or 1) < 2:
+        return None
+    try:
+        proc = adopt(AHEAD_BOOT) or spawn(AHEAD_BOOT)  # one started early (spawn.start_early), or a new one
+        assert proc.stdin is not None
+        proc.stdin.write(pickle.dumps((str(ledger_path), len(history), history[-1].id), pickle.HIGHEST_PROTOCOL))
+        proc.stdin.close()
+    except OSError:
+        log.info("제출이력 보조 프로세스를 시작하지 못해 이 프로세스에서 씁니다", exc_info=True)
+        return None
+    return HistoryAhead(history, proc)
+
+
+def render_history(ledger_path: Path, count: int, last_id: int) -> Rendered | None:
+    """In the helper: 제출이력's rows but the last, when the ledger holds the history the run read."""
+    history = read_history(ledger_path)
+    if len(history) != count or not history or history[-1].id != last_id:
+        return None
+    return render_ahead(history_sheet(history))
+
+
+def render_ahead(spec: SheetSpec) -> Rendered | None:
+    """A table's rows but the last, as `write._write_table` streams them into a workbook of the
+    writer's options and styles; None where it would not stream them (or has no rows to spare)."""
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(os.devnull, WORKBOOK_OPTIONS)  # never closed: only its row file is used
+    try:
+        ws = workbook.add_worksheet()  # (its name plays no part in the rows)
+        t = start_table(ws, spec, Styles(workbook))
+        if t.renderers is None or t.totals:
+            return None
+        rows = [*t.head, *t.rows][:-1]
+        if not rows:
+            return None
+        xml = render_rows(rows, t.renderers, t.first).encode("utf-8")
+        return Rendered(t.first, len(rows), xml, t.counter.truncated, tuple(f._get_xf_index() for f in t.formats))
+    finally:
+        _discard(workbook)
+
+
+def _child_main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print must not corrupt the result: fd 1 now goes to stderr
+    import xlsxwriter.worksheet  # noqa: F401 - now, while the run still imports and reads
+
+    try:
+        ledger_path, count, last_id = pickle.load(sys.stdin.buffer)
+    except EOFError:
+        return
+    try:
+        result = render_history(Path(ledger_path), count, last_id)
+    except Exception as exc:  # the parent writes the rows itself; its log says why
+        result = f"{type(exc).__name__}: {exc}"[:300]
+    try:
+        out.write(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
+        out.close()
+    except OSError:  # the parent is gone or gave up waiting
+        pass
+    leave_now(0)
