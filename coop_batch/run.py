@@ -82,27 +82,32 @@ def run_batch(
                                unmoved)
             history = ledger.history()  # read once: the accepted files, the feedback copies, the master
             feedback = _start_feedback(workspace, history, report, prewarm) if prewarm is not None else None
+            # Nothing writes the files table from here to the master: the helper reads what `history` holds.
             ahead = _history_ahead(workspace, history, report) if feedback is not None else None
-            dismiss_early()  # a copy writer started early that no copy needed after all
-            accepted = _accepted(history)
-            sources = [_source(row, cache) for row in accepted]
-            # The 요약 shows what changed since the last run: rows superseded by THIS run's files,
-            # not every supersession in the history (a rerun with nothing new must show none).
-            report.merged = merge(sources, {i for i, row in enumerate(accepted) if row.run_id == report.run_id})
-            report.replaced = report.merged.newly_replaced
-            report.problems += report.merged.problems
-            from .policy import compute  # pandas-free, but only a full run needs it
+            try:
+                dismiss_early()  # a copy writer or 제출이력 helper started early that the night did not need
+                accepted = _accepted(history)
+                sources = [_source(row, cache) for row in accepted]
+                # The 요약 shows what changed since the last run: rows superseded by THIS run's files,
+                # not every supersession in the history (a rerun with nothing new must show none).
+                report.merged = merge(sources, {i for i, row in enumerate(accepted) if row.run_id == report.run_id})
+                report.replaced = report.merged.newly_replaced
+                report.problems += report.merged.problems
+                from .policy import compute  # pandas-free, but only a full run needs it
 
-            report.policy = compute(report.merged.data, rules, year=settings.result_year)
-            report.problems += report.policy.problems
-            from .tracking import compute_tracking, submitted_from
+                report.policy = compute(report.merged.data, rules, year=settings.result_year)
+                report.problems += report.policy.problems
+                from .tracking import compute_tracking, submitted_from
 
-            # Every accepted file with its arrival, not only the merged winners: a report corrected on
-            # Monday is judged by the on-time original it replaced.
-            submitted = submitted_from(accepted, lambda sha: cache.get(sha, []))
-            report.tracking = compute_tracking(report.merged.data, submitted, rules, as_of)
-            if feedback is not None:
-                _write_outputs(workspace, report, rules, history, feedback, ahead)
+                # Every accepted file with its arrival, not only the merged winners: a report corrected on
+                # Monday is judged by the on-time original it replaced.
+                submitted = submitted_from(accepted, lambda sha: cache.get(sha, []))
+                report.tracking = compute_tracking(report.merged.data, submitted, rules, as_of)
+                if feedback is not None:
+                    _write_outputs(workspace, report, rules, history, feedback, ahead)
+            finally:
+                if ahead is not None:
+                    ahead.close()  # not taken (a failure before the master): ended, not left running
             if mail:
                 _deliver(workspace, ledger, report, now)
             status = RunStatus.REJECTED if report.exit_code else RunStatus.OK
@@ -156,11 +161,7 @@ def _write_outputs(
     from .master import write_master, write_rosters
 
     report.feedback = expected = feedback.expected()  # the copies' paths, for the master's links
-    try:
-        master, master_notes = write_master(workspace, report, rules, history, ahead)
-    finally:
-        if ahead is not None:
-            ahead.close()  # (taken by now, unless the master failed)
+    master, master_notes = write_master(workspace, report, rules, history, ahead)
     rosters, roster_notes = write_rosters(workspace, report, rules)
     report.feedback = feedback.finish()
     if not same_paths(expected, report.feedback):  # a copy went elsewhere: link where it really is

@@ -131,16 +131,18 @@ def start_early(workspace_dir: str | os.PathLike[str]) -> None:
         pass
 
 
-# A ledger this big holds ~1,000 files or more (~1.4 KB each with their records): enough history
-# for `write_ahead` to be worth its helper.  Judged by the default place only, as the inbox is.
-LONG_HISTORY_BYTES = 1 << 20
+# A ledger of this size holds ~1,000 to ~50,000 files (~1.4 KB each with their records): the
+# history `write_ahead` renders in a helper (its MIN_ROWS and MAX_ROWS).  Judged by the default
+# place only, as the inbox is.
+LONG_HISTORY_BYTES = (1 << 20, 70 << 20)
 
 
 def _long_history(root: Path) -> bool:
     try:
-        return (root / "ledger.sqlite").stat().st_size >= LONG_HISTORY_BYTES
+        size = (root / "ledger.sqlite").stat().st_size
     except OSError:
         return False
+    return LONG_HISTORY_BYTES[0] <= size <= LONG_HISTORY_BYTES[1]
 
 
 def dismiss_early(boot: str | None = None, wait: float = 0.0) -> None:

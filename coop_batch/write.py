@@ -40,8 +40,8 @@ from .write_format import Styles, Tone
 from .write_layout import ColumnSpec, SheetLayout
 from .write_rows import stream_rows as _stream_rows  # module names: tests swap them
 from .write_rows import write_rows as _write_rows
-from .write_table import TOTAL_OPS, RowsAhead, SheetSpec, rendered_ahead, start_table
 from .write_summary import ChartSpec, Figure, SummarySpec, SummaryTable, _insert_charts, _write_summary
+from .write_table import TOTAL_OPS, RowsAhead, SheetSpec, rendered_ahead, start_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from xlsxwriter.workbook import Workbook

@@ -7,8 +7,8 @@ so as soon as the night's files are recorded a helper reads them from the ledger
 them (`Rendered`: the same bytes `write_rows.stream_rows` would write) while this process
 merges, computes the policy and writes the sheets before it.  The writer takes them only when
 they are what it would have written (the same rows, first row and style indices, which
-`write_format.Styles` fixes); otherwise, and whenever the helper cannot start, fails or is
-late, the rows are rendered here as before.
+`write_format.Styles` fixes); otherwise, and whenever the helper cannot start or fails, the rows
+are rendered here as before.  A helper still busy `WAIT_SECONDS` after the writer asks is ended.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import spawn as spawning
 from .ledger import FileRow, read_history
 from .master_history import history_rows, history_sheet
-from .spawn import AHEAD_BOOT, adopt, kill_all, leave_now, send_away, spawn
+from .spawn import AHEAD_BOOT, adopt, kill_all, leave_now, send_away
 from .write import WORKBOOK_OPTIONS, SheetSpec, _discard
-from .write_table import start_table
 from .write_format import Styles
 from .write_rows import Rendered, render_rows
+from .write_table import start_table
 
 log = logging.getLogger("coop_batch")
 
@@ -39,7 +40,9 @@ MIN_ROWS = 1000
 # Above this the rendered rows (~1 KB each) are held whole, in the helper and here: the rows are
 # then written here, in xlsxwriter's constant memory (a year of one district is ~5,000 files).
 MAX_ROWS = 50_000
-WAIT_SECONDS = 30.0  # a helper not done by the time the writer needs it, and this much later, is hung
+# A helper not done this long after the writer asks is given up (and ended): the rows then cost
+# here what they would have cost anyway (~0.25 s at 5,000) plus this wait, at worst.
+WAIT_SECONDS = 2.0
 
 
 class HistoryAhead:
@@ -64,7 +67,7 @@ class HistoryAhead:
             self._taken = True
             self._reader.join(WAIT_SECONDS)
             if self._reader.is_alive():
-                log.warning("제출이력을 미리 그리는 보조 프로세스가 응답하지 않아 이 프로세스에서 씁니다")
+                log.info("제출이력 보조 프로세스가 %.0f초 안에 끝나지 않아 이 프로세스에서 씁니다", WAIT_SECONDS)
                 kill_all([self._proc])
                 return None
             try:
@@ -72,6 +75,7 @@ class HistoryAhead:
             except Exception:  # it died: say nothing to the user, the rows are written here
                 log.info("제출이력 보조 프로세스가 결과 없이 끝났습니다 (종료 코드 %s)", self._proc.poll())
                 got = None
+            self._output = b""
             send_away(self._proc)
             if isinstance(got, str):  # a bug in the helper: the rows are written here all the same
                 log.warning("제출이력 보조 프로세스 오류: %s", got)
@@ -94,7 +98,7 @@ def start_history_ahead(ledger_path: Path, history: Sequence[FileRow]) -> Histor
     if not MIN_ROWS <= len(history) <= MAX_ROWS or (os.cpu_count() or 1) < 2:
         return None
     try:
-        proc = adopt(AHEAD_BOOT) or spawn(AHEAD_BOOT)  # one started early (spawn.start_early), or a new one
+        proc = adopt(AHEAD_BOOT) or spawning.spawn(AHEAD_BOOT)  # one started early (spawn.start_early), or a new one
         assert proc.stdin is not None
         proc.stdin.write(pickle.dumps((str(ledger_path), len(history), history[-1].id), pickle.HIGHEST_PROTOCOL))
         proc.stdin.close()

@@ -14,9 +14,9 @@ import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .write_format import (
@@ -25,9 +25,9 @@ from .write_format import (
     CellWriter,
     Counter,
     as_date,
-    exact_number,
     as_text,
     clean_text,
+    exact_number,
     literal_runs,
     looks_rich,
     rich_runs_xml,
@@ -250,6 +250,8 @@ def row_template(ncols: int) -> str:
 def render_rows(rows: Sequence[Sequence[Any]], renderers: list[CellRenderer], first: int) -> str:
     """`rows` as `stream_rows` appends them when they start at row `first` (0-based)."""
     ncols = len(renderers)
+    if any(len(row) > ncols for row in rows):  # as `_fitting` says it
+        raise ValueError(f"a row has {max(map(len, rows))} values for {ncols} columns")
     template, padding, call = row_template(ncols), (None,) * ncols, operator.call
     return "".join(
         template.format(first + 1 + i, *map(call, renderers, row if len(row) == ncols else (*row, *padding[len(row):])))
@@ -286,6 +288,8 @@ def stream_rows(
     written, dropped = 0, [0]
     if ahead is not None and ahead.rows:
         ws._write_single_row(first)  # the header row, then the rows rendered ahead, as bytes
+        # (Under the text layer: on Windows its newlines differ on disk, but xlsxwriter reads this
+        # file back in text mode, so the sheet gets the same text either way.)
         ws.fh.flush()
         ws.fh.buffer.write(ahead.xml)
         write, written, capacity = ws.fh.write, ahead.rows, capacity - ahead.rows
@@ -314,14 +318,21 @@ def stream_rows(
         written += 1
     if chunk:
         write("".join(chunk))  # type: ignore[misc]  # set with the first chunked row
-    if pending is None:
-        return 0, dropped[0], sums
+    if pending is None:  # no row at all, or only those rendered ahead
+        _went_around(ws, first, first + written - 1, ncols)
+        return written, dropped[0], sums
     last = first + written - 1
-    if last > first:  # rows first..last-1 went around xlsxwriter: record them as its writes would
-        ws.previous_row = last - 1
-        ws.dim_rowmin = first if ws.dim_rowmin is None else min(ws.dim_rowmin, first)
-        ws.dim_rowmax = last - 1 if ws.dim_rowmax is None else max(ws.dim_rowmax, last - 1)
-        ws.dim_colmin = 0
-        ws.dim_colmax = ncols - 1 if ws.dim_colmax is None else max(ws.dim_colmax, ncols - 1)
+    _went_around(ws, first, last - 1, ncols)
     write_rows(name, iter([pending]), writers, ncols, {}, last, 1)
     return written, dropped[0], sums
+
+
+def _went_around(ws: Worksheet, first: int, last: int, ncols: int) -> None:
+    """Rows first..last went around xlsxwriter: record them as its writes would have."""
+    if last < first:
+        return
+    ws.previous_row = last
+    ws.dim_rowmin = first if ws.dim_rowmin is None else min(ws.dim_rowmin, first)
+    ws.dim_rowmax = last if ws.dim_rowmax is None else max(ws.dim_rowmax, last)
+    ws.dim_colmin = 0
+    ws.dim_colmax = ncols - 1 if ws.dim_colmax is None else max(ws.dim_colmax, ncols - 1)

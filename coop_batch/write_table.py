@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from . import write_format as wf
 from .write_format import SheetGroup, Styles
 from .write_layout import ColumnSpec, _fit, _write_titles
-from .write_rows import CellXml, Rendered, renderers_supported
+from .write_rows import CellRenderer, CellXml, Rendered, renderers_supported
 
 if TYPE_CHECKING:  # pragma: no cover
     from xlsxwriter.format import Format
@@ -58,7 +58,7 @@ class Table:
     first: int  # the first data row (0-based)
     counter: wf.Counter
     writers: list[wf.CellWriter]
-    renderers: list[Any] | None  # `CellXml` renderers, where the worksheet streams as they expect
+    renderers: list[CellRenderer] | None  # `CellXml` renderers, where the worksheet streams as they expect
     formats: tuple[Format, ...]  # each column's cell format and text format, in turn
 
 

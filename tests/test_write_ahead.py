@@ -24,9 +24,14 @@ from coop_batch.run import run_batch
 from coop_batch.schema import KIND_BY_ID
 from coop_batch.templates import write_template
 from coop_batch.write import ColumnSpec, SheetSpec, write_workbook
-from coop_batch.write_ahead import HistoryAhead, render_ahead, render_history, start_history_ahead
+from coop_batch.write_ahead import (
+    HistoryAhead,
+    render_ahead,
+    render_history,
+    start_history_ahead,
+)
 from coop_batch.write_rows import Rendered
-from tests.test_write import HUGE, ODD_COLUMNS, ROWS, same_books
+from tests.test_write import HUGE, ODD_COLUMNS, ROWS, cached, same_books
 
 AS_OF = datetime(2016, 3, 25)
 
@@ -129,6 +134,46 @@ def test_a_table_with_totals_is_never_taken_from_ahead(tmp_path: Path, monkeypat
     assert seen == [None]
 
 
+def test_the_rows_taken_are_the_helpers_bytes(tmp_path: Path, monkeypatch):
+    """A canary: rows changed on their way from the helper show in the workbook (they are spliced
+    in, not written here again)."""
+    rows = [[i, f"{i}번"] for i in range(1, 6)]
+    cols = [ColumnSpec("n", "int"), ColumnSpec("t")]
+    spec = SheetSpec("s", cols, rows)
+    changed = InProcess(lambda: SheetSpec("s", cols, iter(rows)),
+                        lambda r: dataclasses.replace(r, xml=r.xml.replace(b"<v>2</v>", b"<v>9</v>")))
+    book = write_workbook(tmp_path / "a.xlsx", [dataclasses.replace(spec, ahead=changed)], created=AS_OF)
+    assert [r[0] for r in cached(book.path, "s")[1:]] == [1, 9, 3, 4, 5]
+
+
+class EveryRowAhead(InProcess):
+    """Every row rendered ahead, none left to write here (`rest` is empty)."""
+
+    def take(self) -> Rendered | None:
+        spec = self.make_spec()
+        return render_ahead(dataclasses.replace(spec, rows=[*spec.rows, []]))
+
+
+def test_rows_all_rendered_ahead_end_the_table_as_written_here(tmp_path: Path, monkeypatch):
+    rows = [[i, f"{i}번"] for i in range(6)]
+    cols = [ColumnSpec("n", "int"), ColumnSpec("t")]
+
+    def make() -> SheetSpec:
+        return SheetSpec("s", cols, iter(rows), note="비고")
+
+    seen = used_ahead(monkeypatch)
+    a = write_workbook(tmp_path / "a.xlsx", [dataclasses.replace(make(), ahead=EveryRowAhead(make))], created=AS_OF)
+    assert seen[0] is not None and seen[0].rows == 6
+    b = write_workbook(tmp_path / "b.xlsx", [make()], created=AS_OF)
+    same_books(a.path, b.path)
+    assert a.sheets == b.sheets == {"s": 6}
+
+
+def test_a_row_longer_than_its_columns_is_a_bug_ahead_too():
+    with pytest.raises(ValueError, match="3 values for 2 columns"):
+        render_ahead(SheetSpec("s", [ColumnSpec("a"), ColumnSpec("b")], [["x", "y"], [1, 2, 3], ["z", "w"]]))
+
+
 # --- the helper process and the ledger ------------------------------------------------------------
 
 
@@ -150,21 +195,33 @@ def filed(tmp_path: Path, rules):
 
 
 def test_the_helper_renders_the_ledgers_history_and_the_master_is_the_same(filed, rules, monkeypatch, started):
-    books = {}
+    seen = used_ahead(monkeypatch)
+    books, taken = {}, {}
     for name, min_rows in (("ahead", 1), ("here", 10**9)):
         root = filed.root.parent / name
         shutil.copytree(filed.root, root)
         ws = open_workspace(root)
         weekly_file(ws.inbox, rules, 99)
         monkeypatch.setattr(write_ahead, "MIN_ROWS", min_rows)
-        seen = used_ahead(monkeypatch)
         report = run_batch(ws, as_of=date(2016, 3, 25), now=datetime(2016, 3, 26, 22, 0, tzinfo=SEOUL), settle_seconds=0)
-        master = next(p for p in report.outputs if p.name.startswith("통합현황"))
-        books[name] = (master, seen)
-    (ahead, seen_ahead), (here, seen_here) = books["ahead"], books["here"]
-    assert [r.rows if r else None for r in seen_ahead if r is not None] == [12]  # 13 files, the last written here
-    assert not any(seen_here)
-    same_books(ahead, here)
+        books[name] = next(p for p in report.outputs if p.name.startswith("통합현황"))
+        taken[name] = [r.rows for r in seen if r is not None]
+        seen.clear()
+    assert taken == {"ahead": [12], "here": []}  # 13 files: 12 rendered by the helper, the last here
+    assert [p.args[-1] for p in started] == [spawn.AHEAD_BOOT]
+    same_books(books["ahead"], books["here"])
+
+
+def test_a_run_that_fails_before_the_master_ends_its_helper(filed, rules, monkeypatch, started):
+    import coop_batch.policy
+
+    weekly_file(filed.inbox, rules, 99)
+    monkeypatch.setattr(write_ahead, "MIN_ROWS", 1)
+    monkeypatch.setattr(coop_batch.policy, "compute", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        run_batch(filed, as_of=date(2016, 3, 25), now=datetime(2016, 3, 26, 22, 0, tzinfo=SEOUL), settle_seconds=0)
+    assert [p.args[-1] for p in started] == [spawn.AHEAD_BOOT]
+    assert started[0].wait(5) is not None and started[0] in spawn._sent_away  # ended, reaped, and known at exit
 
 
 def test_render_history_refuses_a_ledger_that_is_not_the_runs(filed):
@@ -188,7 +245,6 @@ def test_reading_the_history_writes_nothing(filed):
 
 def test_a_short_or_huge_history_or_one_core_starts_no_helper(filed, monkeypatch, started):
     history = read_history(filed.ledger_path)
-    monkeypatch.setattr(write_ahead, "spawn", lambda boot: pytest.fail("a helper was started"))
     assert start_history_ahead(filed.ledger_path, history) is None  # 12 < MIN_ROWS
     monkeypatch.setattr(write_ahead, "MIN_ROWS", 1)
     monkeypatch.setattr(write_ahead, "MAX_ROWS", 11)
@@ -196,6 +252,7 @@ def test_a_short_or_huge_history_or_one_core_starts_no_helper(filed, monkeypatch
     monkeypatch.setattr(write_ahead, "MAX_ROWS", 12)
     monkeypatch.setattr(write_ahead.os, "cpu_count", lambda: 1)
     assert start_history_ahead(filed.ledger_path, history) is None
+    assert started == []
 
 
 def fake_helper(code: str) -> subprocess.Popen[bytes]:
@@ -229,14 +286,18 @@ def test_a_small_night_over_a_long_history_starts_the_helper_early(tmp_path: Pat
     spawn.start_early(root)
     assert [p.args[-1] for p in started] == [spawn.READER_BOOT]  # no ledger yet
     spawn.dismiss_early()
-    (root / "ledger.sqlite").write_bytes(b"\0" * spawn.LONG_HISTORY_BYTES)
+    (root / "ledger.sqlite").write_bytes(b"\0" * spawn.LONG_HISTORY_BYTES[0])
     spawn.start_early(root)
     assert [p.args[-1] for p in started[1:]] == [spawn.READER_BOOT, spawn.AHEAD_BOOT]
     early = started[-1]
-    monkeypatch.setattr(write_ahead, "MIN_ROWS", 1)
     assert spawn.adopt(spawn.AHEAD_BOOT) is early  # what start_history_ahead takes first
     spawn.send_away(early)
     assert early.wait(15) is not None  # waiting for its job, it ends at the end of its input
+    spawn.dismiss_early()
+    with (root / "ledger.sqlite").open("r+b") as ledger:
+        ledger.truncate(spawn.LONG_HISTORY_BYTES[1] + 1)  # more files than a helper holds whole
+    spawn.start_early(root)
+    assert [p.args[-1] for p in started[3:]] == [spawn.READER_BOOT]
 
 
 def test_styles_number_the_data_formats_first_whatever_is_written_first(tmp_path: Path):
