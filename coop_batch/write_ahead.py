@@ -97,13 +97,16 @@ def start_history_ahead(ledger_path: Path, history: Sequence[FileRow]) -> Histor
     None where rendering it here is as good: a short history (or a huge one), one core."""
     if not MIN_ROWS <= len(history) <= MAX_ROWS or (os.cpu_count() or 1) < 2:
         return None
+    proc = None
     try:
         proc = adopt(AHEAD_BOOT) or spawning.spawn(AHEAD_BOOT)  # one started early (spawn.start_early), or a new one
         assert proc.stdin is not None
         proc.stdin.write(pickle.dumps((str(ledger_path), len(history), history[-1].id), pickle.HIGHEST_PROTOCOL))
         proc.stdin.close()
-    except OSError:
+    except (OSError, ValueError):  # could not start, or gone before its job (a closed pipe)
         log.info("제출이력 보조 프로세스를 시작하지 못해 이 프로세스에서 씁니다", exc_info=True)
+        if proc is not None:
+            kill_all([proc])
         return None
     return HistoryAhead(history, proc)
 

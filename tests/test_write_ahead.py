@@ -273,6 +273,15 @@ def test_a_helper_that_dies_or_hangs_leaves_the_rows_to_this_process(filed, monk
     assert list(hung.rest(10)) == [list(r) for r in history_sheet(history[10:]).rows]
 
 
+def test_a_helper_that_cannot_take_its_job_is_ended(filed, monkeypatch, started):
+    gone = fake_helper("import time; time.sleep(60)")
+    gone.stdin.close()  # its job cannot be sent
+    monkeypatch.setattr(spawn, "spawn", lambda boot: gone)
+    monkeypatch.setattr(write_ahead, "MIN_ROWS", 1)
+    assert start_history_ahead(filed.ledger_path, read_history(filed.ledger_path)) is None
+    assert gone.wait(5) is not None
+
+
 def test_a_helper_not_taken_is_ended(filed):
     history = read_history(filed.ledger_path)
     waiting = HistoryAhead(history, fake_helper("import time; time.sleep(60)"))
