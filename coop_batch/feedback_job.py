@@ -17,14 +17,13 @@ import os
 import pickle
 import signal
 import sys
-import threading
 from datetime import date
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Sequence
 
 from .feedback import FEEDBACK_DIR, FeedbackResult, copies_due, expected_copy, gets_copy, write_copy
 from .spawn import COPIER_BOOT as _BOOT
-from .spawn import adopt, leave_now, send_away, spawn
+from .spawn import Errand, adopt, leave_now, spawn
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import Workspace
@@ -41,27 +40,12 @@ _SECONDS_BASE, _SECONDS_PER_COPY = 60.0, 10.0  # a child still busy after this i
 Due = list[tuple["FileRow", PurePosixPath]]
 
 
-class _Child:
+class _Child(Errand):
     """A copy-writing child process.  It imports openpyxl as soon as it starts, then waits for its
     job: started early (`Prewarm`), its start-up overlaps the reading and filing."""
 
     def __init__(self) -> None:
-        self.proc = adopt(_BOOT) or spawn(_BOOT)  # one started early (spawn.start_early), or a new one
-        self.output = b""
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()  # a child that dies at once must not leave us blocked on its pipe
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        self.output = self.proc.stdout.read()
-
-    def send(self, payload: bytes) -> None:
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(payload)
-            self.proc.stdin.close()
-        except OSError:  # it died; `FeedbackJob.finish` reports its copies as not written
-            pass
+        super().__init__(adopt(_BOOT) or spawn(_BOOT))  # one started early (spawn.start_early), or a new one
 
     def dismiss(self) -> None:
         """Not needed after all: end of input, and the child exits without a job."""
@@ -142,19 +126,13 @@ class FeedbackJob:
                 write_copy(self._result, self._inbox, row, rel, self._as_of)
 
     def _collect(self, child: _Child) -> None:
-        child.reader.join(_SECONDS_BASE + _SECONDS_PER_COPY * len(self._due))
-        if child.reader.is_alive():
-            child.proc.kill()
-            child.reader.join()
-        try:
-            copies, notes, records = pickle.loads(child.output)
-        except Exception:  # killed, crashed, or out of memory: say so for every copy it did not report
-            child.proc.wait()
+        answered, got = child.answer(_SECONDS_BASE + _SECONDS_PER_COPY * len(self._due))
+        if answered:
+            copies, notes, records = got
+        else:  # killed, crashed, or out of memory: say so for every copy it did not report
             log.error("검토본을 만드는 보조 프로세스가 비정상 종료했습니다 (종료 코드 %s)", child.proc.returncode)
             copies, notes, records = [], [], []
             self._result.notes.append("부서별 검토본 일부를 만들지 못했습니다. 로그를 확인한 뒤 다음 실행에서 다시 만들어집니다.")
-        else:
-            send_away(child.proc)  # it answered: its exit is not waited for here
         for level, message in records:
             log.log(level, "%s", message)
         self._result.copies += copies

@@ -86,23 +86,7 @@ def run_batch(
             ahead = _history_ahead(workspace, history, report) if feedback is not None else None
             try:
                 dismiss_early()  # a copy writer or 제출이력 helper started early that the night did not need
-                accepted = _accepted(history)
-                sources = [_source(row, cache) for row in accepted]
-                # The 요약 shows what changed since the last run: rows superseded by THIS run's files,
-                # not every supersession in the history (a rerun with nothing new must show none).
-                report.merged = merge(sources, {i for i, row in enumerate(accepted) if row.run_id == report.run_id})
-                report.replaced = report.merged.newly_replaced
-                report.problems += report.merged.problems
-                from .policy import compute  # pandas-free, but only a full run needs it
-
-                report.policy = compute(report.merged.data, rules, year=settings.result_year)
-                report.problems += report.policy.problems
-                from .tracking import compute_tracking, submitted_from
-
-                # Every accepted file with its arrival, not only the merged winners: a report corrected on
-                # Monday is judged by the on-time original it replaced.
-                submitted = submitted_from(accepted, lambda sha: cache.get(sha, []))
-                report.tracking = compute_tracking(report.merged.data, submitted, rules, as_of)
+                _compose(report, history, cache, rules, settings.result_year)
                 if feedback is not None:
                     _write_outputs(workspace, report, rules, history, feedback, ahead)
             finally:
@@ -121,6 +105,29 @@ def run_batch(
 
 
 # --- steps ---
+
+
+def _compose(
+    report: RunReport, history: Sequence[FileRow], cache: dict[str, list[dict[str, Any]]], rules: Rules, year: int
+) -> None:
+    """Merge the accepted files, compute the policy and track who has reported, into `report`."""
+    accepted = _accepted(history)
+    sources = [_source(row, cache) for row in accepted]
+    # The 요약 shows what changed since the last run: rows superseded by THIS run's files,
+    # not every supersession in the history (a rerun with nothing new must show none).
+    report.merged = merge(sources, {i for i, row in enumerate(accepted) if row.run_id == report.run_id})
+    report.replaced = report.merged.newly_replaced
+    report.problems += report.merged.problems
+    from .policy import compute  # pandas-free, but only a full run needs it
+
+    report.policy = compute(report.merged.data, rules, year=year)
+    report.problems += report.policy.problems
+    from .tracking import compute_tracking, submitted_from
+
+    # Every accepted file with its arrival, not only the merged winners: a report corrected on
+    # Monday is judged by the on-time original it replaced.
+    submitted = submitted_from(accepted, lambda sha: cache.get(sha, []))
+    report.tracking = compute_tracking(report.merged.data, submitted, rules, report.as_of)
 
 
 def _prewarm() -> Prewarm:

@@ -131,10 +131,11 @@ def start_early(workspace_dir: str | os.PathLike[str]) -> None:
         pass
 
 
-# A ledger of this size holds ~1,000 to ~50,000 files (~1.4 KB each with their records): the
-# history `write_ahead` renders in a helper (its MIN_ROWS and MAX_ROWS).  Judged by the default
-# place only, as the inbox is.
-LONG_HISTORY_BYTES = (1 << 20, 70 << 20)
+# The histories `write_ahead` renders in a helper (its MIN_ROWS and MAX_ROWS: why these), and the
+# ledgers that hold them, at ~1.4 KB a file with its records (measured: 7.1 MB for 5,000 files).
+# The early start judges by the ledger's size at its default place only, as it judges the inbox.
+AHEAD_ROWS = (1000, 50_000)
+LONG_HISTORY_BYTES = (AHEAD_ROWS[0] * 1400, AHEAD_ROWS[1] * 1400)
 
 
 def _long_history(root: Path) -> bool:
@@ -223,6 +224,58 @@ def reap(proc: subprocess.Popen[bytes], seconds: float = 5.0) -> None:
                 stream.close()
         except OSError:
             pass
+
+
+class Errand:
+    """A child given one job on its input that answers with one pickle at its end: the copy writer
+    (feedback_job) and the 제출이력 renderer (write_ahead).  A thread reads its output from the
+    start, so that a child that dies at once, or answers more than a pipe holds, never blocks the run."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.output = b""
+        self.late = False  # still at work when its answer was due (and killed)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        try:
+            assert self.proc.stdout is not None
+            self.output = self.proc.stdout.read()
+        except (OSError, ValueError):  # closed under us
+            pass
+
+    def send(self, payload: bytes) -> bool:
+        """Its job, then the end of its input (b"": no job, and it exits); False when it is gone."""
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(payload)
+            self.proc.stdin.close()
+            return True
+        except (OSError, ValueError):  # it died, or its pipe is closed
+            return False
+
+    def answer(self, seconds: float) -> tuple[bool, Any]:
+        """(True, what it answered) within `seconds`; else (False, None), the child killed if still
+        at work (`late`) and waited for either way (its `proc.returncode` says how it ended)."""
+        self.reader.join(seconds)
+        if self.reader.is_alive():
+            self.late = True
+            self.proc.kill()
+            self.reader.join()
+        try:
+            got = pickle.loads(self.output)
+        except Exception:  # killed, crashed, or out of memory
+            self.proc.wait()
+            return False, None
+        finally:
+            self.output = b""
+        send_away(self.proc)  # it answered: its exit is not waited for here
+        return True, got
+
+    def end(self) -> None:
+        """Not needed after all, at work or not: killed (and reaped on a thread)."""
+        kill_all([self.proc])
 
 
 def leave_now(code: int) -> NoReturn:

@@ -250,17 +250,16 @@ def _write_table(
     reserved = (1 if totals else 0) + 1 + (2 if spec.note else 0)  # total, over-limit marker, gap + note
     capacity = wf.EXCEL_MAX_ROWS - first - reserved
     ahead = rendered_ahead(spec, t, capacity)
+    data: Iterator[Sequence[Any]] = chain(t.head, t.rows)
     if ahead is not None:  # the rows but the last came from a helper process: the rest from here
         counter.truncated += ahead.truncated
-        data: Iterator[Sequence[Any]] = iter(spec.ahead.rest(ahead.rows))  # type: ignore[union-attr]
+        data = iter(spec.ahead.rest(ahead.rows))  # type: ignore[union-attr]
+    if t.renderers is not None:  # (always so when rows came ahead)
         written, dropped, sums = _stream_rows(
-            ws, spec.name, data, t.renderers, t.writers, columns, totals, first, capacity, ahead  # type: ignore[arg-type]
+            ws, spec.name, data, t.renderers, t.writers, columns, totals, first, capacity, ahead
         )
-    elif t.renderers is not None:
-        data = chain(t.head, t.rows)
-        written, dropped, sums = _stream_rows(ws, spec.name, data, t.renderers, t.writers, columns, totals, first, capacity)
     else:
-        written, dropped, sums = _write_rows(spec.name, chain(t.head, t.rows), t.writers, ncols, totals, first, capacity)
+        written, dropped, sums = _write_rows(spec.name, data, t.writers, ncols, totals, first, capacity)
     last = first + written - 1
     row = first + written
 

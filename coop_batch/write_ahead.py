@@ -18,7 +18,6 @@ import os
 import pickle
 import signal
 import sys
-import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 from . import spawn as spawning
 from .ledger import FileRow, read_history
 from .master_history import history_rows, history_sheet
-from .spawn import AHEAD_BOOT, adopt, kill_all, leave_now, send_away
+from .spawn import AHEAD_BOOT, AHEAD_ROWS, Errand, adopt, leave_now
 from .write import WORKBOOK_OPTIONS, SheetSpec, _discard
 from .write_format import Styles
 from .write_rows import Rendered, render_rows
@@ -34,50 +33,34 @@ from .write_table import start_table
 
 log = logging.getLogger("coop_batch")
 
-# Below this many rows the sheet costs less here (~50 µs a row) than a helper's start (~0.1 s of
-# the other core, which a small night has to spare, but which a slow disk can make longer).
-MIN_ROWS = 1000
-# Above this the rendered rows (~1 KB each) are held whole, in the helper and here: the rows are
-# then written here, in xlsxwriter's constant memory (a year of one district is ~5,000 files).
-MAX_ROWS = 50_000
+# Below MIN_ROWS rows the sheet costs less here (~50 µs a row) than a helper's start (~0.1 s of
+# the other core, which a small night has to spare, but which a slow disk can make longer).  Above
+# MAX_ROWS the rendered rows (~1 KB each) would be held whole, in the helper and here: they are then
+# written here, in xlsxwriter's constant memory (a year of one district is ~5,000 files).
+MIN_ROWS, MAX_ROWS = AHEAD_ROWS
 # A helper not done this long after the writer asks is given up (and ended): the rows then cost
 # here what they would have cost anyway (~0.25 s at 5,000) plus this wait, at worst.
 WAIT_SECONDS = 2.0
 
 
-class HistoryAhead:
+class HistoryAhead(Errand):
     """제출이력's rows, rendered by a helper process from the ledger (`write.RowsAhead`)."""
 
     def __init__(self, history: Sequence[FileRow], proc: Any) -> None:
-        self._history, self._proc = history, proc
-        self._output = b""
+        super().__init__(proc)
+        self._history = history
         self._taken = False
         self._result: Rendered | None = None
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        try:
-            self._output = self._proc.stdout.read()
-        except (OSError, ValueError):  # closed under us: killed
-            pass
 
     def take(self) -> Rendered | None:
         if not self._taken:
             self._taken = True
-            self._reader.join(WAIT_SECONDS)
-            if self._reader.is_alive():
+            answered, got = self.answer(WAIT_SECONDS)
+            if self.late:
                 log.info("제출이력 보조 프로세스가 %.0f초 안에 끝나지 않아 이 프로세스에서 씁니다", WAIT_SECONDS)
-                kill_all([self._proc])
-                return None
-            try:
-                got = pickle.loads(self._output)
-            except Exception:  # it died: say nothing to the user, the rows are written here
-                log.info("제출이력 보조 프로세스가 결과 없이 끝났습니다 (종료 코드 %s)", self._proc.poll())
-                got = None
-            self._output = b""
-            send_away(self._proc)
-            if isinstance(got, str):  # a bug in the helper: the rows are written here all the same
+            elif not answered:  # it died: say nothing to the user, the rows are written here
+                log.info("제출이력 보조 프로세스가 결과 없이 끝났습니다 (종료 코드 %s)", self.proc.returncode)
+            elif isinstance(got, str):  # a bug in the helper: the rows are written here all the same
                 log.warning("제출이력 보조 프로세스 오류: %s", got)
             self._result = got if isinstance(got, Rendered) else None
         return self._result
@@ -89,7 +72,7 @@ class HistoryAhead:
         """Not taken (the master failed or was not written): the helper is ended."""
         if not self._taken:
             self._taken = True
-            kill_all([self._proc])
+            self.end()
 
 
 def start_history_ahead(ledger_path: Path, history: Sequence[FileRow]) -> HistoryAhead | None:
@@ -97,18 +80,16 @@ def start_history_ahead(ledger_path: Path, history: Sequence[FileRow]) -> Histor
     None where rendering it here is as good: a short history (or a huge one), one core."""
     if not MIN_ROWS <= len(history) <= MAX_ROWS or (os.cpu_count() or 1) < 2:
         return None
-    proc = None
     try:
-        proc = adopt(AHEAD_BOOT) or spawning.spawn(AHEAD_BOOT)  # one started early (spawn.start_early), or a new one
-        assert proc.stdin is not None
-        proc.stdin.write(pickle.dumps((str(ledger_path), len(history), history[-1].id), pickle.HIGHEST_PROTOCOL))
-        proc.stdin.close()
-    except (OSError, ValueError):  # could not start, or gone before its job (a closed pipe)
+        helper = HistoryAhead(history, adopt(AHEAD_BOOT) or spawning.spawn(AHEAD_BOOT))  # started early, or now
+    except OSError:
         log.info("제출이력 보조 프로세스를 시작하지 못해 이 프로세스에서 씁니다", exc_info=True)
-        if proc is not None:
-            kill_all([proc])
         return None
-    return HistoryAhead(history, proc)
+    if not helper.send(pickle.dumps((str(ledger_path), len(history), history[-1].id), pickle.HIGHEST_PROTOCOL)):
+        log.info("제출이력 보조 프로세스가 일을 받기 전에 끝나 이 프로세스에서 씁니다")
+        helper.end()  # gone before its job (a closed pipe): ended rather than left running
+        return None
+    return helper
 
 
 def render_history(ledger_path: Path, count: int, last_id: int) -> Rendered | None:
@@ -133,7 +114,7 @@ def render_ahead(spec: SheetSpec) -> Rendered | None:
         rows = [*t.head, *t.rows][:-1]
         if not rows:
             return None
-        xml = render_rows(rows, t.renderers, t.first).encode("utf-8")
+        xml = render_rows(spec.name, rows, t.renderers, t.first).encode("utf-8")
         return Rendered(t.first, len(rows), xml, t.counter.truncated, tuple(f._get_xf_index() for f in t.formats))
     finally:
         _discard(workbook)

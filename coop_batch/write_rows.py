@@ -247,16 +247,18 @@ def row_template(ncols: int) -> str:
     return '<row r="{0}">' + "".join(f'<c r="{xl_col_to_name(c)}{{0}}"{{{c + 1}}}' for c in range(ncols)) + "</row>"
 
 
-def render_rows(rows: Sequence[Sequence[Any]], renderers: list[CellRenderer], first: int) -> str:
+def render_rows(name: str, rows: Sequence[Sequence[Any]], renderers: list[CellRenderer], first: int) -> str:
     """`rows` as `stream_rows` appends them when they start at row `first` (0-based)."""
-    ncols = len(renderers)
-    if any(len(row) > ncols for row in rows):  # as `_fitting` says it
-        raise ValueError(f"a row has {max(map(len, rows))} values for {ncols} columns")
-    template, padding, call = row_template(ncols), (None,) * ncols, operator.call
-    return "".join(
-        template.format(first + 1 + i, *map(call, renderers, row if len(row) == ncols else (*row, *padding[len(row):])))
-        for i, row in enumerate(rows)
-    )
+    template = row_template(len(renderers))
+    fitting = _fitting(name, iter(rows), len(renderers), len(rows), [0])
+    return "".join(_row_xml(template, renderers, values, first + 1 + i) for i, values in enumerate(fitting))
+
+
+def _row_xml(template: str, renderers: list[CellRenderer], values: Sequence[Any], number: int) -> str:
+    """One `<row>`, numbered as Excel counts (from 1); a short row is padded with blanks."""
+    if len(values) < len(renderers):
+        values = (*values, *(None,) * (len(renderers) - len(values)))
+    return template.format(number, *map(operator.call, renderers, values))  # each renderer on its value, in C
 
 
 def stream_rows(
@@ -280,7 +282,6 @@ def stream_rows(
     """
     ncols = len(columns)
     template = row_template(ncols)
-    padding = (None,) * ncols
     sums: dict[int, int | Decimal] = {c: 0 for c in totals}
     sum_types = {c: columns[c].type for c, op in totals.items() if op == "sum"}
     write = None
@@ -294,16 +295,13 @@ def stream_rows(
         ws.fh.buffer.write(ahead.xml)
         write, written, capacity = ws.fh.write, ahead.rows, capacity - ahead.rows
     pending: Sequence[Any] | None = None
-    call = operator.call  # each renderer on its value, in C: map(call, renderers, row)
     for values in _fitting(name, data, ncols, capacity, dropped):
         if pending is not None:
             if write is None:
                 ws._write_single_row(first)  # flush the header row, as the first data cell would
                 write = ws.fh.write
-            if len(pending) < ncols:
-                pending = (*pending, *padding[len(pending):])
             # first + written: the pending row's number as Excel counts (from 1)
-            chunk.append(template.format(first + written, *map(call, renderers, pending)))
+            chunk.append(_row_xml(template, renderers, pending, first + written))
             if len(chunk) >= 64:
                 write("".join(chunk))
                 chunk.clear()

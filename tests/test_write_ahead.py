@@ -269,7 +269,7 @@ def test_a_helper_that_dies_or_hangs_leaves_the_rows_to_this_process(filed, monk
     hung = HistoryAhead(history, fake_helper("import time; time.sleep(60)"))
     start = time.monotonic()
     assert hung.take() is None and time.monotonic() - start < 5
-    assert hung._proc.wait(5) is not None  # killed, not left running
+    assert hung.proc.wait(5) is not None  # killed, not left running
     assert list(hung.rest(10)) == [list(r) for r in history_sheet(history[10:]).rows]
 
 
@@ -286,7 +286,7 @@ def test_a_helper_not_taken_is_ended(filed):
     history = read_history(filed.ledger_path)
     waiting = HistoryAhead(history, fake_helper("import time; time.sleep(60)"))
     waiting.close()
-    assert waiting._proc.wait(5) is not None and waiting.take() is None
+    assert waiting.proc.wait(5) is not None and waiting.take() is None
 
 
 def test_a_small_night_over_a_long_history_starts_the_helper_early(tmp_path: Path, rules, started, monkeypatch):
