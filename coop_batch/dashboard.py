@@ -24,6 +24,7 @@ from .tracking import UPCOMING_DAYS
 from .write import ChartSpec, ColumnSpec, Figure, SummarySpec, SummaryTable
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .feedback import Plan
     from .ledger import FileRow
     from .rules import Rules
     from .run import RunReport
@@ -58,7 +59,10 @@ class WeekCount:
         return (Decimal(self.submitted) / Decimal(self.due)).quantize(Decimal("0.0001"))
 
 
-def summary_sheet(report: RunReport, history: Sequence[FileRow], rules: Rules) -> SummarySpec:
+def summary_sheet(
+    report: RunReport, history: Sequence[FileRow], rules: Rules, plan: Plan | None = None
+) -> SummarySpec:
+    """`plan`: the night's copy plan (`feedback.plan_copies`), for the counts per department."""
     policy = report.policy
     tracking = getattr(report, "tracking", None)
     weeks = week_counts(tracking)
@@ -84,7 +88,7 @@ def summary_sheet(report: RunReport, history: Sequence[FileRow], rules: Rules) -
         tables.append(weekly_table(weeks[-WEEKS_SHOWN:]))
         # Counts, not the rate: a rate axis would start wherever the viewer likes (76%) and shout.
         charts.append(ChartSpec(WEEKLY_TABLE, "보고일", ["제출", "지연", "미제출"], title="주별 주간보고 제출 현황"))
-    departments = department_table(history)
+    departments = department_table(history, plan)
     if departments.rows:
         tables.append(departments)
     upcoming = upcoming_table(tracking)
@@ -250,11 +254,11 @@ def upcoming_table(tracking: Any, days: int = UPCOMING_DAYS) -> SummaryTable | N
 # --- problems per department, what changed ---
 
 
-def department_table(history: Sequence[FileRow]) -> SummaryTable:
+def department_table(history: Sequence[FileRow], plan: Plan | None = None) -> SummaryTable:
     """Files with problems per department, over the copies now in outbox/반려 (the same on a rerun)."""
     from .feedback import current_counts
 
-    counts = current_counts(history)
+    counts = current_counts(history, plan)
     return SummaryTable(
         DEPARTMENT_TABLE,
         [ColumnSpec("부서"), ColumnSpec("파일", "int"), ColumnSpec("반려", "int"), ColumnSpec("오류", "int"),

@@ -22,7 +22,6 @@ Decisions (the why):
 from __future__ import annotations
 
 import logging
-import operator
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -140,21 +139,13 @@ def _copy_name(row: FileRow) -> str:
     return name + NOTE_SUFFIX if unreadable(row.problems) else name
 
 
+Plan = Mapping[int, PurePosixPath]  # file id → its current copy's path under 반려/ (`plan_copies`)
+
+
 def plan_copies(history: Sequence[FileRow]) -> dict[int, PurePosixPath]:
     """file id → the copy's path under 반려/, for the rows whose copy is current (not taken over).
-    A run asks three times over the same history (copies, links, counts): the last plan is kept."""
-    global _last_plan
-    if _last_plan is not None and len(_last_plan[0]) == len(history) and all(map(operator.is_, _last_plan[0], history)):
-        return dict(_last_plan[1])  # the same row objects (frozen), in the same order
-    plan = _plan(history)
-    _last_plan = (tuple(history), plan)
-    return dict(plan)
-
-
-_last_plan: tuple[tuple[FileRow, ...], dict[int, PurePosixPath]] | None = None
-
-
-def _plan(history: Sequence[FileRow]) -> dict[int, PurePosixPath]:
+    A run plans once (`feedback_job.start_feedback`) and hands the plan to the copies, the master's
+    links and its counts (`plan=`); without one, each plans for itself."""
     claims: dict[str, tuple[int, int]] = {}  # casefolded path → (file id, run id) of the latest claim
     planned: dict[int, PurePosixPath] = {}
     for row in sorted(history, key=lambda r: r.id):
@@ -171,13 +162,13 @@ def _plan(history: Sequence[FileRow]) -> dict[int, PurePosixPath]:
 
 
 def copy_links(
-    workspace: Workspace, history: Sequence[FileRow], result: FeedbackResult | None = None
+    workspace: Workspace, history: Sequence[FileRow], result: FeedbackResult | None = None, plan: Plan | None = None
 ) -> dict[int, str]:
     """file id → the copy's path for people (workspace-relative, '/'), for copies that exist on disk."""
     folder = workspace.outbox / FEEDBACK_DIR
     written = {c.file_id: c.path for c in result.copies} if result is not None else {}
     links: dict[int, str] = {}
-    for file_id, rel in plan_copies(history).items():
+    for file_id, rel in (plan_copies(history) if plan is None else plan).items():
         path = written.get(file_id)
         if path is None:
             planned = folder / Path(*rel.parts)
@@ -188,12 +179,12 @@ def copy_links(
     return links
 
 
-def current_counts(history: Sequence[FileRow]) -> list[DepartmentCount]:
+def current_counts(history: Sequence[FileRow], plan: Plan | None = None) -> list[DepartmentCount]:
     """Per department, over the files whose copy is current in 반려/ (a rerun changes nothing)."""
     rows = {row.id: row for row in history}
     return count_by_department(
         (rel.parts[0], rows[fid].status.value, *_severity_counts(rows[fid].problems))
-        for fid, rel in plan_copies(history).items()
+        for fid, rel in (plan_copies(history) if plan is None else plan).items()
     )
 
 
@@ -220,9 +211,11 @@ def relative(path: Path, root: Path) -> str:
 # --- writing ---
 
 
-def copies_due(history: Sequence[FileRow], run_id: int) -> list[tuple[FileRow, PurePosixPath]]:
+def copies_due(
+    history: Sequence[FileRow], run_id: int, plan: Plan | None = None
+) -> list[tuple[FileRow, PurePosixPath]]:
     """The files of run `run_id` that get a copy, with where it goes under 반려/."""
-    plan = plan_copies(history)
+    plan = plan_copies(history) if plan is None else plan
     return [(r, plan[r.id]) for r in history if r.run_id == run_id and r.id in plan]
 
 

@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Sequence
 
-from .feedback import FEEDBACK_DIR, FeedbackResult, copies_due, expected_copy, gets_copy, write_copy
+from .feedback import FEEDBACK_DIR, FeedbackResult, Plan, copies_due, expected_copy, gets_copy, plan_copies, write_copy
 from .spawn import COPIER_BOOT as _BOOT
 from .spawn import Errand, adopt, leave_now, spawn
 
@@ -80,7 +80,10 @@ class Prewarm:
 class FeedbackJob:
     """`expected()` is what the master links to now; `finish()` the copies as written."""
 
-    def __init__(self, workspace: Workspace, due: Due, as_of: date, result: FeedbackResult) -> None:
+    def __init__(
+        self, workspace: Workspace, due: Due, as_of: date, result: FeedbackResult, plan: Plan | None = None
+    ) -> None:
+        self.plan = plan  # where every current copy goes (`feedback.plan_copies`): planned once a night
         self._inbox, self._due, self._as_of = workspace.inbox, due, as_of
         self._result = result  # in-process: filled by the first expected(); child: filled by finish()
         self._expected: FeedbackResult | None = None
@@ -143,16 +146,18 @@ def start_feedback(
     workspace: Workspace, history: Sequence[FileRow], run_id: int, as_of: date, prewarm: Prewarm | None = None
 ) -> FeedbackJob:
     """Plan the run's copies and, when there are several, hand them to a child process (the one
-    `prewarm` started, else a new one)."""
+    `prewarm` started, else a new one).  The plan is the job's (`plan`), for the master's links."""
     result = FeedbackResult(workspace.root, workspace.outbox / FEEDBACK_DIR)
     child = prewarm.take() if prewarm is not None else None
+    plan: Plan = {}
     try:
-        due = copies_due(history, run_id)
+        plan = plan_copies(history)
+        due = copies_due(history, run_id, plan)
     except Exception:  # a bug here must not cost the night's master workbook
         log.exception("검토본을 만들 파일을 정하지 못했습니다")
         result.notes.append("부서별 검토본(반려 폴더)을 만들지 못했습니다. 로그를 확인해 주세요.")
         due = []
-    job = FeedbackJob(workspace, due, as_of, result)
+    job = FeedbackJob(workspace, due, as_of, result, plan)
     if len(due) < PARALLEL_MIN:
         if child is not None:
             child.dismiss()

@@ -25,6 +25,7 @@ from .schema import KINDS, Kind, ValueType
 from .write import ColumnSpec, RowsAhead, SheetSpec, SummarySpec, write_workbook
 
 if TYPE_CHECKING:
+    from .feedback import Plan
     from .run import RunReport
 
 _TYPE = {
@@ -41,15 +42,20 @@ _MASTER_TITLE = {"prize_won": "수상금(원)"}
 
 
 def write_master(
-    workspace: Workspace, report: RunReport, rules: Rules, history: Sequence[FileRow], ahead: RowsAhead | None = None
+    workspace: Workspace,
+    report: RunReport,
+    rules: Rules,
+    history: Sequence[FileRow],
+    ahead: RowsAhead | None = None,
+    plan: Plan | None = None,
 ) -> tuple[Path, list[str]]:
     """`통합현황_YYYYMMDD.xlsx`, linking the annotated copies `report.feedback` holds; `ahead`: its
-    제출이력 rows rendered by a helper process (write_ahead.py)."""
+    제출이력 rows rendered by a helper process (write_ahead.py); `plan`: the night's copy plan."""
     from .feedback import copy_links
 
-    links = copy_links(workspace, history, getattr(report, "feedback", None))
+    links = copy_links(workspace, history, getattr(report, "feedback", None), plan)
     notes: list[str] = []
-    sheets = master_sheets(report, history, rules, links, ahead)
+    sheets = master_sheets(report, history, rules, links, ahead, plan)
     path = _write_book(workspace, report, f"통합현황_{_stamp(report)}.xlsx", sheets, notes)
     return path, notes
 
@@ -89,10 +95,11 @@ def master_sheets(
     rules: Rules,
     links: Mapping[int, str] | None = None,
     ahead: RowsAhead | None = None,
+    plan: Plan | None = None,
 ) -> list[SheetSpec | SummarySpec]:
     assert report.merged is not None and report.policy is not None
     data = report.merged.data
-    sheets: list[SheetSpec | SummarySpec] = [summary_sheet(report, history, rules)]
+    sheets: list[SheetSpec | SummarySpec] = [summary_sheet(report, history, rules, plan)]
     sheets += [kind_sheet(kind, data.get(kind.id, [])) for kind in KINDS]
     sheets += policy_sheets(report.policy)
     if report.tracking is not None:

@@ -168,12 +168,12 @@ def _write_outputs(
     from .master import write_master, write_rosters
 
     report.feedback = expected = feedback.expected()  # the copies' paths, for the master's links
-    master, master_notes = write_master(workspace, report, rules, history, ahead)
+    master, master_notes = write_master(workspace, report, rules, history, ahead, feedback.plan)
     rosters, roster_notes = write_rosters(workspace, report, rules)
     report.feedback = feedback.finish()
     if not same_paths(expected, report.feedback):  # a copy went elsewhere: link where it really is
         log.info("검토본 경로가 예상과 달라 통합현황을 다시 씁니다")
-        again, master_notes = write_master(workspace, report, rules, history, ahead)
+        again, master_notes = write_master(workspace, report, rules, history, ahead, feedback.plan)
         if again != master:  # the first went beside an open master (`_HHMMSS`): not kept with wrong links
             master.unlink(missing_ok=True)
         master = again

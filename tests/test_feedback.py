@@ -377,17 +377,53 @@ def file_row(id: int, run_id: int, path: str, status: str = "rejected", departme
     )
 
 
-def test_the_plan_is_kept_for_the_same_rows_only():
-    """The run asks for the plan three times over one history: the same rows give the same plan (a
-    copy: the caller may change it), any other row in their place a new one."""
+def test_a_plan_follows_its_rows_and_a_given_plan_is_the_one_used(ws):
     rows = [file_row(1, 1, "세무과/주간.xlsx", department="세무과"), file_row(2, 1, "환경과/주간.xlsx")]
-    first = plan_copies(rows)
-    first.clear()
     assert plan_copies(rows) == {1: PurePosixPath("세무과/주간.xlsx"), 2: PurePosixPath("환경과/주간.xlsx")}
     rows[1] = file_row(2, 1, "환경과/주간.xlsx", status="accepted", problems=())  # nothing to say now
     assert plan_copies(rows) == {1: PurePosixPath("세무과/주간.xlsx")}
-    assert plan_copies(rows[:1]) == {1: PurePosixPath("세무과/주간.xlsx")}
     assert plan_copies([]) == {}
+    given = {1: PurePosixPath("다른과/주간.xlsx")}
+    assert feedback.copies_due(rows, 1, given) == [(rows[0], given[1])]
+    assert [c.department for c in feedback.current_counts(rows, given)] == ["다른과"]
+    copy = ws.outbox / "반려" / "다른과" / "주간.xlsx"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(b"x")
+    assert feedback.copy_links(ws, rows, plan=given) == {1: "outbox/반려/다른과/주간.xlsx"}
+    assert feedback.copy_links(ws, rows) == {}  # its own plan: 세무과/, where nothing was written
+
+
+def test_a_run_plans_its_copies_once(ws, rules, monkeypatch):
+    """The copies, the master's links and its counts per department all use the plan made once."""
+    department_file(ws.inbox / "안전치수과" / "주간실적.xlsx", BAD_WEEKLY, rules)
+    plans: list[int] = []
+    real = feedback.plan_copies
+
+    def counted(rows: Any) -> dict[int, PurePosixPath]:
+        plans.append(len(rows))
+        return real(rows)
+
+    monkeypatch.setattr(feedback, "plan_copies", counted)
+    monkeypatch.setattr(feedback_job, "plan_copies", counted)
+    report = run(ws)
+    assert plans == [1]
+    assert [c.path.name for c in report.feedback.copies] == ["주간실적.xlsx"]
+    summary = CalamineWorkbook.from_path(str(report.outputs[0])).get_sheet_by_name("요약").to_python()
+    start = next(i for i, r in enumerate(summary) if str(r[0]).startswith("부서별 검토 사항"))
+    assert summary[start + 2][:2] == ["안전치수과", 1]
+
+
+def test_a_plan_that_fails_costs_the_copies_not_the_master(ws, rules, monkeypatch):
+    department_file(ws.inbox / "안전치수과" / "주간실적.xlsx", BAD_WEEKLY, rules)
+
+    def broken(rows: Any) -> dict[int, PurePosixPath]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(feedback, "plan_copies", broken)
+    monkeypatch.setattr(feedback_job, "plan_copies", broken)
+    report = run(ws)
+    assert report.feedback.copies == [] and report.outputs[0].is_file()
+    assert any("부서별 검토본(반려 폴더)을 만들지 못했습니다" in note for note in report.notes)
 
 
 def test_copy_paths_department_then_subfolder_then_unknown_and_latest_wins():
