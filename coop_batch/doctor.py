@@ -164,6 +164,7 @@ def _check_inbox_templates(result: Diagnosis, workspace: Workspace, rules) -> No
     from .schema import TEMPLATE_VERSION
 
     scan = inbox_mod.scan(workspace.inbox, 0)
+    _check_owner_files(result, scan)
     files = [p for p in scan.candidates if p.suffix.lower() == ".xlsx"][:MAX_INBOX_FILES]
     old: list[str] = []
     other_year: list[str] = []
@@ -190,6 +191,24 @@ def _check_inbox_templates(result: Diagnosis, workspace: Workspace, rules) -> No
     if not (old or other_year or unknown):
         result.add("서식", Level.OK, f"받은편지함의 엑셀 파일 {len(files)}개가 모두 현재 서식입니다." if files
                    else "받은편지함에 처리할 파일이 없습니다.")
+
+
+def _check_owner_files(result: Diagnosis, scan) -> None:
+    """Excel's `~$` owner files in the inbox: a file open now waits for the next run; one left for a
+    day by an Excel that crashed is ignored by the run, but is better deleted."""
+    def listed(pairs) -> str:
+        names = [f"{scan.relative(path)}('{owner.name}')" for path, owner in pairs]
+        return ", ".join(names[:10]) + (" 외" if len(names) > 10 else "")
+
+    if scan.owners:
+        result.add("열린 파일", Level.WARN, f"엑셀 등에서 열려 있어 다음 실행에서 처리하지 않을 파일이 있습니다: "
+                   f"{listed(scan.owners.items())}.",
+                   "파일을 닫아 주세요. 엑셀을 닫았는데도 괄호 안의 잠금 파일이 남아 있으면 그 파일을 지워 주세요"
+                   "(하루가 지난 잠금 파일은 실행이 무시합니다).")
+    if scan.stale_owners:
+        result.add("열린 파일", Level.WARN, f"하루 넘게 남아 있는 엑셀 잠금 파일이 있습니다: {listed(scan.stale_owners.items())}. "
+                   "실행은 이 잠금 파일을 무시하고 파일을 처리합니다.",
+                   "엑셀이 비정상 종료하며 남긴 파일입니다. 그 엑셀 파일을 열고 있지 않다면 괄호 안의 잠금 파일을 지워 주세요.")
 
 
 def _check_mail(result: Diagnosis, settings: Settings, timeout: float, tls_context: ssl.SSLContext | None) -> None:

@@ -8,7 +8,8 @@ Decisions (the why):
   dot-files, hidden files, `.txt` notes) are never touched and never counted.  Hidden folders are
   not entered.
 - A candidate waits (stays in the inbox for the next run) when it is *unsettled* — touched within
-  `settle_seconds` — or *open elsewhere* — an Excel/LibreOffice owner file sits beside it.
+  `settle_seconds` — or *open elsewhere* — an Excel/LibreOffice owner file sits beside it (one over
+  a day old is taken for a crashed Excel's leftover: the file is processed and the run says so).
   "Touched" is the latest of mtime and ctime: Windows keeps the source's mtime on a copy but the
   creation time (st_ctime there) is the copy's, and on POSIX ctime moves with every write.
 - Files are moved only (never copied-and-kept, never deleted, never overwritten); a name collision
@@ -77,6 +78,8 @@ class Scan:
     open_elsewhere: list[Path] = field(default_factory=list)  # owner file beside it: next run
     ignored: list[Path] = field(default_factory=list)  # left alone, not counted
     owners: dict[Path, Path] = field(default_factory=dict)  # open_elsewhere file -> its owner file
+    # ready file -> an owner file beside it older than STALE_OWNER_SECONDS (left by an Excel that crashed)
+    stale_owners: dict[Path, Path] = field(default_factory=dict)
     # file -> its path inside the inbox, for the files found by `scan` (two relative_to per file
     # otherwise: a tenth of the main process's time per file in a big night)
     inside: dict[Path, str] = field(default_factory=dict, repr=False)
@@ -115,6 +118,20 @@ class Scan:
 
 
 
+# An owner file (`~$x.xlsx`) this old is taken for one left behind by an Excel that crashed or a PC
+# switched off: the file is processed (a file really open in Excel on Windows can still be read, and
+# if it cannot be moved it waits in the inbox, recorded, for the next run's recovery).
+STALE_OWNER_SECONDS = 24 * 3600
+
+
+def owner_is_stale(owner: Path, now: float) -> bool:
+    """By its mtime: Excel writes the owner file once, when it opens the workbook."""
+    try:
+        return now - owner.stat().st_mtime > STALE_OWNER_SECONDS
+    except OSError:  # gone since the listing: the file is no longer open
+        return True
+
+
 def _touched(st: os.stat_result) -> float:
     return max(st.st_mtime, st.st_ctime, getattr(st, "st_birthtime", 0.0) or 0.0)
 
@@ -141,11 +158,13 @@ def scan(inbox: Path, settle_seconds: float, now: float | None = None) -> Scan:
             owner = next((present[o.casefold()] for o in owner_file_names(name) if o.casefold() in present), None)
             if settle_seconds > 0 and now - _touched(st) < settle_seconds:
                 result.unsettled.append(path)
-            elif owner is not None:
+            elif owner is not None and not owner_is_stale(folder / owner, now):
                 result.open_elsewhere.append(path)
                 result.owners[path] = folder / owner
             else:
                 result.ready.append(path)
+                if owner is not None:
+                    result.stale_owners[path] = folder / owner
     for bucket in (result.ready, result.unsettled, result.open_elsewhere, result.ignored):
         bucket[:] = result._sorted(bucket)
     return result

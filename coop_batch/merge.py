@@ -1,6 +1,8 @@
 """Merge the accepted submissions: latest wins per key, conflicts reported.
 
-The key of a record is kind + department + project (+ 보고일 for weekly reports).
+The key of a record is kind + department + project (+ 보고일 for weekly reports);
+a 평가결과 row's is its 연번, the list's own numbering, by which the policy pays (a
+corrected list that renames a project replaces the row, instead of paying both).
 All records that share a key come from ONE submission — the newest one that holds
 that key — so a department that resends its plan replaces the whole plan, not
 single rows.  Older submissions stay in the archive and the history.
@@ -42,6 +44,8 @@ def record_department(record: dict[str, Any]) -> str:
 
 
 def record_key(kind: str, record: dict[str, Any]) -> tuple[Any, ...]:
+    if kind == "results" and record.get("seq") is not None:
+        return (kind, "연번", record["seq"])
     key: tuple[Any, ...] = (kind, record_department(record), project_key(record.get("project") or ""))
     if kind == "weekly":
         key += (str(record.get("report_date")),)
@@ -90,8 +94,8 @@ def merge(sources: Sequence[Source], fresh: Collection[int] = ()) -> Merged:
         pairs.sort(key=_first)  # stable: by display order, then as merged
         data[kind_id] = [record for _, record in pairs]
     newly = {k: n - replaced_before.get(k, 0) for k, n in replaced.items() if fresh and n > replaced_before.get(k, 0)}
-    return Merged(data=data, replaced=dict(replaced), problems=lead_conflicts(data.get("contacts", [])),
-                  newly_replaced=newly)
+    problems = lead_conflicts(data.get("contacts", [])) + renamed_results(sources)
+    return Merged(data=data, replaced=dict(replaced), problems=problems, newly_replaced=newly)
 
 
 def _first(pair: tuple[tuple[Any, ...], dict[str, Any]]) -> tuple[Any, ...]:
@@ -109,6 +113,28 @@ def _display_order(kind: str):
                 record.get(FILE_KEY, ""), record.get(ROW_KEY, 0))
 
     return key
+
+
+def renamed_results(sources: Sequence[Source]) -> list[Problem]:
+    """A 연번 that names another project in a newer 평가결과 file than in the one before: the newer
+    row replaced the older.  Said, because two lists each numbered from 1 would do the same."""
+    held: dict[Any, tuple[int, str, str]] = {}  # 연번 → (source index, project as written, file)
+    problems: list[Problem] = []
+    for index, source in enumerate(sources):
+        if source.kind != "results":
+            continue
+        for record in source.records:
+            seq = record.get("seq")
+            if seq is None:
+                continue
+            name = str(record.get("project") or "")
+            before = held.get(seq)
+            if before is not None and before[0] != index and project_key(before[1]) != project_key(name):
+                problems.append(Problem("result-replaced", file=source.name, sheet=KIND_BY_ID["results"].sheet,
+                                        params={"seq": seq, "old": before[1], "old_file": before[2], "new": name}))
+            if before is None or before[0] != index:
+                held[seq] = (index, name, source.name)
+    return problems
 
 
 def lead_conflicts(contacts: Sequence[dict[str, Any]]) -> list[Problem]:

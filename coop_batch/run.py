@@ -258,7 +258,15 @@ def _process_inbox(
     for path in scan.unsettled:
         _defer(report, scan.relative(path), "복사 중일 수 있어 다음 실행에서 처리")
     for path in scan.open_elsewhere:
-        _defer(report, scan.relative(path), "엑셀에서 열려 있어 다음 실행에서 처리")
+        owner = scan.owners[path].name
+        _defer(report, scan.relative(path), f"엑셀에서 열려 있어(같은 폴더에 '{owner}' 있음) 다음 실행에서 처리. 파일을 "
+                                            f"닫았는데도 계속 대기하면 '{owner}' 파일을 지워 주세요")
+    for path, owner_path in scan.stale_owners.items():
+        note = (f"{scan.relative(path)} 옆의 '{owner_path.name}'은(는) 하루 넘게 지난 엑셀 잠금 파일이라 엑셀이 "
+                f"비정상 종료하며 남긴 것으로 보고 파일을 처리했습니다. 엑셀에서 열고 있지 않다면 '{owner_path.name}'을(를) "
+                "지워 주세요.")
+        report.notes.append(note)
+        log.warning(note)
 
     candidates: list[_Candidate] = []
     for path in scan.ready:
@@ -285,8 +293,12 @@ def _process_inbox(
     fresh: dict[str, _Candidate] = {}
     recorded = ledger.find_by_hashes([c.sha256 for c in candidates])
     for candidate in candidates:
-        if candidate.sha256 not in recorded:
-            fresh.setdefault(candidate.sha256, candidate)
+        prior = recorded.get(candidate.sha256)
+        # A rejected file sent again unchanged is read and judged again (the rules may have changed
+        # since); its repeats after it are its duplicates.
+        if prior is None or prior.status is FileStatus.REJECTED:
+            if fresh.setdefault(candidate.sha256, candidate) is candidate and prior is not None:
+                candidate.resends = prior
 
     # Each file is validated as the reader workers return it and filed (in arrival order) as soon as
     # its verdict is final: this process files while the workers read on, instead of after them.

@@ -32,6 +32,7 @@ class _Candidate:
     size: int
     mtime: datetime
     arrived: datetime
+    resends: FileRow | None = None  # the rejected file whose content this one repeats: judged afresh
 
 
 def _recover(workspace: Workspace, ledger: Ledger) -> tuple[list[str], set[str]]:
@@ -144,10 +145,14 @@ def _file_chunk(
             if prior is None and sha in in_chunk:
                 write()
                 prior = priors[sha] = ledger.find_by_hash(sha)
-            if prior is not None:
-                entry, records, filing = _record_duplicate(archive, report, candidate, prior, now)
+            if prior is not None and candidate.resends is None:
+                # filed beside its original: a repeat of a rejected file is not archived as if accepted
+                dest = quarantine if prior.status is FileStatus.REJECTED else archive
+                entry, records, filing = _record_duplicate(dest, report, candidate, prior, now)
             else:
                 submission = submissions[sha]
+                if candidate.resends is not None and not submission.accepted:
+                    submission.problems.append(_resent_problem(candidate))
                 dest = archive if submission.accepted else quarantine
                 entry, records, filing = _record_submission(dest, rules, report, candidate, submission, now)
                 in_chunk.add(sha)
@@ -183,9 +188,19 @@ def _record_duplicate(
     original = prior.duplicate_of or prior.id
     entry = _entry(report, candidate, now, FileStatus.DUPLICATE, kind=prior.kind, department=prior.department,
                    duplicate_of=original)
+    rejected = prior.status is FileStatus.REJECTED
     outcome = FileOutcome(candidate.rel, "duplicate", prior.kind, prior.department,
-                          reason=f"{prior.original_path}와 같은 내용")
-    return entry, None, _Filing(candidate, 0, dest_dir, outcome)
+                          reason=f"{prior.original_path}와 같은 내용" + ("(반려된 파일)" if rejected else ""))
+    # In the quarantine it gets the note its original has: why that content was rejected.
+    return entry, None, _Filing(candidate, 0, dest_dir, outcome, prior.problem_objects() if rejected else ())
+
+
+def _resent_problem(candidate: _Candidate) -> Problem:
+    """Said on a rejected file sent again unchanged (it is judged again: the rules may have changed)."""
+    prior = candidate.resends
+    assert prior is not None
+    return Problem("resent-rejected", file=candidate.rel,
+                   params={"prior": prior.original_path, "date": prior.first_seen.date().isoformat()})
 
 
 def _record_submission(
@@ -254,4 +269,8 @@ def _move(workspace: Workspace, report: RunReport, filing: _Filing) -> Path | No
         return None
     if filing.outcome.status == "rejected":  # the quarantine note beside it
         inbox_mod.write_note(inbox_mod.note_path(target), candidate.rel, list(filing.problems))
+    elif filing.dest_dir == workspace.quarantine:  # a repeat of a rejected file: why its original was
+        header = (f"이 파일은 {filing.outcome.reason}이라 접수되지 않았습니다. 아래 반려 사유를 고친 뒤 파일을 "
+                  "다시 받은편지함(inbox) 폴더에 넣어 주세요.")
+        inbox_mod.write_note(inbox_mod.note_path(target), candidate.rel, list(filing.problems), header)
     return target

@@ -63,6 +63,8 @@ class RunReport:
                 lines.append(f"  반려: {outcome.path} (오류 {outcome.errors}건) → {outcome.filed}")
             elif outcome.status == "deferred":
                 lines.append(f"  대기: {outcome.path} ({outcome.reason})")
+            elif outcome.status == "duplicate":
+                lines.append(f"  중복: {outcome.path} ({outcome.reason}) → {outcome.filed}")
         if self.feedback is not None:
             lines += self.feedback.summary_lines()  # problems per department, where the copies are
         if self.policy is not None:

@@ -156,6 +156,22 @@ def test_old_and_foreign_workbooks_in_the_inbox(ws, rules, monkeypatch):
     assert diagnosis.exit_code == 0  # the run still works: those files get their own rejection notes
 
 
+def test_owner_files_in_the_inbox_are_named_with_what_to_do(ws):
+    import os
+    import time
+
+    for name in ("주간.xlsx", "~$주간.xlsx", "계획.xlsx", "~$계획.xlsx"):
+        (ws.inbox / name).write_bytes(b"x")
+    old = time.time() - 3 * 24 * 3600  # Excel crashed three days ago
+    os.utime(ws.inbox / "~$계획.xlsx", (old, old))
+    diagnosis = diagnose(ws.root, now=LATER)
+    open_now, stale = [c for c in diagnosis.checks if c.topic == "열린 파일"]
+    assert open_now.level is Level.WARN and "주간.xlsx('~$주간.xlsx')" in open_now.message
+    assert "계획" not in open_now.message and "지워" in open_now.fix
+    assert stale.level is Level.WARN and "계획.xlsx('~$계획.xlsx')" in stale.message and "주간" not in stale.message
+    assert diagnosis.exit_code == 0
+
+
 # --- mail ---
 
 

@@ -147,6 +147,18 @@ def test_owner_file_case_and_exact_names(tmp_path: Path, now: float) -> None:
     assert names(result.ready, inbox) == ["other.xlsx"]
 
 
+def test_an_owner_file_over_a_day_old_is_taken_for_a_leftover(tmp_path: Path, now: float) -> None:
+    inbox = tmp_path / "inbox"
+    put(inbox / "주간.xlsx", age=999, now=now)
+    put(inbox / "~$주간.xlsx", age=inbox_mod.STALE_OWNER_SECONDS + 60, now=now)
+    put(inbox / "계획.xlsx", age=999, now=now)
+    put(inbox / "~$계획.xlsx", age=inbox_mod.STALE_OWNER_SECONDS - 60, now=now)
+    result = scan(inbox, SETTLE, now=now)
+    assert names(result.ready, inbox) == ["주간.xlsx"]
+    assert {p.name: o.name for p, o in result.stale_owners.items()} == {"주간.xlsx": "~$주간.xlsx"}
+    assert names(result.open_elsewhere, inbox) == ["계획.xlsx"]
+
+
 def test_waiting_problems_say_why(mixed_inbox: Path, now: float) -> None:
     problems = scan(mixed_inbox, SETTLE, now=now).waiting_problems()
     by_file = {p.file: p for p in problems}

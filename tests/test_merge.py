@@ -47,6 +47,39 @@ def test_lead_conflict_is_reported_not_resolved():
     assert "지역경제과" in problem.message and "환경과" in problem.message
 
 
+def result(seq, project, prize="10", row=2):
+    return {"seq": seq, "project": project, "grade": "우수", "prize_won": prize, "departments": "공원녹지과", "_row": row}
+
+
+def test_a_corrected_results_list_replaces_the_row_of_the_same_seq():
+    """The budget office fixes a project's name in its 평가결과: the row is replaced, not paid twice."""
+    old = Source("평가결과.xlsx", "results", [result(1, "공원녹지 확충"), result(2, "청렴도 평가", row=3)])
+    new = Source("평가결과_수정.xlsx", "results", [result(1, "공원녹지 확충사업")])
+    merged = merge([old, new])
+    assert [(r["seq"], r["project"], r["_file"]) for r in merged.data["results"]] == [
+        (1, "공원녹지 확충사업", "평가결과_수정.xlsx"), (2, "청렴도 평가", "평가결과.xlsx")]
+    assert merged.replaced == {"results": 1}
+    [problem] = merged.problems
+    assert (problem.code, problem.file, problem.sheet) == ("result-replaced", "평가결과_수정.xlsx", "평가결과")
+    assert "연번 1" in problem.message and "'공원녹지 확충'" in problem.message and "'공원녹지 확충사업'" in problem.message
+    assert "평가결과.xlsx" in problem.message
+
+
+def test_a_results_row_resent_under_the_same_name_is_replaced_without_a_word():
+    old = Source("평가결과.xlsx", "results", [result(1, "공원녹지 확충", "10")])
+    new = Source("평가결과.xlsx", "results", [result(1, "공원녹지  확충", "12"), result(3, "새 사업", row=3)])
+    merged = merge([old, new])
+    assert [(r["seq"], r["prize_won"]) for r in merged.data["results"]] == [(1, "12"), (3, "10")]
+    assert merged.problems == []
+
+
+def test_two_rows_of_one_seq_in_one_file_are_both_kept():
+    """Within one file a repeated 연번 is the file's own matter (validation), not a replacement."""
+    merged = merge([Source("평가결과.xlsx", "results", [result(1, "가"), result(1, "나", row=3)])])
+    assert [r["project"] for r in merged.data["results"]] == ["가", "나"]
+    assert merged.problems == []
+
+
 # --- the one-pass merge against the merge as it was (keys and display order computed per use) ---
 
 from collections import defaultdict  # noqa: E402
@@ -54,7 +87,7 @@ from collections import defaultdict  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from coop_batch.merge import _display_order, lead_conflicts, record_key  # noqa: E402
+from coop_batch.merge import _display_order, lead_conflicts, record_key, renamed_results  # noqa: E402
 from coop_batch.records import FILE_KEY, ROW_KEY, SHEET_KEY  # noqa: E402
 from coop_batch.schema import KIND_BY_ID, KINDS  # noqa: E402
 
@@ -86,7 +119,7 @@ def reference_merge(sources, fresh=()):
     for kind_id in data:
         data[kind_id].sort(key=_display_order(kind_id))
     newly = {k: n - replaced_before.get(k, 0) for k, n in replaced.items() if fresh and n > replaced_before.get(k, 0)}
-    return data, dict(replaced), newly, lead_conflicts(data.get("contacts", []))
+    return data, dict(replaced), newly, lead_conflicts(data.get("contacts", [])) + renamed_results(sources)
 
 
 departments = st.sampled_from(["세무과", "세 무 과", "환경과", "", None, " 환경과 "])

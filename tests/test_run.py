@@ -243,6 +243,77 @@ def test_byte_identical_resubmission_is_a_duplicate_filed_not_processed_twice(ws
     assert_accounted(ws, 3, report2)
 
 
+def test_a_rejected_file_sent_again_unchanged_is_rejected_again_not_archived(ws, rules, monkeypatch):
+    bad = put(ws, "안전치수과/주간실적.xlsx", "weekly", BAD_WEEKLY, rules)
+    content = bad.read_bytes()
+    first = run(ws)
+    assert [o.status for o in first.outcomes] == ["rejected"]
+
+    put_bytes(ws, "안전치수과/주간실적_수정.xlsx", content)  # "fixed", but the same bytes
+    put_bytes(ws, "안전치수과/주간실적_수정 - 복사본.xlsx", content)  # and a copy of it, the same night
+    second = run(ws)
+    status = {o.path: o.status for o in second.outcomes}
+    assert status == {"안전치수과/주간실적_수정.xlsx": "rejected", "안전치수과/주간실적_수정 - 복사본.xlsx": "duplicate"}
+    assert second.exit_code == 1
+    assert waiting_in_inbox(ws) == [] and files_under(ws.archive) == []  # nothing of it archived as if accepted
+    assert sorted(p.name for p in quarantined(ws)) == [
+        "주간실적.xlsx", "주간실적_수정 - 복사본.xlsx", "주간실적_수정.xlsx"]
+    again = (ws.quarantine / "주간실적_수정.xlsx_오류.txt").read_text(encoding="utf-8-sig")
+    assert "주간실적!A2" in again  # judged again: the same reasons, at their cells
+    assert "반려된 '안전치수과/주간실적.xlsx'과(와) 내용이 똑같은 파일" in again
+    repeat = (ws.quarantine / "주간실적_수정 - 복사본.xlsx_오류.txt").read_text(encoding="utf-8-sig")
+    assert "안전치수과/주간실적_수정.xlsx와 같은 내용(반려된 파일)이라 접수되지 않았습니다" not in repeat
+    assert "안전치수과/주간실적.xlsx와 같은 내용(반려된 파일)이라 접수되지 않았습니다" in repeat
+    assert "주간실적!A2" in repeat
+    lines = "\n".join(second.summary_lines())
+    assert "반려: 안전치수과/주간실적_수정.xlsx" in lines
+    assert "중복: 안전치수과/주간실적_수정 - 복사본.xlsx (안전치수과/주간실적.xlsx와 같은 내용(반려된 파일))" in lines
+
+    rows = {r.original_path: r for r in history(ws)}
+    assert rows["안전치수과/주간실적_수정.xlsx"].status.value == "rejected"
+    codes = [p["code"] for p in rows["안전치수과/주간실적_수정.xlsx"].problems]
+    assert "resent-rejected" in codes and "bad-date" in codes
+    assert rows["안전치수과/주간실적_수정 - 복사본.xlsx"].duplicate_of == rows["안전치수과/주간실적.xlsx"].id
+    assert_accounted(ws, 3, second)
+
+
+def test_a_rejected_file_sent_again_is_judged_under_the_rules_of_now(ws, rules, monkeypatch):
+    """Sent again unchanged after the rules changed, a rejected file may be accepted: it is read again."""
+    bad = put(ws, "안전치수과/주간실적.xlsx", "weekly", BAD_WEEKLY, rules)
+    content = bad.read_bytes()
+    run(ws)
+    from coop_batch import validate
+
+    real = validate.validate_sheet
+
+    def lenient(*args: Any, **kwargs: Any) -> Any:
+        submission = real(*args, **kwargs)
+        submission.problems[:] = [p for p in submission.problems if not p.is_error]
+        submission.records.append({"report_date": date(2016, 3, 4), "project": SAFETY, "department": "안전치수과",
+                                   "progress": "고친 규칙으로 접수"})
+        return submission
+
+    monkeypatch.setattr(validate, "validate_sheet", lenient)
+    put_bytes(ws, "안전치수과/주간실적.xlsx", content)
+    report = run(ws)
+    assert [o.status for o in report.outcomes] == ["accepted"]
+    codes = {p["code"] for p in history(ws)[-1].problems}
+    assert "resent-rejected" not in codes  # nothing to say: it was accepted this time
+
+
+def test_a_corrected_results_list_replaces_rows_by_seq_and_says_so(ws, rules):
+    put(ws, "기획예산과/평가결과.xlsx", "results", RESULTS, rules)
+    run(ws)
+    renamed = [dict(RESULTS[1], project="서울 희망일자리 만들기 사업")]  # 연번 2, its name corrected
+    put(ws, "기획예산과/평가결과_수정.xlsx", "results", renamed, rules)
+    report = run(ws)
+    assert [(r["seq"], r["project"]) for r in report.merged.data["results"]] == [
+        (1, SAFETY), (2, "서울 희망일자리 만들기 사업")]  # not both 연번 2 rows, paid twice
+    assert [p.code for p in report.problems if p.code == "result-replaced"] == ["result-replaced"]
+    errors = table(sheets(ws.outbox / MASTER)["오류"])
+    assert any("연번 2" in str(row) and JOBS in str(row) for row in errors)
+
+
 def test_latest_plan_wins_and_the_older_stays_filed(ws, rules):
     put(ws, "기획예산과/평가결과.xlsx", "results", RESULTS, rules)
     old = plan("안전치수과", [("정량평가", "재난안전 예산 확보율", 20, 18), ("정성평가", "안전문화 확산", 10, 8)])
@@ -320,7 +391,7 @@ def test_temp_and_owner_files_untouched_uncounted_and_open_file_deferred(ws, rul
 
     report = run(ws, write_outputs=False)
     assert [(o.path, o.status) for o in report.outcomes] == [("환경과/주간실적.xlsx", "deferred")]
-    assert "엑셀에서 열려" in report.outcomes[0].reason
+    assert "엑셀에서 열려" in report.outcomes[0].reason and "'~$주간실적.xlsx' 파일을 지워" in report.outcomes[0].reason
     assert report.ignored == len(ignored)
     assert history(ws) == [] and files_under(ws.archive) == []
     assert book.is_file()
@@ -334,6 +405,25 @@ def test_temp_and_owner_files_untouched_uncounted_and_open_file_deferred(ws, rul
         assert path.read_bytes() == content and path.stat().st_mtime_ns == before[rel]
     assert [r.original_path for r in history(ws)] == ["환경과/주간실적.xlsx"]
     assert report.ignored == len(ignored)
+
+
+def test_an_owner_file_left_for_days_holds_nothing_back(ws, rules):
+    """Excel crashed on Monday and left `~$주간실적.xlsx`: the file is processed, and the run says why."""
+    book = put(ws, "환경과/주간실적.xlsx", "weekly", weekly("환경과", date(2016, 3, 4)), rules)
+    owner = put_bytes(ws, "환경과/~$주간실적.xlsx", b"owner")
+    now = datetime.now(SEOUL)
+    old = (now - timedelta(hours=25)).timestamp()
+    os.utime(owner, (old, old))
+    report = run(ws, now=now, write_outputs=False)
+    assert [(o.path, o.status) for o in report.outcomes] == [("환경과/주간실적.xlsx", "accepted")]
+    assert not book.exists() and owner.read_bytes() == b"owner"  # the owner file itself is never touched
+    [note] = [n for n in report.notes if "~$주간실적.xlsx" in n]
+    assert "환경과/주간실적.xlsx" in note and "지워 주세요" in note
+
+    later = put(ws, "환경과/주간실적_0311.xlsx", "weekly", weekly("환경과", date(2016, 3, 11)), rules)
+    put_bytes(ws, "환경과/~$주간실적_0311.xlsx", b"owner")  # opened an hour ago: really open
+    report = run(ws, now=now, write_outputs=False)
+    assert [o.status for o in report.outcomes] == ["deferred"] and later.is_file()
 
 
 def test_file_within_settle_time_waits_for_the_next_run(ws, rules):
@@ -595,10 +685,10 @@ def test_every_input_accounted_for_after_every_run_over_a_mixed_inbox(ws, rules)
     assert {o.path: o.status for o in report.outcomes} == {
         "청소행정과/주간실적.xlsx": "accepted",
         "환경과/주간실적.xlsx": "accepted",
-        "오류_다시.xlsx": "duplicate",
+        "오류_다시.xlsx": "rejected",  # judged again, and rejected again: not archived as a duplicate
         "안전치수과/주간실적_2016-03-11.xlsx": "accepted",
     }
-    assert report.exit_code == 0
+    assert report.exit_code == 1
     assert_accounted(ws, len(inputs), report)
     assert waiting_in_inbox(ws) == []
 
