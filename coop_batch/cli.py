@@ -12,6 +12,7 @@ import sys
 import click
 
 from . import __version__
+from . import cli_usage as usage
 
 
 def _survive_console() -> None:
@@ -25,7 +26,7 @@ def _survive_console() -> None:
                 pass
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=usage.Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="coop-batch")
 def cli() -> None:
     """시·자치구 공동협력사업 실적 취합·검증·포상 배분 배치 (기획예산과)."""
@@ -46,10 +47,10 @@ def _rules(year: int | None):
 
 @cli.command("templates")
 @click.option(
-    "--out", "out_dir", type=click.Path(file_okay=False), default="templates/xlsx", show_default=True,
+    "--out", "out_dir", type=usage.Path(file_okay=False), default="templates/xlsx", show_default=True,
     help="서식 파일을 저장할 폴더",
 )
-@click.option("--year", type=int, default=None, help="정책 연도(기본: 규칙 파일이 있는 가장 최근 연도)")
+@click.option("--year", type=usage.Year(), default=None, help="정책 연도(기본: 규칙 파일이 있는 가장 최근 연도)")
 def templates_cmd(out_dir: str, year: int | None) -> None:
     """표준 서식 6종(.xlsx)을 만듭니다."""
     from pathlib import Path
@@ -72,25 +73,22 @@ def templates_cmd(out_dir: str, year: int | None) -> None:
 
 
 @cli.command("validate")
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("files", nargs=-1, required=True, type=usage.Path())
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+    "--format", "fmt", type=usage.Choice(["table", "json"]), default="table", show_default=True,
     help="table: 사람이 읽는 표, json: 프로그램용",
 )
-@click.option("--year", type=int, default=None, help="정책 연도(기본: 규칙 파일이 있는 가장 최근 연도)")
+@click.option("--year", type=usage.Year(), default=None, help="정책 연도(기본: 규칙 파일이 있는 가장 최근 연도)")
 def validate_cmd(files: tuple[str, ...], fmt: str, year: int | None) -> None:
-    """서식 파일을 검증해 문제(오류·경고)를 보여 줍니다. 오류가 있는 파일이 하나라도 있으면 종료 코드 1."""
+    """서식 파일을 검증해 문제(오류·경고)를 보여 줍니다. 폴더를 주면 그 안(하위 폴더 포함)의 .xlsx 파일을
+    모두 검증합니다. 오류가 있는 파일이 하나라도 있으면 종료 코드 1."""
     import json
-    from pathlib import Path
 
     from .validate import render_table, summary, validate_files
 
-    missing = [name for name in files if not Path(name).is_file()]
-    if missing:  # click's own message is English; users read Korean
-        _fail("파일을 찾을 수 없습니다: " + ", ".join(missing) + ". 파일 이름과 폴더를 확인해 주세요.", 2)
-
+    named = _files_to_validate(files)
     rules = _rules(year)
-    results = [(name, sub) for name, (_, sub) in zip(files, validate_files([Path(f) for f in files], rules))]
+    results = [(name, sub) for name, (_, sub) in zip(named, validate_files(named.values(), rules))]
     if fmt == "json":
         click.echo(json.dumps([summary(sub, name) for name, sub in results], ensure_ascii=False, indent=2))
     else:
@@ -98,9 +96,39 @@ def validate_cmd(files: tuple[str, ...], fmt: str, year: int | None) -> None:
     sys.exit(0 if all(sub.accepted for _, sub in results) else 1)
 
 
+def _files_to_validate(names: tuple[str, ...]):
+    """{name as shown: path} of what `validate_select.select` finds; exit 2 in Korean when a name is
+    neither a file nor a folder, or a folder has no .xlsx file.  Other files in a folder go to stderr."""
+    from .validate_select import select
+
+    chosen = select(names)
+    if chosen.missing or chosen.empty:  # click's own message is English; users read Korean
+        lines = []
+        if chosen.missing:
+            lines.append("파일을 찾을 수 없습니다: " + ", ".join(chosen.missing) + ". 파일 이름과 폴더를 확인해 주세요.")
+        if chosen.empty:
+            lines.append(
+                "폴더에 검증할 엑셀(.xlsx) 파일이 없습니다: " + ", ".join(chosen.empty) + ". 하위 폴더까지 찾았고 "
+                "'~$'로 시작하는 임시 파일과 숨김 파일은 뺐습니다. 폴더가 맞는지 확인하거나 파일 이름을 직접 적어 주세요."
+            )
+        _fail("\n".join(lines), 2)
+    if chosen.unreadable:
+        click.echo("읽을 수 없어 건너뛴 폴더: " + ", ".join(chosen.unreadable) + ". 폴더 읽기 권한을 확인해 주세요.",
+                   err=True)
+    skipped = chosen.skipped
+    if skipped:
+        shown = ", ".join(skipped[:10]) + (f" 외 {len(skipped) - 10}개" if len(skipped) > 10 else "")
+        click.echo(
+            f"엑셀(.xlsx)이 아니어서 검증하지 않은 파일 {len(skipped)}개: {shown}. 구버전 엑셀(.xls) 등은 엑셀에서 "
+            "'Excel 통합 문서(*.xlsx)'로 저장한 뒤 검증하거나, 파일 이름을 직접 적어 검증해 주세요.",
+            err=True,
+        )
+    return chosen.files
+
+
 def _workspace_option(func):
     return click.option(
-        "--workspace", "-w", "workspace_dir", type=click.Path(file_okay=False), default=".",
+        "--workspace", "-w", "workspace_dir", type=usage.Path(file_okay=False), default=".",
         show_default=True, help="작업 폴더(설정 coop_batch.toml이 있는 곳)",
     )(func)
 
@@ -120,8 +148,8 @@ def _open(workspace_dir: str):
 
 
 @cli.command("init")
-@click.argument("directory", default=".", type=click.Path(file_okay=False))
-@click.option("--year", type=int, default=2016, show_default=True, help="정책(규칙) 연도")
+@click.argument("directory", default=".", type=usage.Path(file_okay=False))
+@click.option("--year", type=usage.Year(), default=2016, show_default=True, help="정책(규칙) 연도")
 def init_cmd(directory: str, year: int) -> None:
     """작업 폴더(설정 파일, inbox/ outbox/ archive/ quarantine/ logs/, 접수 대장)를 만듭니다."""
     from .config import ConfigError, init_workspace
@@ -190,7 +218,7 @@ def _run(workspace, as_of, settle_seconds=None, now=None, *, quiet: bool = False
 
 @cli.command("run")
 @_workspace_option
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+@click.option("--as-of", "as_of", type=usage.Date(), default=None,
               help="기준일 YYYY-MM-DD (기본: 오늘, 서울 시간)")
 @click.option("--no-mail", "no_mail", is_flag=True, help="결과 메일을 만들거나 보내지 않습니다")
 @click.option("--quiet", "-q", is_flag=True, help="화면에 아무것도 쓰지 않습니다(예약 작업용; 내용은 logs/에 남음)")
@@ -208,7 +236,7 @@ def run_cmd(workspace_dir: str, as_of, no_mail: bool, quiet: bool) -> None:
 
 @cli.command("status")
 @_workspace_option
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+@click.option("--as-of", "as_of", type=usage.Date(), default=None,
               help="기준일 YYYY-MM-DD (기본: 오늘, 서울 시간)")
 def status_cmd(workspace_dir: str, as_of) -> None:
     """주간보고·자체 추진계획서 제출 현황, 아직 낼 것이 있는 부서, 앞으로 14일 일정을 보여 줍니다.
@@ -231,7 +259,7 @@ def status_cmd(workspace_dir: str, as_of) -> None:
 
 
 @cli.command("demo")
-@click.argument("directory", default="demo-workspace", type=click.Path(file_okay=False))
+@click.argument("directory", default="demo-workspace", type=usage.Path(file_okay=False))
 def demo_cmd(directory: str) -> None:
     """예시 작업 폴더를 만들고(씨앗 문서의 2015년 실적) 야간 배치를 실행합니다."""
     from pathlib import Path
@@ -287,10 +315,10 @@ _time_option = click.option("--time", "at", default=None, help="매일 실행할
 @schedule_group.command("windows")
 @_workspace_option
 @_time_option
-@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+@click.option("--out", "out", type=usage.Path(dir_okay=False), default=None,
               help="작업 정의 XML 파일 (기본: 작업 폴더의 coop-batch-task.xml)")
 @click.option("--user", default=None, help="작업을 실행할 Windows 계정 (기본: 지금 로그인한 계정)")
-@click.option("--logon", type=click.Choice(["password", "s4u"]), default="password", show_default=True,
+@click.option("--logon", type=usage.Choice(["password", "s4u"]), default="password", show_default=True,
               help="password: 비밀번호를 Windows에 저장(공유 폴더 사용 가능), s4u: 저장 안 함(로컬 폴더만)")
 def schedule_windows_cmd(workspace_dir: str, at: str | None, out: str | None, user: str | None, logon: str) -> None:
     """Windows 작업 스케줄러용 XML을 만들고, 등록하는 schtasks 명령을 보여 줍니다."""

@@ -41,7 +41,7 @@ CATALOGUE: dict[str, Entry] = {
     "file-legacy-xls": Entry(
         E,
         "구버전 xls 형식",
-        "확장자는 .xlsx이지만 내용은 구버전 엑셀(.xls) 형식입니다. 엑셀 또는 한컴오피스에서 "
+        "{what} 엑셀 또는 한컴오피스에서 "
         "'다른 이름으로 저장' → 'Excel 통합 문서(*.xlsx)'로 다시 저장해 보내 주세요.",
     ),
     "file-encrypted": Entry(
@@ -157,11 +157,35 @@ CATALOGUE: dict[str, Entry] = {
         "'{column}' 값 '{value}'을(를) 금액으로 읽을 수 없습니다. 숫자로 입력해 주세요(예: {example}). "
         "없으면 비워 두거나 '-'를 적습니다.",
     ),
+    "fractional-won": Entry(
+        E,
+        "1원 미만 금액",
+        "'{column}' 값 '{value}'에 1원 미만(소수점 아래)이 있습니다. 원 단위 금액은 소수점 없이 정수로 "
+        "입력해 주세요(예: {example}).",
+    ),
+    "fractional-won-million": Entry(
+        E,
+        "1원 미만 금액(백만원)",
+        "'{column}' 값 '{value}'은(는) {won}원이라 1원 미만이 생깁니다. 백만원 단위 금액은 소수점 아래 "
+        "여섯째 자리(1원)까지만 적어 주세요(예: {example}).",
+    ),
     "bad-date": Entry(
         E,
         "날짜 형식 오류",
         "'{column}' 값 '{value}'을(를) 날짜로 읽을 수 없습니다. 2016-01-22 또는 2016. 1. 22. 형식으로 "
         "입력해 주세요.",
+    ),
+    "impossible-date": Entry(
+        E,
+        "달력에 없는 날짜",
+        "'{column}' 값 '{value}'은(는) 달력에 없는 날짜입니다(월은 1~12월, 일은 그달의 마지막 날까지: "
+        "2월은 28일, 윤년은 29일). 월과 일이 맞는지 확인해 고쳐 주세요.",
+    ),
+    "formula-error": Entry(
+        E,
+        "엑셀 오류 값",
+        "'{column}' 칸의 값이 엑셀 오류({value})라 읽을 수 없습니다(글자를 =로 시작해 적으면 엑셀이 수식으로 "
+        "읽어 #NAME?가 됩니다). 수식을 고치거나 수식 대신 값을 직접 입력해 주세요.",
     ),
     "bad-choice": Entry(
         E,
@@ -203,8 +227,8 @@ CATALOGUE: dict[str, Entry] = {
     "unknown-project": Entry(
         W,
         "사업명 불일치",
-        "사업명 '{value}'이(가) 알려진 사업 목록에 없습니다{hint}. 사업명을 평가결과·담당자지정과 똑같이 "
-        "적어 주세요.",
+        "사업명 '{value}'이(가) 알려진 사업 목록에 없습니다{hint}. {fix} 오타나 띄어쓰기가 다르지 않은지도 "
+        "확인해 주세요.",
     ),
     "duplicate-row": Entry(
         W,
@@ -321,6 +345,34 @@ CATALOGUE: dict[str, Entry] = {
     ),
 }
 
+# `unknown-project`'s {fix}, by the kind of the file warned.  The known names are those of the accepted
+# 평가결과 and 담당자지정 (run._NAME_KINDS): a results or contact list is checked against the other lists,
+# so it is not told to match itself.  "" is every other kind (and problems recorded before {fix} existed).
+UNKNOWN_PROJECT_FIX: dict[str, str] = {
+    "": "사업명을 평가결과·담당자지정과 똑같이 적어 주세요.",
+    "results": "알려진 사업명은 이미 받은 담당자지정과 다른 평가결과 파일의 사업명입니다. 새로 평가받은 사업이면 "
+    "그대로 두어도 되며, 총괄부서가 담당자지정에 이 사업명을 똑같이 적도록 알려 주세요.",
+    "contacts": "사업명을 기획예산과 평가결과에 적힌 사업명(다른 부서의 담당자지정과도 같은 이름)과 똑같이 "
+    "적어 주세요.",
+}
+
+
+def legacy_xls_what(suffix: str) -> str:
+    """`file-legacy-xls`'s {what}, by the extension of the file's name (`Path.suffix`): a `.xls` file is
+    what its name says; under another name (Hancom Office writes legacy bytes as .xlsx) it is not."""
+    if suffix.casefold() == ".xls":
+        return "구버전 엑셀(.xls) 파일입니다."
+    if suffix:
+        return f"확장자는 {suffix}이지만 내용은 구버전 엑셀(.xls) 형식입니다."
+    return "파일 이름에 확장자가 없지만 내용은 구버전 엑셀(.xls) 형식입니다."
+
+
+# Parameters a template gained later, for problems recorded (ledger) without them.
+_PARAM_DEFAULTS: dict[str, dict[str, str]] = {
+    "unknown-project": {"fix": UNKNOWN_PROJECT_FIX[""]},
+    "file-legacy-xls": {"what": legacy_xls_what(".xlsx")},
+}
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -354,7 +406,7 @@ class Problem:
 
     @property
     def message(self) -> str:
-        values = {"column": self.column, "sheet": self.sheet, **self.params}
+        values = {"column": self.column, "sheet": self.sheet, **_PARAM_DEFAULTS.get(self.code, {}), **self.params}
         try:
             return self.entry.template.format(**values)
         except (KeyError, IndexError):  # a missing parameter must not hide the problem itself

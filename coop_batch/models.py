@@ -19,6 +19,8 @@ from pydantic_core import PydanticCustomError
 
 from .errors import CATALOGUE
 from .normalize import (
+    FractionalWon,
+    ImpossibleDate,
     cell_text,
     is_blank,
     million_to_won,
@@ -152,9 +154,18 @@ def _required_number(value: Any, info: ValidationInfo) -> Decimal:
     return number
 
 
+def _won_text(won: Decimal) -> str:
+    """`Decimal('500000.70')` → `500,000.7`: an amount in 원 the way a message quotes it."""
+    return f"{won.normalize():,f}"
+
+
 def _money_million(value: Any, info: ValidationInfo) -> int | None:
+    # A fraction of a won is refused, as in a 원 column: 수상금 is paid to the won, and rounding a
+    # typed amount (69.2000001, a formula's =70/3) would pay what nobody wrote.
     try:
         won = million_to_won(value)  # blank or `-` → None: no prize money
+    except FractionalWon as exc:
+        fail("fractional-won-million", value=shown(value), won=_won_text(exc.won))
     except ValueError:
         fail("bad-money", value=shown(value))
     if won is not None:
@@ -165,7 +176,14 @@ def _money_million(value: Any, info: ValidationInfo) -> int | None:
 def _money_won(value: Any, info: ValidationInfo) -> int:
     if is_blank(value):
         fail("required")
-    return _parsed(value, to_won, "bad-money")
+    try:
+        won = to_won(value)
+    except FractionalWon:
+        fail("fractional-won", value=shown(value))
+    except ValueError:
+        fail("bad-money", value=shown(value))
+    _non_negative(won, value)
+    return won
 
 
 def _date(value: Any, info: ValidationInfo) -> date | None:
@@ -173,6 +191,8 @@ def _date(value: Any, info: ValidationInfo) -> date | None:
         return None
     try:
         return to_date(value)
+    except ImpossibleDate:  # written as a date, but no such day: 2016-02-30
+        fail("impossible-date", value=shown(value))
     except (ValueError, OverflowError):
         fail("bad-date", value=shown(value))
 

@@ -14,6 +14,7 @@ import difflib
 import functools
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
@@ -55,6 +56,20 @@ def project_key(value: str) -> str:
     """Key for matching project names across files: case, spacing, dots and brackets ignored."""
     text = unicodedata.normalize("NFKC", value).casefold()
     return _PROJECT_NOISE_RE.sub("", text)
+
+
+@dataclass(frozen=True)
+class CellError:
+    """A cell holding an Excel error value (`#NAME?`, `#REF!`, `#DIV/0!`, ...), almost always a formula's cached
+    result.  python-calamine reads such a cell as "", the same as an empty cell, so `read.py` finds them in
+    the sheet's XML (`read_errors`) and puts one of these in the cell's place: validation reports it
+    (`formula-error`) instead of taking it for a blank.  It is not blank, and its text is the error."""
+
+    error: str  # as Excel shows it: `#NAME?`
+    formula: str = ""  # the formula without its `=`; '' for a typed error value or a shared formula
+
+    def __str__(self) -> str:
+        return self.error
 
 
 _INVISIBLE = "\u200b\u200c\u200d\ufeff"  # the non-whitespace characters _SPACE_RE also takes for space
@@ -125,6 +140,14 @@ def to_decimal(value: Any) -> Decimal:
         raise ValueError(str(exc)) from exc
 
 
+class FractionalWon(ValueError):
+    """A number that is not a whole number of 원 (`500000.7`, or `0.0000001` 백만원): `won` is its 원."""
+
+    def __init__(self, won: Decimal) -> None:
+        super().__init__(f"fraction of a won: {won}")
+        self.won = won
+
+
 def is_blank_amount(value: Any) -> bool:
     return value is None or (isinstance(value, str) and squash(value) in _BLANKS)
 
@@ -135,7 +158,7 @@ def million_to_won(value: Any) -> int | None:
         return None
     won = to_decimal(value) * 1_000_000
     if won != won.to_integral_value():
-        raise ValueError("fraction of a won")
+        raise FractionalWon(won)
     return int(won)
 
 
@@ -143,7 +166,7 @@ def to_won(value: Any) -> int:
     """`배분액(원)` → integer 원 (`1,500,000`, `1500000원`, 1500000.0)."""
     amount = to_decimal(value)
     if amount != amount.to_integral_value():
-        raise ValueError("fraction of a won")
+        raise FractionalWon(amount)
     return int(amount)
 
 
@@ -152,6 +175,10 @@ def to_int(value: Any) -> int:
     if number != number.to_integral_value():
         raise ValueError("not a whole number")
     return int(number)
+
+
+class ImpossibleDate(ValueError):
+    """A date written in a date format that is not on the calendar: `2016-02-30`, `2016.13.1`."""
 
 
 def to_date(value: Any) -> date:
@@ -173,7 +200,10 @@ def to_date(value: Any) -> date:
             return to_date(int(float(text)))
         raise ValueError(f"not a date: {value!r}")
     year, month, day = (int(g) for g in match.groups()[:3])
-    return date(year, month, day)  # raises ValueError for 2016-02-30
+    try:
+        return date(year, month, day)
+    except ValueError as exc:  # 2016-02-30, 2016-13-01, 2016-01-00: the format is right, the day is not
+        raise ImpossibleDate(f"no such day: {value!r}") from exc
 
 
 _YES = {"Y", "YES", "예", "O", "○", "◯", "●", "TRUE", "1", "해당", "V", "✓", "✔"}

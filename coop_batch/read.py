@@ -30,9 +30,10 @@ from python_calamine import (
 
 from .errors import Problem
 from .normalize import cell_text, column_letter, header_key, is_blank
+from .read_errors import error_cells
 from .read_workers import TEST_FAULT_ENV, read_many, read_one
 from .records import SheetData
-from .safety import Limits, check_package, os_detail, sniff
+from .safety import Limits, check_package, inspect_package, os_detail, sniff
 from .schema import HELP_SHEET, KIND_BY_ID, KINDS, LISTS_SHEET, META_SHEET, Kind
 
 __all__ = ["TEST_FAULT_ENV", "Limits", "check_package", "read_many", "read_one", "read_sheet", "sniff"]
@@ -65,10 +66,10 @@ def read_sheet(path: Path, limits: Limits = Limits(), display_name: str | None =
     path = Path(path)
     name = display_name or path.name
     try:
-        problems = check_package(path, limits)
+        problems, error_cells_possible = inspect_package(path, limits)
         if problems:
             return SheetData(path, None, problems=[replace(p, file=name) for p in problems])
-        return _read(path, limits, name)
+        return _read(path, limits, name, error_cells_possible)
     except BaseException as exc:  # pyo3's PanicException derives from BaseException
         if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
             raise
@@ -101,7 +102,7 @@ class _Header:
     duplicates: list[tuple[str, int]]  # (field, column) of repeated titles
 
 
-def _read(path: Path, limits: Limits, name: str) -> SheetData:
+def _read(path: Path, limits: Limits, name: str, error_cells_possible: bool = True) -> SheetData:
     with CalamineWorkbook.from_path(str(path)) as book:
         sheets = book.sheets_metadata
         data_sheets = [
@@ -158,7 +159,23 @@ def _read(path: Path, limits: Limits, name: str) -> SheetData:
                 result.problems.append(Problem("missing-column", name, sheet, column=col.title))
         rows = whole[sheet] if sheet in whole else loaded[sheet].to_python(skip_empty_area=False)
         result.rows = _data_rows(rows, header)
+        if error_cells_possible:  # the pre-parse check saw an error cell's mark in some part
+            _mark_errors(result.rows, header, error_cells(path, sheet, limits))
         return result
+
+
+def _mark_errors(rows: list[tuple[int, list[Any]]], header: _Header, errors: dict[tuple[int, int], Any]) -> None:
+    """An error cell (`#NAME?`) that calamine read as "" gets its `CellError` in the row, for validation to
+    report.  Only in the data rows' template columns: a row of nothing but errors (a formula dragged below
+    the data) stays the blank row it looks like, as do errors in columns no template has."""
+    if not errors:
+        return
+    columns = set(header.columns.values()) & {col for _, col in errors}
+    for number, row in rows:
+        for col in columns:
+            cell = errors.get((number - 1, col))
+            if cell is not None and col < len(row) and row[col] == "":
+                row[col] = cell
 
 
 def _load(book: CalamineWorkbook, sheet: str, limits: Limits) -> Any:

@@ -28,7 +28,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import Problem
+from .errors import Problem, legacy_xls_what
 from .safety_limits import Limits, MiB, _Refused
 from .safety_xml import (
     _PartScanner,
@@ -106,16 +106,24 @@ def _unknown_detail(head: bytes) -> str:
 
 def check_package(path: Path, limits: Limits) -> list[Problem]:
     """Problems that make the file unreadable, found before any parser runs ([] when safe to parse)."""
+    return inspect_package(path, limits)[0]
+
+
+def inspect_package(path: Path, limits: Limits) -> tuple[list[Problem], bool]:
+    """`check_package`, and whether a part may hold an Excel error cell (`t="e"`, see read_errors.py):
+    the check inflates every part anyway, so the reader looks for error cells only in files that have
+    one (found in a part checked whole; a part streamed in chunks, over 1 MiB, always counts)."""
     try:
-        _check(path, limits)
+        return [], _check(path, limits)
     except _Refused as refused:
         params = {"detail": refused.detail} if refused.detail else {}
-        return [Problem(refused.code, file=path.name, params=params)]
+        if refused.code == "file-legacy-xls":  # a `.xls` is told apart from legacy bytes named .xlsx
+            params["what"] = legacy_xls_what(path.suffix)
+        return [Problem(refused.code, file=path.name, params=params)], False
     except OSError as exc:
-        return [Problem("file-unreadable", file=path.name, params={"detail": os_detail(exc)})]
+        return [Problem("file-unreadable", file=path.name, params={"detail": os_detail(exc)})], False
     except (zlib.error, struct.error, ValueError, OverflowError) as exc:  # crafted bytes in a zip header or stream
-        return [Problem("file-corrupt", file=path.name, params={"detail": "압축 구조가 손상됨", "reason": str(exc)})]
-    return []
+        return [Problem("file-corrupt", file=path.name, params={"detail": "압축 구조가 손상됨", "reason": str(exc)})], False
 
 
 def os_detail(exc: OSError) -> str:
@@ -136,7 +144,7 @@ def size_text(n: float) -> str:
     return ""  # pragma: no cover
 
 
-def _check(path: Path, limits: Limits) -> None:
+def _check(path: Path, limits: Limits) -> bool:
     size = path.stat().st_size
     if size == 0:
         raise _Refused("file-empty")
@@ -156,7 +164,7 @@ def _check(path: Path, limits: Limits) -> None:
             raise _Refused("file-not-xlsx", _unknown_detail(head))
         if kind == "ole":
             _check_cfb(fp, size)
-        _check_zip(_Source(fp, whole, size), limits)
+        return _check_zip(_Source(fp, whole, size), limits)
 
 
 # --- CFB (OLE2): legacy .xls, or an encrypted OOXML package --------------------------------
@@ -211,7 +219,7 @@ _WHOLE_FILE_BYTES = 4 * MiB  # read into memory at once up to this size; larger 
 _FAST_ENTRY_BYTES = _CHUNK  # entries below this (compressed and declared) are inflated in one call
 
 
-def _check_zip(src: _Source, limits: Limits) -> None:
+def _check_zip(src: _Source, limits: Limits) -> bool:
     entries = _central_directory(src, limits)
     names = [e.name.replace("\\", "/") for e in entries]
     lower = {n.lower() for n in names}
@@ -228,12 +236,15 @@ def _check_zip(src: _Source, limits: Limits) -> None:
     files.sort(key=lambda e: e.name != "[Content_Types].xml")
     slow = []
     fits = fast_grid_fits(limits)
+    error_cells = False  # may a part hold an Excel error cell (what the reader then looks for)
     for entry in files:
         keep = entry.name == "[Content_Types].xml"
         if entry.compressed <= _FAST_ENTRY_BYTES and entry.size < _FAST_ENTRY_BYTES:
-            needs_exact, kept = _inflate_whole(src, entry, limits, fits, keep)
+            needs_exact, kept, marked = _inflate_whole(src, entry, limits, fits, keep)
         else:
             needs_exact, kept = _inflate(src, entry, limits, keep=keep)
+            marked = True  # not searched in chunks: the reader searches it itself
+        error_cells = error_cells or marked
         if kept:  # bytes.lower() folds ASCII only, as re.I on bytes did (that regex cost 30 µs/file)
             low = kept.lower()
             if b"macroenabled" in low or b"vbaproject" in low:
@@ -242,6 +253,7 @@ def _check_zip(src: _Source, limits: Limits) -> None:
             slow.append(entry)
     for entry in slow:  # cells not in the shape Excel writes: simulate calamine's positions exactly
         _inflate(src, entry, limits, exact=True)
+    return error_cells
 
 
 def _check_is_workbook(lower: set[str]) -> None:
@@ -281,13 +293,16 @@ def _check_declared(entries: list[_Entry], limits: Limits) -> None:
         )
 
 
-def _inflate_whole(src: _Source, entry: _Entry, limits: Limits, fits: bool, keep: bool) -> tuple[bool, bytes]:
+def _inflate_whole(
+    src: _Source, entry: _Entry, limits: Limits, fits: bool, keep: bool
+) -> tuple[bool, bytes, bool]:
     """`_inflate` for an entry below one chunk, compressed and declared: one inflate call, one CRC,
     one scan of the whole part (per-chunk calls cost 3x the inflating on a 10 KB workbook).  Same
-    checks in the same order, so the same refusal: a test holds it to the streamed path."""
+    checks in the same order, so the same refusal: a test holds it to the streamed path.  The third
+    value: whether the part holds an error cell's mark (`ERROR_CELL_MARKS`)."""
     raw = src.read(entry.data_at, entry.compressed)
     if len(raw) < entry.compressed:  # the file changed under us: let the streamed path say how
-        return _inflate(src, entry, limits, keep=keep)
+        return (*_inflate(src, entry, limits, keep=keep), True)
     key = (raw, entry.method, entry.size, entry.crc, fits, keep)
     passed = _PASSED.get(key)
     if passed is not None:
@@ -304,12 +319,16 @@ def _inflate_whole(src: _Source, entry: _Entry, limits: Limits, fits: bool, keep
 # same bytes inflate to the same content, so they pass again.  Files made from one template share
 # most parts byte for byte (theme, styles, the help and list sheets, the relationships): in a night
 # of them each is inflated and scanned once per reader process instead of once per file.
-_PASSED: dict[tuple[bytes, int, int, int, bool, bool], tuple[bool, bytes]] = {}
+_PASSED: dict[tuple[bytes, int, int, int, bool, bool], tuple[bool, bytes, bool]] = {}
 _PASSED_BYTES = 64 * 1024  # compressed size of a part worth remembering (the key holds its bytes)
 _PASSED_MAX = 512  # parts remembered, at most ~32 MB of keys
 
 
-def _judge_whole(raw: bytes, entry: _Entry, fits: bool, keep: bool) -> tuple[bool, bytes]:
+# An Excel error cell's type attribute, as writers spell it (read_errors.py reads such cells).
+ERROR_CELL_MARKS = (b' t="e"', b" t='e'")
+
+
+def _judge_whole(raw: bytes, entry: _Entry, fits: bool, keep: bool) -> tuple[bool, bytes, bool]:
     if entry.method == _DEFLATED:
         inflater = zlib.decompressobj(-15)
         out = inflater.decompress(raw, _CHUNK)  # the streamed path's first call, byte for byte
@@ -327,7 +346,7 @@ def _judge_whole(raw: bytes, entry: _Entry, fits: bool, keep: bool) -> tuple[boo
     needs_exact = not fits or odd_cells(out)
     if len(out) != entry.size or zlib.crc32(out) != entry.crc:
         raise _Refused("file-corrupt", "압축 데이터 검사값이 맞지 않음")
-    return needs_exact, out if keep else b""
+    return needs_exact, out if keep else b"", any(mark in out for mark in ERROR_CELL_MARKS)
 
 
 def _inflate(

@@ -19,9 +19,10 @@ from typing import Any, Callable, Iterable, Iterator
 
 from pydantic import ValidationError
 
-from .errors import CATALOGUE, Problem, has_errors
-from .models import ROW_MODELS
+from .errors import CATALOGUE, UNKNOWN_PROJECT_FIX, Problem, has_errors
+from .models import ROW_MODELS, shown
 from .normalize import (
+    CellError,
     cell_text,
     column_letter,
     is_blank,
@@ -129,7 +130,8 @@ def validate_sheet(
         cell_problems.extend(found)
         if record is not None:
             submission.records.append(record)
-        name = None if is_blank(row.values.get("project")) else cell_text(row.values["project"])
+        project = row.values.get("project")
+        name = None if is_blank(project) or project.__class__ is CellError else cell_text(project)
         if name:
             projects.setdefault(project_key(name), (name, row.sources.get("project", row.excel_row)))
 
@@ -277,12 +279,22 @@ def _validate_row(
     context: dict[str, Any] = {"rules": rules, "warnings": []}
     issues: list[tuple[str, str, dict[str, Any]]] = []
     record: dict[str, Any] | None = None
+    values, broken = row.values, _cell_errors(row.values)
+    if broken:  # an Excel error is reported as itself, not as whatever its blank would be taken for
+        values = {**values, **dict.fromkeys(broken)}
+        for field, cell in broken.items():
+            params = {"value": shown(cell.error)}
+            if cell.formula:  # for support staff (JSON); the user sees it in the cell
+                params["formula"] = "=" + shown(cell.formula)
+            issues.append((field, "formula-error", params))
     try:
-        instance = model.model_validate(row.values, context=context)
+        instance = model.model_validate(values, context=context)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             field = str(error["loc"][0]) if error["loc"] else ""
             code = error["type"]
+            if field in broken:
+                continue  # said as formula-error above
             if code not in CATALOGUE:  # our parsers return the declared types: anything else is a bug
                 raise RuntimeError(f"{place.kind.id}.{field}: unexpected pydantic error {error}") from exc
             issues.append((field, code, dict(error.get("ctx") or {})))
@@ -301,16 +313,27 @@ def _validate_row(
     return record, problems
 
 
+def _cell_errors(values: dict[str, Any]) -> dict[str, CellError]:
+    """The fields whose cell holds an Excel error (`#NAME?`); {} for almost every row, found at C speed."""
+    if CellError not in map(type, values.values()):
+        return {}
+    return {f: v for f, v in values.items() if v.__class__ is CellError}
+
+
 def _unknown_projects(
     projects: dict[str, tuple[str, int]], known_projects: Iterable[str] | None, place: _Place
 ) -> list[Problem]:
-    """One warning per project name (not per row) that matches no known project."""
+    """One warning per project name (not per row) that matches no known project.
+
+    The known names are those of the accepted results and contact lists (`run._NAME_KINDS`); a list is
+    checked against the others, so its advice (`fix`) is not "match the 평가결과" for the 평가결과 itself."""
     known = known_projects if isinstance(known_projects, (set, frozenset)) else list(known_projects or ())
     if not known:  # nothing known yet (first run, or no results file): nothing to compare with
         return []
     exact = known if isinstance(known, (set, frozenset)) else set(known)
     known_keys: set[str] | None = None  # only for a name not written exactly as known (a run has ~40)
     found: list[Problem] = []
+    fix = UNKNOWN_PROJECT_FIX.get(place.kind.id, UNKNOWN_PROJECT_FIX[""])
     for key, (name, excel_row) in projects.items():
         if name in exact:
             continue
@@ -320,7 +343,7 @@ def _unknown_projects(
             continue
         near = nearest(name, list(known))
         hint = f"(비슷한 사업명: '{near}')" if near else ""
-        params: dict[str, Any] = {"value": name, "hint": hint}
+        params: dict[str, Any] = {"value": name, "hint": hint, "fix": fix}
         if near:
             params["nearest"] = near
         found.append(place.problem("unknown-project", "project", excel_row, **params))

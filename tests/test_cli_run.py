@@ -374,3 +374,74 @@ def test_a_corrupt_ledger_is_a_korean_configuration_error(tmp_path: Path) -> Non
     result = runner.invoke(cli, ["run", "--workspace", str(tmp_path)])
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and "대장" in result.output
+
+
+# --- usage errors of every command: Korean, with how to fix them, exit 2 ---
+
+
+@pytest.mark.parametrize(
+    "args, says, command",
+    [
+        (["run", "-w", "{root}", "--as-of", "2016-13-01"],
+         "'--as-of' 값 '2016-13-01'은(는) 날짜가 아닙니다. 2016-03-25처럼 YYYY-MM-DD로 적어 주세요.", "run"),
+        (["run", "--as-of=2016-02-30"], "'--as-of' 값 '2016-02-30'은(는) 날짜가 아닙니다.", "run"),
+        (["status", "-w", "{root}", "--as-of", "어제"], "'--as-of' 값 '어제'은(는) 날짜가 아닙니다.", "status"),
+        (["run", "--as-of"], "'--as-of' 뒤에 값을 적어 주세요. 예: --as-of 2016-03-25", "run"),
+        (["run", "-qw"], "'-w' 뒤에 값을 적어 주세요.", "run"),
+        (["run", "--no-mail=yes"], "'--no-mail'은(는) 값을 받지 않는 옵션입니다. '=' 뒤의 값을 지우고 '--no-mail'만", "run"),
+        (["run", "--bogus"], "'--bogus'은(는) 'coop-batch run'에 없는 옵션입니다.", "run"),
+        (["run", "-w", "{config}"], "'--workspace' 값 '{config}'은(는) 폴더가 아니라 파일입니다. 폴더 이름을 적어 주세요.", "run"),
+        (["run", "D:\\공동", "협력"], "'D:\\공동 협력'은(는) 'coop-batch run'이(가) 받지 않는 값입니다. 빈칸이 든", "run"),
+        (["init", "--year", "20x6", "{root}"], "'--year' 값 '20x6'은(는) 연도가 아닙니다. 2016처럼 숫자로 적어 주세요.", "init"),
+        (["templates", "--year", "열여섯"], "'--year' 값 '열여섯'은(는) 연도가 아닙니다.", "templates"),
+        (["demo", "{config}"], "'{config}'은(는) 폴더가 아니라 파일입니다.", "demo"),
+        (["schedule", "windows", "--logon", "암호"],
+         "'--logon' 값 '암호'은(는) 고를 수 없는 값입니다. password, s4u 중 하나를 적어 주세요.", "schedule windows"),
+        (["schedule", "window"], "'window'은(는) 'coop-batch schedule'에 없는 명령입니다. 혹시 'windows'을(를)", "schedule"),
+        (["nosuchcmd"], "'nosuchcmd'은(는) 'coop-batch'에 없는 명령입니다. 쓸 수 있는 명령: demo, doctor", ""),
+        (["--as-of", "2016-03-25", "run"], "'--as-of'은(는) 'coop-batch'에 없는 옵션입니다. 옵션은 명령 이름 뒤에 적어 "
+         "주세요(예: coop-batch run --as-of 2016-03-25).", ""),
+    ],
+)
+def test_usage_errors_say_in_korean_how_to_fix_them(root, args, says, command):
+    fill = {"{root}": str(root), "{config}": str(root / CONFIG_NAME)}
+    for key, value in fill.items():
+        args = [a.replace(key, value) for a in args]
+        says = says.replace(key, value)
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert says in result.output
+    assert f"적는 법은 '{' '.join(['coop-batch', command]).strip()} --help'로 볼 수 있습니다." in result.output
+    english = ("Usage:", "Error", "Try ", "Invalid value", "No such", "Option ", "Got unexpected", "Missing")
+    assert not [word for word in english if word in result.output], result.output
+    result.output.encode("cp949")  # a Korean Windows console prints all of it
+    assert history(root) == []  # nothing ran
+
+
+def test_a_command_group_alone_still_shows_its_help(root):
+    result = invoke("schedule")
+    assert result.exit_code == 2 and "windows" in result.output and "cron" in result.output
+
+
+# --- a real legacy .xls in the inbox: rejected, told it is an .xls (not ".xlsx, but old inside") ---
+
+
+def test_a_legacy_xls_file_is_rejected_as_what_its_name_says(root):
+    from test_hostile import cfb
+
+    legacy = root / "inbox" / "안전치수과" / "주간실적_구버전.xls"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(cfb("Workbook", "\x05SummaryInformation"))
+    (root / "inbox" / "안전치수과" / "주간실적_이름만.xlsx").write_bytes(cfb("Workbook"))
+    result = run(root)
+    assert result.exit_code == 1, result.output
+    assert "반려: 안전치수과/주간실적_구버전.xls (오류 1건) → quarantine/주간실적_구버전.xls" in result.output
+    note = (root / "quarantine" / "주간실적_구버전.xls_오류.txt").read_text(encoding="utf-8-sig")
+    assert "구버전 엑셀(.xls) 파일입니다. 엑셀 또는 한컴오피스에서 '다른 이름으로 저장' → 'Excel 통합 문서(*.xlsx)'로 " \
+           "다시 저장해 보내 주세요." in note
+    assert "확장자는" not in note
+    renamed = (root / "quarantine" / "주간실적_이름만.xlsx_오류.txt").read_text(encoding="utf-8-sig")
+    assert "확장자는 .xlsx이지만 내용은 구버전 엑셀(.xls) 형식입니다." in renamed
+    rows = {r.original_path: r for r in history(root)}
+    recorded = rows["안전치수과/주간실적_구버전.xls"].problem_objects()  # as the ledger renders it again
+    assert [p.message.split(" 엑셀 또는")[0] for p in recorded] == ["구버전 엑셀(.xls) 파일입니다."]

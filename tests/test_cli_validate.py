@@ -7,6 +7,7 @@ fills them), plus broken files built here.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import date
@@ -174,3 +175,88 @@ def test_a_missing_file_is_named_in_korean(filled, tmp_path):
     result = run(str(filled["weekly"]), str(tmp_path / "없는파일.xlsx"))
     assert result.exit_code == 2
     assert "파일을 찾을 수 없습니다" in result.output and "없는파일.xlsx" in result.output
+
+
+# --- usage errors: Korean, with how to fix them, exit 2 (click's own words are English) ---
+
+CLICK_ENGLISH = ("Usage:", "Error", "Try ", "Invalid value", "Missing argument", "No such", "Option ")
+
+
+def assert_korean_usage_error(result, *says: str) -> None:
+    assert result.exit_code == 2, result.output
+    for text in says:
+        assert text in result.output, result.output
+    assert not [word for word in CLICK_ENGLISH if word in result.output], result.output
+    result.output.encode("cp949")  # a Korean Windows console prints all of it
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        ([], "검증할 파일(또는 폴더)을 하나 이상 적어 주세요. 예: coop-batch validate 주간실적.xlsx"),
+        (["--format", "xml", "{file}"], "'--format' 값 'xml'은(는) 고를 수 없는 값입니다. table, json 중 하나를 적어 주세요."),
+        (["--year", "열여섯", "{file}"], "'--year' 값 '열여섯'은(는) 연도가 아닙니다. 2016처럼 숫자로 적어 주세요."),
+        (["--yaer", "2016", "{file}"], "'--yaer'은(는) 'coop-batch validate'에 없는 옵션입니다. 혹시 '--year'을(를)"),
+        (["{file}", "--format"], "'--format' 뒤에 값을 적어 주세요. 예: --format json"),
+    ],
+)
+def test_usage_errors_say_in_korean_how_to_fix_them(args, says, filled):
+    result = run(*[a.replace("{file}", str(filled["weekly"])) for a in args])
+    assert_korean_usage_error(result, says, "적는 법은 'coop-batch validate --help'로 볼 수 있습니다.")
+
+
+def test_an_unknown_command_is_named_in_korean_with_the_commands_there_are():
+    result = CliRunner().invoke(cli, ["valdate", "주간실적.xlsx"])
+    assert_korean_usage_error(
+        result, "'valdate'은(는) 'coop-batch'에 없는 명령입니다. 혹시 'validate'을(를) 적으려던 것인가요?",
+        "쓸 수 있는 명령: ", "run", "적는 법은 'coop-batch --help'로 볼 수 있습니다.",
+    )
+
+
+def test_the_console_script_prints_usage_errors_in_korean_on_a_cp949_console(filled):
+    """The real entry point (prog name, `leave_now`), its stderr encoded as a Korean Windows console's."""
+    done = subprocess.run(
+        [sys.executable, "-m", "coop_batch", "validate", "--year", "열여섯", str(filled["weekly"])],
+        capture_output=True, timeout=120, env={**os.environ, "PYTHONIOENCODING": "cp949"},
+    )
+    err = done.stderr.decode("cp949")
+    assert done.returncode == 2, err
+    assert err == "'--year' 값 '열여섯'은(는) 연도가 아닙니다. 2016처럼 숫자로 적어 주세요.\n" \
+                  "적는 법은 'coop-batch validate --help'로 볼 수 있습니다.\n"
+
+
+# --- a folder: its .xlsx files, recursively, sorted; Excel's owner files and hidden files left out ---
+
+
+def test_a_folder_validates_the_xlsx_files_in_it(filled, bad_weekly, tmp_path):
+    junk = b"not a workbook"  # an error if it were validated
+    (tmp_path / "~$주간실적.xlsx").write_bytes(junk)  # Excel's owner file of an open workbook
+    (tmp_path / ".숨김.xlsx").write_bytes(junk)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "숨김폴더.xlsx").write_bytes(junk)
+    (tmp_path / "bad" / "메모.hwp").write_bytes(junk)
+    (tmp_path / "반려사유.txt").write_text("반려", encoding="utf-8")
+
+    result = run(str(tmp_path))
+    assert result.exit_code == 1, result.output  # bad/주간실적.xlsx has errors
+    shown = [line.split(" (서식")[0].removeprefix("파일: ") for line in result.output.splitlines()
+             if line.startswith("파일: ")]
+    expected = sorted([filled[k.id] for k in KINDS] + [bad_weekly], key=lambda p: str(p.relative_to(tmp_path)))
+    assert shown == [str(p) for p in expected]
+    assert "~$" not in result.output and "숨김" not in result.output and "반려사유" not in result.output
+    assert "엑셀(.xlsx)이 아니어서 검증하지 않은 파일 1개: " + str(tmp_path / "bad" / "메모.hwp") in result.output
+
+    as_json = run("--format", "json", str(tmp_path), str(filled["weekly"]))  # a file named twice is shown once
+    assert [f["file"] for f in json.loads(as_json.stdout)] == [str(p) for p in expected]
+
+
+def test_a_folder_without_xlsx_files_is_a_korean_usage_error(tmp_path):
+    folder = tmp_path / "받은편지함"
+    folder.mkdir()
+    (folder / "~$주간실적.xlsx").write_bytes(b"owner")
+    (folder / "주간실적.xls").write_bytes(b"old")
+    result = run(str(folder))
+    assert_korean_usage_error(
+        result, f"폴더에 검증할 엑셀(.xlsx) 파일이 없습니다: {folder}. 하위 폴더까지 찾았고 '~$'로 시작하는 임시 파일과 "
+        "숨김 파일은 뺐습니다. 폴더가 맞는지 확인하거나 파일 이름을 직접 적어 주세요.",
+    )

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
-from coop_batch.errors import Severity
+from coop_batch.errors import Problem, Severity
 from coop_batch.read import Limits, read_many, read_sheet
 from coop_batch.safety import check_package, sniff
 from coop_batch.schema import WEEKLY
@@ -149,7 +149,27 @@ def test_xml_spreadsheet_2003_renamed(put):
 def test_legacy_xls_renamed(put):
     path = put("구버전.xlsx", cfb("Workbook", "\x05SummaryInformation"))
     assert sniff(path) == "ole"
-    refused(path, "file-legacy-xls")
+    refused(path, "file-legacy-xls", detail="확장자는 .xlsx이지만 내용은 구버전 엑셀(.xls) 형식입니다.")
+
+
+@pytest.mark.parametrize("name", ["구버전.xls", "구버전.XLS"])
+def test_legacy_xls_named_xls_is_told_what_it_is(put, name):
+    """A real .xls is not "named .xlsx but old inside": the message fits the file's name."""
+    problem = refused(put(name, cfb("Workbook", "\x05SummaryInformation")), "file-legacy-xls",
+                      detail="구버전 엑셀(.xls) 파일입니다. 엑셀 또는 한컴오피스에서 '다른 이름으로 저장' → "
+                             "'Excel 통합 문서(*.xlsx)'로 다시 저장해 보내 주세요.")
+    assert "확장자는" not in problem.message
+
+
+@pytest.mark.parametrize("name, says", [("구버전.xlsm", "확장자는 .xlsm이지만"), ("구버전", "확장자가 없지만")])
+def test_legacy_xls_under_another_name(put, name, says):
+    refused(put(name, cfb("Workbook")), "file-legacy-xls", detail=says)
+
+
+def test_legacy_xls_recorded_before_the_message_named_the_extension():
+    """A problem in the ledger from before {what} existed still reads as it did then."""
+    old = Problem.from_dict({"code": "file-legacy-xls", "file": "구버전.xlsx", "params": {}})
+    assert old.message.startswith("확장자는 .xlsx이지만 내용은 구버전 엑셀(.xls) 형식입니다. 엑셀 또는 한컴오피스에서")
 
 
 def test_password_encrypted_package(put):

@@ -1,3 +1,4 @@
+import pickle
 from datetime import date
 from decimal import Decimal
 
@@ -46,6 +47,40 @@ def test_dates(raw):
 def test_bad_dates(raw):
     with pytest.raises(ValueError):
         n.to_date(raw)
+
+
+@pytest.mark.parametrize(
+    "raw", ["2016-02-30", "2016.2.30", "2016-13-01", "2016. 4. 31.", "2015-02-29", "2016-01-00", "20160230",
+            "2016년 2월 30일"],
+)
+def test_impossible_dates_are_told_apart_from_unreadable_ones(raw):
+    with pytest.raises(n.ImpossibleDate):
+        n.to_date(raw)
+
+
+@pytest.mark.parametrize("raw", ["내일", "2016-02", "2016-1-2-3", 0, 3_000_000, "2016-02-31x"])
+def test_unreadable_dates_are_not_called_impossible(raw):
+    with pytest.raises(ValueError) as caught:
+        n.to_date(raw)
+    assert not isinstance(caught.value, n.ImpossibleDate)
+
+
+@pytest.mark.parametrize(
+    "parse, raw, won",
+    [(n.to_won, "500000.7", Decimal("500000.7")), (n.to_won, 1500.5, Decimal("1500.5")),
+     (n.to_won, "1,000.01원", Decimal("1000.01")), (n.million_to_won, "0.0000001", Decimal("0.1")),
+     (n.million_to_won, 69.2000001, Decimal("69200000.1"))],
+)
+def test_a_fraction_of_a_won_is_its_own_error_with_the_amount_in_won(parse, raw, won):
+    with pytest.raises(n.FractionalWon) as caught:
+        parse(raw)
+    assert caught.value.won == won
+
+
+def test_cell_error_is_not_blank_and_reads_as_its_error():
+    error = n.CellError("#NAME?", "공원녹지과")
+    assert not n.is_blank(error) and n.cell_text(error) == "#NAME?"
+    assert pickle.loads(pickle.dumps(error)) == error  # it crosses from the reader processes
 
 
 @pytest.mark.parametrize(

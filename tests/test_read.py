@@ -20,6 +20,7 @@ from coop_batch import read as read_module
 from coop_batch.errors import CATALOGUE, Severity
 from coop_batch.read import TEST_FAULT_ENV, Limits, read_many, read_one, read_sheet
 from coop_batch.schema import KIND_BY_ID, KINDS, META_SHEET, PLANS, RESULTS, STAFF, WEEKLY
+from coop_batch.templates import write_template
 
 HANGUL = re.compile(r"[가-힣]")
 
@@ -267,6 +268,97 @@ def test_limits_are_picklable_and_every_code_used_is_catalogued():
         source += Path(read_module.__file__).with_name(name).read_text(encoding="utf-8")
     for code in set(re.findall(r'"((?:file|unknown|missing|duplicate|hidden)-[a-z-]+)"', source)):
         assert code in CATALOGUE, code
+
+
+# --- Excel error values (python-calamine reads an error cell as "", like an empty one) --------
+
+
+def error_book(path: Path, first_sheet: str = "주간실적") -> Path:
+    """A weekly sheet written as Excel writes formulas: each with its cached result, some of them errors.
+    `first_sheet` other than the data sheet puts a sheet with its own error cell (G2) in front of it."""
+    book = xlsxwriter.Workbook(str(path))
+    if first_sheet != "주간실적":
+        book.add_worksheet(first_sheet).write_formula("G2", "=NA()", None, "#N/A")
+    sheet = book.add_worksheet("주간실적")
+    sheet.write_row(0, 0, WEEKLY.titles)
+    sheet.write_row(1, 0, ["2016-03-04", "안전도시 만들기"])
+    sheet.write_formula("C2", "=공원녹지과", None, "#NAME?")  # text typed with a leading =
+    sheet.write_string("D2", "재난안전 교육")
+    sheet.write_formula("E2", "=1/0", None, "#DIV/0!")
+    sheet.write_string("F2", "#N/A")  # text that reads like an error (typed with a leading ')
+    sheet.write_formula("H2", "=#REF!", None, "#REF!")  # not a template column
+    sheet.write_row(2, 0, ["2016-03-04", "안전도시 만들기", "안전치수과"])
+    sheet.write_formula("D3", '="교육 "&"2회"', None, "교육 2회")  # a formula with an ordinary result
+    sheet.write_formula("C5", "=VLOOKUP(A5,부서,2,0)", None, "#N/A")  # dragged below the data: a blank row
+    book.close()
+    return path
+
+
+def test_an_error_cell_is_read_as_its_error_not_as_a_blank(tmp_path: Path):
+    from coop_batch.normalize import CellError
+
+    data = read_sheet(error_book(tmp_path / "오류값.xlsx"))
+    assert data.problems == [] and [n for n, _ in data.rows] == [2, 3]
+    row = data.rows[0][1]
+    assert row[2] == CellError("#NAME?", "공원녹지과") and row[4] == CellError("#DIV/0!", "1/0")
+    assert row[5] == "#N/A" and row[3] == "재난안전 교육"  # text stays text; H2 is no template column
+    assert data.rows[1][1][:4] == ["2016-03-04", "안전도시 만들기", "안전치수과", "교육 2회"]
+    assert _fields(read_one(data.path)) == _fields(data)  # it comes back the same from a worker
+
+
+def test_an_error_cell_through_validation(tmp_path: Path, rules):
+    from coop_batch.validate import validate_file
+
+    sub = validate_file(error_book(tmp_path / "오류값.xlsx"), rules)
+    assert [(p.position, p.code, p.params["value"]) for p in sub.problems] == [
+        ("주간실적!C2", "formula-error", "#NAME?"), ("주간실적!E2", "formula-error", "#DIV/0!")]
+    assert [(r["_row"], r["progress"]) for r in sub.records] == [(3, "교육 2회")]
+
+
+def test_error_cells_are_those_of_the_data_sheet_only(tmp_path: Path):
+    data = read_sheet(error_book(tmp_path / "앞시트.xlsx", first_sheet="안내"))  # the data sheet is sheet2.xml
+    assert data.sheet == "주간실적" and data.rows[1][1][2] == "안전치수과"
+    assert [type(v).__name__ for v in data.rows[0][1][:7]] == ["str", "str", "CellError", "str", "CellError",
+                                                               "str", "str"]
+    assert data.rows[0][1][6] == ""  # 안내!G2 is #N/A, 주간실적!G2 is empty
+    other = tmp_path / "안내만.xlsx"
+    book = xlsxwriter.Workbook(str(other))
+    book.add_worksheet("주간실적").write_row(0, 0, [*WEEKLY.titles[:2], "부서명", "추진실적"])
+    book.worksheets()[0].write_row(1, 0, ["2016-03-04", "가", "", "실적"])
+    book.add_worksheet("안내").write_formula("C2", "=NA()", None, "#N/A")  # same cell, another sheet
+    book.close()
+    assert read_sheet(other).rows[0][1][2] == ""
+
+
+def test_error_cells_are_looked_for_only_where_the_check_saw_one(tmp_path: Path, rules, monkeypatch):
+    """The pre-parse check inflates every part anyway: a file without an error cell's mark (every
+    template-made file) is not opened a second time for error cells."""
+    from coop_batch import read as read_mod
+    from coop_batch.safety import inspect_package
+
+    plain = write_template(KIND_BY_ID["weekly"], rules, tmp_path / "보통.xlsx",
+                           [{"report_date": "2016-03-04", "project": "가", "department": "나", "progress": "다"}])
+    errors = error_book(tmp_path / "오류값.xlsx")
+    assert inspect_package(plain, Limits()) == ([], False)
+    assert inspect_package(errors, Limits()) == ([], True)
+    looked: list[str] = []
+    real = read_mod.error_cells
+    monkeypatch.setattr(read_mod, "error_cells", lambda path, *a: looked.append(path.name) or real(path, *a))
+    read_sheet(plain)
+    read_sheet(errors)
+    assert looked == ["오류값.xlsx"]
+
+
+def test_a_typed_error_value_without_a_formula(tmp_path: Path):
+    from coop_batch.normalize import CellError
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "주간실적"
+    sheet.append(list(WEEKLY.titles))
+    sheet.append(["2016-03-04", "안전도시 만들기", "#REF!", "실적"])  # openpyxl stores it as an error (t="e")
+    book.save(tmp_path / "값.xlsx")
+    assert read_sheet(tmp_path / "값.xlsx").rows[0][1][2] == CellError("#REF!", "")
 
 
 # --- parser failures that are not the file's bytes -------------------------------------------

@@ -13,6 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 from coop_batch.errors import CATALOGUE, Problem
 from coop_batch.models import DERIVED_FIELDS, ROW_MODELS
+from coop_batch.normalize import CellError
 from coop_batch.records import ROW_KEY, SheetData, Submission
 from coop_batch.schema import KIND_BY_ID, KINDS, TEMPLATE_VERSION
 from coop_batch.validate import column_letter, render_table, summary, validate_sheet, verdict
@@ -245,24 +246,29 @@ BAD = [
     ("results", "grade", None, "required", "D"),
     ("results", "prize_won", "많음", "bad-money", "E"),
     ("results", "prize_won", -2.3, "negative", "E"),
-    ("results", "prize_won", "0.0000001", "bad-money", "E"),  # a fraction of a 원
+    ("results", "prize_won", "0.0000001", "fractional-won-million", "E"),  # 0.1 원
+    ("results", "prize_won", 69.2000001, "fractional-won-million", "E"),
     ("results", "subsidy", "아마도", "bad-yn", "F"),
     ("results", "departments", "  ", "required", "G"),
     ("contacts", "role", "주관부서", "bad-choice", "B"),
     ("contacts", "department", None, "required", "C"),
     ("contacts", "officer_name", "", "required", "K"),
     ("plans", "plan_received", "내일", "bad-date", "C"),
-    ("plans", "notified", "2016-02-30", "bad-date", "D"),
+    ("plans", "notified", "2016-02-30", "impossible-date", "D"),  # the format is right, the day is not
+    ("plans", "plan_received", "2016-13-01", "impossible-date", "C"),
     ("plans", "points", "스무점", "bad-number", "J"),
     ("plans", "points", -5, "negative", "J"),
     ("plans", "target", 25, "target-over-points", "K"),
     ("plans", "target", "abc", "bad-number", "K"),
     ("weekly", "report_date", None, "required", "A"),
     ("weekly", "report_date", "지난주", "bad-date", "A"),
+    ("weekly", "report_date", "2016.2.30", "impossible-date", "A"),
+    ("weekly", "report_date", "2015. 2. 29.", "impossible-date", "A"),
     ("weekly", "progress", None, "required", "D"),
     ("split", "dept_role", "총괄", "bad-choice", "C"),
     ("split", "amount_won", "-1,000", "negative", "D"),
-    ("split", "amount_won", 1500.5, "bad-money", "D"),
+    ("split", "amount_won", 1500.5, "fractional-won", "D"),
+    ("split", "amount_won", "500000.7", "fractional-won", "D"),
     ("split", "amount_won", "백만원", "bad-money", "D"),
     ("split", "amount_won", None, "required", "D"),
     ("staff", "contribution_rank", "1위", "bad-integer", "E"),
@@ -291,6 +297,25 @@ def test_messages_quote_the_value_and_the_fix(rules):
     assert "'스무점'" in problem.message and "예: 20" in problem.message
     choice = only(check(rules, "split", [row_of("split", dept_role="총괄")]), "bad-choice")
     assert "주관, 협조" in choice.message
+
+
+def test_impossible_date_says_the_day_does_not_exist_not_that_the_format_is_wrong(rules):
+    problem = only(check(rules, "weekly", [row_of("weekly", report_date="2016-02-30")]), "impossible-date")
+    assert problem.is_error and problem.entry.severity is CATALOGUE["bad-date"].severity
+    assert "'2016-02-30'" in problem.message and "달력에 없는 날짜" in problem.message
+    assert "월과 일" in problem.message and "형식으로" not in problem.message
+    assert only(check(rules, "weekly", [row_of("weekly", report_date="2016-02-29")]), "not-friday")  # a leap day
+
+
+def test_a_fraction_of_a_won_is_said_as_such_in_both_money_columns(rules):
+    won = only(check(rules, "split", [row_of("split", amount_won="500000.7")]), "fractional-won")
+    assert "'500000.7'" in won.message and "1원 미만" in won.message and "정수" in won.message
+    assert "예: 6,000,000" in won.message and "금액으로 읽을 수 없습니다" not in won.message
+    million = only(check(rules, "results", [row_of("results", prize_won="0.0000001")]), "fractional-won-million")
+    assert million.params["won"] == "0.1" and "0.1원" in million.message and "여섯째 자리" in million.message
+    assert "예: 69.2" in million.message
+    assert check(rules, "results", [row_of("results", prize_won="0.000001")]).records[0]["prize_won"] == 1
+    assert check(rules, "results", [row_of("results", prize_won="69.2")]).records[0]["prize_won"] == 69_200_000
 
 
 def test_choices_compare_without_spaces(rules):
@@ -465,6 +490,39 @@ def test_other_kinds_do_not_fill_down(rules):
     assert only(sub, "required").cell == "B3"
 
 
+# --- Excel error values (read.py puts a CellError where calamine read the error cell as "") ---
+
+
+def test_an_error_cell_is_reported_as_itself_not_as_a_blank(rules):
+    name_error = CellError("#NAME?", "공원녹지과")
+    rows = [GOOD["results"], row_of("results", departments=name_error, note=CellError("#REF!", "Sheet2!A1"))]
+    sub = check(rules, "results", rows)
+    assert [(p.cell, p.code) for p in sub.problems] == [("G3", "formula-error"), ("H3", "formula-error")]
+    problem = sub.problems[0]
+    assert problem.is_error and problem.column == "주관부서" and problem.params["value"] == "#NAME?"
+    assert problem.params["formula"] == "=공원녹지과" and "#NAME?" in problem.message and "{" not in problem.message
+    assert [r[ROW_KEY] for r in sub.records] == [2]
+
+
+@pytest.mark.parametrize("kind_id, field", [("weekly", "issues"), ("weekly", "report_date"), ("split", "amount_won"),
+                                            ("staff", "contribution_rank"), ("staff", "commended")])
+def test_an_error_cell_in_any_column_rejects_the_row(rules, kind_id, field):
+    sub = check(rules, kind_id, [row_of(kind_id, **{field: CellError("#DIV/0!", "1/0")})])
+    assert codes(sub) == ["formula-error"] and sub.records == []
+
+
+def test_an_error_cell_names_no_project_and_is_reported_once_when_filled_down(rules):
+    rows = [row_of("plans", project=CellError("#N/A")), plan_item("교육 실적")]
+    sub = check(rules, "plans", rows, known_projects=["안전도시 만들기"])
+    assert [(p.cell, p.code) for p in sub.problems] == [("A2", "formula-error")]  # no unknown-project '#N/A'
+    assert sub.records == []
+
+
+def test_text_that_reads_like_an_error_is_text(rules):
+    sub = check(rules, "weekly", [row_of("weekly", requests="#N/A")])
+    assert sub.problems == [] and sub.records[0]["requests"] == "#N/A"
+
+
 # --- whole-sheet checks ---
 
 
@@ -479,6 +537,29 @@ def test_unknown_project_warns_once_with_the_nearest_name(rules):
         ("A2", "서울 희망일자리 만들기"), ("A5", None)]
     assert "서울 희망일자리 만들기" in warnings[0].message and not warnings[0].is_error
     assert sub.accepted and len(sub.records) == 4
+
+
+def test_unknown_project_advice_fits_the_kind_of_file(rules):
+    # The known names come from the accepted 평가결과 and 담당자지정 (run._NAME_KINDS): a results or contact
+    # list is checked against the other lists, so it must not be told to match "평가결과·담당자지정".
+    known = {"안전도시 만들기"}
+    messages = {}
+    for kind_id in ("results", "contacts", "weekly"):
+        sub = check(rules, kind_id, [row_of(kind_id, project="안전 도시 만들기 사업")], known_projects=known)
+        messages[kind_id] = only(sub, "unknown-project").message
+        assert "{" not in messages[kind_id] and "(비슷한 사업명: '안전도시 만들기')" in messages[kind_id]
+    assert "평가결과·담당자지정과 똑같이" in messages["weekly"]
+    assert "평가결과·담당자지정과 똑같이" not in messages["results"]
+    assert "담당자지정" in messages["results"] and "새로 평가받은 사업" in messages["results"]
+    assert "평가결과·담당자지정과 똑같이" not in messages["contacts"]
+    assert "평가결과에 적힌 사업명" in messages["contacts"]
+
+
+def test_unknown_project_recorded_before_its_advice_param_still_reads_whole():
+    # the ledger keeps problems as params: one recorded without `fix` renders the old advice, not "{fix}"
+    old = Problem.from_dict({"code": "unknown-project", "cell": "B2", "params": {"value": "가 사업", "hint": ""}})
+    assert old.message == ("사업명 '가 사업'이(가) 알려진 사업 목록에 없습니다. 사업명을 평가결과·담당자지정과 "
+                           "똑같이 적어 주세요. 오타나 띄어쓰기가 다르지 않은지도 확인해 주세요.")
 
 
 def test_no_known_projects_means_no_project_check(rules):
