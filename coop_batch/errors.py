@@ -99,6 +99,12 @@ CATALOGUE: dict[str, Entry] = {
         "시트 없음",
         "'{sheet}' 시트를 찾을 수 없습니다. 표준 서식의 시트 이름을 바꾸지 말고 작성해 주세요.",
     ),
+    "sheet-not-read": Entry(
+        W,
+        "읽지 않은 서식 시트",
+        "한 파일에서는 서식 시트 하나('{read}')만 읽으므로 '{sheet}' 시트는 읽지 않았습니다. '{sheet}' 시트의 "
+        "내용도 보내려면 그 서식 파일에 옮겨 따로 보내 주세요.",
+    ),
     "missing-header": Entry(
         E,
         "제목 행 없음",
@@ -218,6 +224,12 @@ CATALOGUE: dict[str, Entry] = {
         W,
         "금요일 아님",
         "보고일 {value}은(는) {weekday}요일입니다. 주간 보고는 매주 {due}요일 날짜로 적어 주세요.",
+    ),
+    "report-date-year": Entry(
+        W,
+        "다른 연도 보고일",
+        "보고일 {value}은(는) {year}년이 아닙니다. 연도를 잘못 적었으면 {year}년 날짜로 고쳐 주세요(지난해 "
+        "서식을 고쳐 쓰면 흔히 생깁니다).",
     ),
     "target-over-points": Entry(
         E,

@@ -336,8 +336,11 @@ class WeeklyRow(RowModel):
     @field_validator("report_date")
     @classmethod
     def _on_report_weekday(cls, day: date, info: ValidationInfo) -> date:
-        weekday, due = WEEKDAYS[day.weekday()], _rules(info).weekly.weekday
-        if weekday != due:
+        rules = _rules(info)
+        weekday, due = WEEKDAYS[day.weekday()], rules.weekly.weekday
+        if day.year != rules.year:  # 2015-03-06 under the 2016 rules: most likely last year's template
+            warn(info, "report-date-year", value=day.isoformat(), year=rules.year)
+        elif weekday != due:
             warn(info, "not-friday", value=day.isoformat(), weekday=weekday, due=due)
         return day
 

@@ -141,6 +141,9 @@ def _read(path: Path, limits: Limits, name: str, error_cells_possible: bool = Tr
         if sheet is None:
             return SheetData(path, kind, meta=meta, problems=[Problem("missing-sheet", name, kind.sheet)])
         result = SheetData(path, kind, sheet=sheet, meta=meta)
+        for other in data_sheets:  # a second template sheet (another kind, or a copy) is not read: say so
+            if other != sheet and _kind_of_sheet_name(other) is not None:
+                result.problems.append(Problem("sheet-not-read", name, other, params={"read": sheet}))
         if header is None:
             result.problems.append(
                 Problem("missing-header", name, sheet, params={"rows": limits.header_search_rows})

@@ -211,6 +211,20 @@ def test_hidden_template_sheet_is_not_data_and_says_so(tmp_path: Path):
     assert problem.sheet == "주간실적" and "숨기기 취소" in problem.message
 
 
+def test_a_second_template_sheet_in_one_file_is_named_as_not_read(tmp_path: Path):
+    weekly_rows = [(1, list(WEEKLY.titles)), (2, ["2016-03-04", "a", "b", "c", "", "", ""])]
+    results_rows = [(1, list(RESULTS.titles)), (2, [1, "가", "", "우수", "", "", "환경과", ""])]
+    path = write_book(tmp_path / "w.xlsx", [{"name": "주간실적", "rows": weekly_rows},
+                                              {"name": "평가결과", "rows": results_rows},
+                                              {"name": "주간실적 (2)", "rows": weekly_rows},
+                                              {"name": "메모", "rows": [(1, ["메모"])]}])
+    data = read_sheet(path)
+    assert data.kind is WEEKLY and data.sheet == "주간실적" and len(data.rows) == 1
+    assert [(p.code, p.sheet, p.severity) for p in data.problems] == [
+        ("sheet-not-read", "평가결과", Severity.WARNING), ("sheet-not-read", "주간실적 (2)", Severity.WARNING)]
+    assert "'주간실적'" in data.problems[0].message and "따로 보내" in data.problems[0].message
+
+
 def test_duplicate_column_is_a_warning_and_the_first_wins(tmp_path: Path):
     titles = list(WEEKLY.titles) + ["사업명"]
     path = write_book(tmp_path / "w.xlsx", [{"name": "주간실적", "rows": [(2, titles), (3, ["d", "첫째", "b", "c", "", "", "", "둘째"])]}])

@@ -371,6 +371,16 @@ def test_bad_phone_is_a_warning_and_the_text_is_kept(rules):
     assert sub.accepted and sub.records[0]["officer_phone"] == "내선 6123"
 
 
+@pytest.mark.parametrize("day", ["2015-03-06", "2026-03-06", "2015. 3. 5."])
+def test_report_date_of_another_year_is_warned(rules, day):
+    """Last year's template filled in again: the row is kept (a warning), the year is named."""
+    sub = check(rules, "weekly", [row_of("weekly", report_date=day)])
+    problem = only(sub, "report-date-year")
+    assert not problem.is_error and problem.cell == "A2" and sub.accepted
+    assert "2016년이 아닙니다" in problem.message and day[:4] in problem.message
+    assert [p.code for p in sub.problems] == ["report-date-year"]  # not also "not a Friday"
+
+
 def test_report_date_not_on_friday(rules):
     thursday = check(rules, "weekly", [row_of("weekly", report_date="2016. 3. 3.")])
     problem = only(thursday, "not-friday")
