@@ -70,7 +70,23 @@ class Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         with _in_korean():
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except KeyboardInterrupt:  # click would say "Aborted!" and exit 1, the code of rejected files
+                raise Interrupted() from None
+
+
+class Interrupted(click.ClickException):
+    """Ctrl+C: said in Korean, exit 130 (what a shell gives a command ended by Ctrl+C)."""
+
+    exit_code = 130
+
+    def __init__(self) -> None:
+        super().__init__("중단했습니다(Ctrl+C). 파일은 지우지 않았습니다. 야간 실행(run)이었다면 다 처리하지 못한 "
+                         "파일은 받은편지함에 남아 있고 다음 실행에서 이어서 처리합니다.")
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, file=file, err=file is None)
 
 
 @contextmanager

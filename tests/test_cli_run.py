@@ -445,3 +445,16 @@ def test_a_legacy_xls_file_is_rejected_as_what_its_name_says(root):
     rows = {r.original_path: r for r in history(root)}
     recorded = rows["안전치수과/주간실적_구버전.xls"].problem_objects()  # as the ledger renders it again
     assert [p.message.split(" 엑셀 또는")[0] for p in recorded] == ["구버전 엑셀(.xls) 파일입니다."]
+
+
+def test_ctrl_c_is_said_in_korean_with_its_own_exit_code(tmp_path, monkeypatch):
+    """Click would print "Aborted!" and exit 1, the code of a night with rejected files."""
+    import coop_batch.templates
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(coop_batch.templates, "write_templates", interrupted)
+    result = CliRunner().invoke(cli, ["templates", "--out", str(tmp_path / "t")])
+    assert result.exit_code == 130
+    assert "중단했습니다(Ctrl+C)" in result.output and "Aborted" not in result.output
