@@ -110,11 +110,19 @@ class Scan:
     def waiting_problems(self) -> list[Problem]:
         """A warning per waiting file, saying why it waits and what to do."""
         problems = [Problem("file-still-copying", file=self.relative(p)) for p in self.unsettled]
-        problems += [
-            Problem("file-open-elsewhere", file=self.relative(p), params={"owner": self.owners[p].name})
-            for p in self.open_elsewhere
+        return problems + [self.open_problem(p) for p in self.open_elsewhere]
+
+    def open_problem(self, path: Path) -> Problem:
+        """Why an `open_elsewhere` file waits: its owner file, to delete if the program is closed."""
+        return Problem("file-open-elsewhere", file=self.relative(path), params={"owner": self.owners[path].name})
+
+    def stale_owner_notes(self) -> list[str]:
+        """A note per file processed although an owner file over a day old sits beside it."""
+        return [
+            f"{self.relative(path)} 옆의 '{owner.name}'은(는) 하루 넘게 지난 엑셀 잠금 파일이라 엑셀이 비정상 "
+            f"종료하며 남긴 것으로 보고 파일을 처리했습니다. 엑셀에서 열고 있지 않다면 '{owner.name}'을(를) 지워 주세요."
+            for path, owner in self.stale_owners.items()
         ]
-        return problems
 
 
 

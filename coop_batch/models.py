@@ -127,6 +127,8 @@ def _parsed(value: Any, parse: Callable[[Any], Any], code: str) -> Any:
     """`parse(value)`, which must not be negative; `code` when it cannot be read at all."""
     try:
         number = parse(value)
+    except FractionalWon:  # `to_won`: a number, but not a whole number of 원
+        fail("fractional-won", value=shown(value))
     except ValueError:
         fail(code, value=shown(value))
     _non_negative(number, value)
@@ -176,14 +178,7 @@ def _money_million(value: Any, info: ValidationInfo) -> int | None:
 def _money_won(value: Any, info: ValidationInfo) -> int:
     if is_blank(value):
         fail("required")
-    try:
-        won = to_won(value)
-    except FractionalWon:
-        fail("fractional-won", value=shown(value))
-    except ValueError:
-        fail("bad-money", value=shown(value))
-    _non_negative(won, value)
-    return won
+    return _parsed(value, to_won, "bad-money")
 
 
 def _date(value: Any, info: ValidationInfo) -> date | None:

@@ -163,7 +163,7 @@ def _read(path: Path, limits: Limits, name: str, error_cells_possible: bool = Tr
         rows = whole[sheet] if sheet in whole else loaded[sheet].to_python(skip_empty_area=False)
         result.rows = _data_rows(rows, header)
         if error_cells_possible:  # the pre-parse check saw an error cell's mark in some part
-            _mark_errors(result.rows, header, error_cells(path, sheet, limits))
+            _mark_errors(result.rows, header, error_cells(path, sheet))
         return result
 
 

@@ -3,40 +3,29 @@
 python-calamine 0.9 reads an error cell (`<c r="G2" t="e"><f>공원녹지과</f><v>#NAME?</v></c>`, a formula
 whose cached result is an error) as "", exactly as it reads an empty cell, and cannot be asked for a
 cell's type or formula.  So `read.py` asks here: the data sheet's part is found through `xl/workbook.xml`
-and its relationships (remembered by their compressed bytes: files made from one template share them),
-inflated, and searched for `t="e"`; only a sheet that has one is parsed, with a regex, for the cells'
-positions, error values and formulas.  Text that merely reads `#N/A` (typed with a leading ', or in a
+and its relationships, read with zipfile, and searched for `t="e"`; only a sheet that has one is parsed,
+with a regex, for the cells' positions, error values and formulas.  Text that merely reads `#N/A` (typed with a leading ', or in a
 cell formatted as text) is a string in the XML, which calamine returns as text: it is never taken for
 an error here.
 
-Runs only after `safety.inspect_package` passed the file and saw an error cell's mark in a part (it
-inflates every part anyway), and calamine read it, so the zip is sound; anything unexpected (a part not
-found, a cell without its `r` position) means nothing found, never an exception.  Cost when it runs, on
-a 10 KB file: ~30–50 µs (reading the file again, three names looked up in the zip directory, the data
-sheet inflated, the search); nothing for a file without an error cell, every template-made one.
+Runs only after `safety.inspect_package` passed the file (every entry's size bounded and checked, so
+zipfile may read it) and saw an error cell's mark in a part, and calamine read it; anything unexpected
+(a part not found, a cell without its `r` position) means nothing found, never an exception.  A file
+without an error cell, every template-made one, is not opened here at all.
 """
 
 from __future__ import annotations
 
 import html
-import os
 import posixpath
 import re
-import struct
+import zipfile
 import zlib
 from pathlib import Path
-from typing import Callable, Iterator
 from xml.etree import ElementTree
 
 from .normalize import CellError
 from .safety import ERROR_CELL_MARKS as _MARKS
-from .safety_limits import Limits, MiB, _Refused
-from .safety_zip import _CD_RECORD, _central_directory, _Entry, _Source
-
-_WHOLE_FILE_BYTES = 4 * MiB  # read into memory at once up to this size (as safety.py does)
-_CHUNK = MiB
-_STORED, _DEFLATED = 0, 8
-_MARK_OVERLAP = 6
 
 # A cell's start tag (any namespace prefix); the attributes start with the whitespace after `c`.
 _CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c(\s[^>]*?)?(/?)>")
@@ -46,134 +35,26 @@ _R = re.compile(rb"""\sr\s*=\s*["']\$?([A-Za-z]{1,3})\$?([1-9][0-9]{0,6})["']"""
 _V = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v(?:\s[^>]*)?>([^<]*)<")
 _F = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f(?:\s[^>]*?)?(?:/>|>([^<]*)<)")
 
-# (workbook.xml, its .rels), by their compressed bytes → sheet name → the sheet's part name (lower case)
-_BOOKS: dict[tuple[bytes, bytes], dict[str, str]] = {}
-_BOOKS_MAX = 64
-_BOOK_PART_BYTES = 64 * 1024  # a workbook.xml worth remembering
 
-
-def error_cells(path: Path, sheet: str, limits: Limits = Limits()) -> dict[tuple[int, int], CellError]:
+def error_cells(path: Path, sheet: str) -> dict[tuple[int, int], CellError]:
     """(0-based row, 0-based column) → the error value of every error cell of `sheet` ({} when none)."""
     try:
-        with open(path, "rb") as fp:
-            size = os.fstat(fp.fileno()).st_size
-            data = fp.read(size) if size <= _WHOLE_FILE_BYTES else None
-            src = _Source(fp, data, size)
-            find = _Directory(src, limits).find
-            part = _sheet_parts(src, find).get(sheet)
-            entry = find(part) if part else None
-            if entry is None or not _has_mark(src, entry):
+        with zipfile.ZipFile(path) as book:
+            names = {name.replace("\\", "/").lower(): name for name in book.namelist()}
+
+            def read(part: str) -> bytes | None:
+                name = names.get(part.lower())
+                return book.read(name) if name is not None else None
+
+            book_xml, rels_xml = read("xl/workbook.xml"), read("xl/_rels/workbook.xml.rels")
+            part = _read_parts(book_xml, rels_xml).get(sheet) if book_xml and rels_xml else None
+            xml = read(part) if part else None
+            if xml is None or not any(mark in xml for mark in _MARKS):
                 return {}
-            return _parse(_inflate_all(src, entry))
-    except (OSError, _Refused, zlib.error, struct.error, ValueError, ElementTree.ParseError):
+            return _parse(xml)
+    except (OSError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, ValueError,
+            ElementTree.ParseError):
         return {}
-
-
-class _Directory:
-    """The zip's entries by name.  Three are wanted of a dozen: each is looked for by its name in the
-    central directory's bytes (what parsing every record would cost is most of this module's time), and
-    only a name not found so (another case, an odd zip) parses the whole directory."""
-
-    def __init__(self, src: _Source, limits: Limits) -> None:
-        self.src, self.limits = src, limits
-        self.cd, self.shift = _cd_bytes(src)
-        self.entries: dict[str, _Entry] | None = None
-
-    def find(self, name: str) -> _Entry | None:
-        needle = name.encode()
-        at = self.cd.find(needle)
-        while at >= 46:
-            record = self.cd[at - 46 : at]
-            if record.startswith(b"PK\x01\x02"):
-                _, flags, method, crc, compressed, size, name_len, _, _, offset = _CD_RECORD.unpack(record)
-                if name_len == len(needle) and 0xFFFFFFFF not in (compressed, size, offset):
-                    return _Entry(name, flags, method, crc, compressed, size, offset + self.shift)
-            at = self.cd.find(needle, at + 1)
-        if self.entries is None:
-            listed = _central_directory(self.src, self.limits)
-            self.entries = {e.name.replace("\\", "/").lower(): e for e in listed}
-        return self.entries.get(name.lower())
-
-
-def _cd_bytes(src: _Source) -> tuple[bytes, int]:
-    """The central directory's bytes and the offset shift (bytes before the zip); b"" for a zip64 one."""
-    tail_len = min(src.size, 22 + 65535)
-    tail = src.read(src.size - tail_len, tail_len)
-    at = tail.rfind(b"PK\x05\x06")
-    if at < 0 or len(tail) - at < 22 or tail[at - 20 : at - 16] == b"PK\x06\x07":
-        return b"", 0
-    cd_size, cd_offset = struct.unpack_from("<LL", tail, at + 12)
-    cd_start = src.size - tail_len + at - cd_size
-    if cd_start < 0 or cd_start < cd_offset:
-        return b"", 0
-    return src.read(cd_start, cd_size), cd_start - cd_offset
-
-
-def _data_at(src: _Source, entry: _Entry) -> int:
-    header = src.read(entry.header_at, 30)
-    if len(header) < 30 or not header.startswith(b"PK\x03\x04"):
-        raise ValueError("no local header")
-    name_len, extra_len = struct.unpack_from("<HH", header, 26)
-    return entry.header_at + 30 + name_len + extra_len
-
-
-def _raw(src: _Source, entry: _Entry) -> bytes:
-    if entry.method not in (_STORED, _DEFLATED):
-        raise ValueError("compression method")
-    raw = src.read(_data_at(src, entry), entry.compressed)
-    if len(raw) < entry.compressed:
-        raise ValueError("truncated")
-    return raw
-
-
-def _chunks(src: _Source, entry: _Entry) -> Iterator[bytes]:
-    """The part's inflated bytes in chunks of at most 1 MiB, never beyond its declared size."""
-    raw = _raw(src, entry)
-    if entry.method == _STORED:
-        yield raw[: entry.size]
-        return
-    inflater = zlib.decompressobj(-15)
-    left = entry.size
-    while left > 0:
-        out = inflater.decompress(raw, min(_CHUNK, left))
-        raw = inflater.unconsumed_tail
-        if not out:
-            return
-        left -= len(out)
-        yield out
-
-
-def _has_mark(src: _Source, entry: _Entry) -> bool:
-    if entry.method == _DEFLATED and entry.size <= _CHUNK:  # every real sheet: one call
-        window = zlib.decompressobj(-15).decompress(_raw(src, entry), entry.size)
-        return any(mark in window for mark in _MARKS)
-    tail = b""
-    for chunk in _chunks(src, entry):
-        window = tail + chunk
-        if any(mark in window for mark in _MARKS):
-            return True
-        tail = window[-_MARK_OVERLAP:]
-    return False
-
-
-def _inflate_all(src: _Source, entry: _Entry) -> bytes:
-    return b"".join(_chunks(src, entry))
-
-
-def _sheet_parts(src: _Source, find: Callable[[str], _Entry | None]) -> dict[str, str]:
-    """Sheet name → its worksheet part, from `xl/workbook.xml` and `xl/_rels/workbook.xml.rels`."""
-    book, rels = find("xl/workbook.xml"), find("xl/_rels/workbook.xml.rels")
-    if book is None or rels is None:
-        return {}
-    key = (_raw(src, book), _raw(src, rels))
-    parts = _BOOKS.get(key)
-    if parts is None:
-        parts = _read_parts(_inflate_all(src, book), _inflate_all(src, rels))
-        if len(key[0]) + len(key[1]) <= _BOOK_PART_BYTES:
-            if len(_BOOKS) >= _BOOKS_MAX:
-                _BOOKS.clear()
-            _BOOKS[key] = parts
-    return parts
 
 
 def _local(tag: str) -> str:

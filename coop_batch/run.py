@@ -258,13 +258,8 @@ def _process_inbox(
     for path in scan.unsettled:
         _defer(report, scan.relative(path), "복사 중일 수 있어 다음 실행에서 처리")
     for path in scan.open_elsewhere:
-        owner = scan.owners[path].name
-        _defer(report, scan.relative(path), f"엑셀에서 열려 있어(같은 폴더에 '{owner}' 있음) 다음 실행에서 처리. 파일을 "
-                                            f"닫았는데도 계속 대기하면 '{owner}' 파일을 지워 주세요")
-    for path, owner_path in scan.stale_owners.items():
-        note = (f"{scan.relative(path)} 옆의 '{owner_path.name}'은(는) 하루 넘게 지난 엑셀 잠금 파일이라 엑셀이 "
-                f"비정상 종료하며 남긴 것으로 보고 파일을 처리했습니다. 엑셀에서 열고 있지 않다면 '{owner_path.name}'을(를) "
-                "지워 주세요.")
+        _defer(report, scan.relative(path), scan.open_problem(path).message)
+    for note in scan.stale_owner_notes():
         report.notes.append(note)
         log.warning(note)
 

@@ -103,7 +103,8 @@ class _Filing:
     file_id: int  # 0 until its row is written
     dest_dir: Path
     outcome: FileOutcome  # `filed` still empty
-    problems: Sequence[Problem] = ()
+    problems: Sequence[Problem] = ()  # the file's own, logged
+    note: tuple[str, Sequence[Problem]] | None = None  # the quarantine note beside it: header, problems
 
 
 def _file_chunk(
@@ -146,9 +147,7 @@ def _file_chunk(
                 write()
                 prior = priors[sha] = ledger.find_by_hash(sha)
             if prior is not None and candidate.resends is None:
-                # filed beside its original: a repeat of a rejected file is not archived as if accepted
-                dest = quarantine if prior.status is FileStatus.REJECTED else archive
-                entry, records, filing = _record_duplicate(dest, report, candidate, prior, now)
+                entry, records, filing = _record_duplicate(archive, quarantine, report, candidate, prior, now)
             else:
                 submission = submissions[sha]
                 if candidate.resends is not None and not submission.accepted:
@@ -166,7 +165,7 @@ def _file_chunk(
     folders: dict[Path, tuple[str, str]] = {}
     for filing in filings:
         outcome = filing.outcome
-        target = _move(workspace, report, filing)
+        target = _move(report, filing)
         if target is not None:
             filed = _filed_path(workspace.root, filing.dest_dir, target, folders)
             moved.append((filing.file_id, filed))
@@ -183,16 +182,22 @@ _Recorded = tuple[FileEntry, "list[dict[str, Any]] | None", _Filing]  # the row,
 
 
 def _record_duplicate(
-    dest_dir: Path, report: RunReport, candidate: _Candidate, prior: FileRow, now: datetime
+    archive: Path, quarantine: Path, report: RunReport, candidate: _Candidate, prior: FileRow, now: datetime
 ) -> _Recorded:
+    """Filed beside its original: a repeat of a rejected file goes to the quarantine (not archived as
+    if accepted), with a note giving the original's reasons."""
     original = prior.duplicate_of or prior.id
     entry = _entry(report, candidate, now, FileStatus.DUPLICATE, kind=prior.kind, department=prior.department,
                    duplicate_of=original)
-    rejected = prior.status is FileStatus.REJECTED
-    outcome = FileOutcome(candidate.rel, "duplicate", prior.kind, prior.department,
-                          reason=f"{prior.original_path}와 같은 내용" + ("(반려된 파일)" if rejected else ""))
-    # In the quarantine it gets the note its original has: why that content was rejected.
-    return entry, None, _Filing(candidate, 0, dest_dir, outcome, prior.problem_objects() if rejected else ())
+    if prior.status is not FileStatus.REJECTED:
+        outcome = FileOutcome(candidate.rel, "duplicate", prior.kind, prior.department,
+                              reason=f"{prior.original_path}와 같은 내용")
+        return entry, None, _Filing(candidate, 0, archive, outcome)
+    reason = f"{prior.original_path}와 같은 내용(반려된 파일)"
+    outcome = FileOutcome(candidate.rel, "duplicate", prior.kind, prior.department, reason=reason)
+    header = (f"이 파일은 {reason}이라 접수되지 않았습니다. 아래 반려 사유를 고친 뒤 파일을 다시 받은편지함(inbox) "
+              "폴더에 넣어 주세요.")
+    return entry, None, _Filing(candidate, 0, quarantine, outcome, note=(header, prior.problem_objects()))
 
 
 def _resent_problem(candidate: _Candidate) -> Problem:
@@ -226,8 +231,9 @@ def _record_submission(
         candidate.rel, status.value, submission.kind_id, submission.department, errors,
         len(submission.problems) - errors,
     )
+    note = None if accepted else (inbox_mod.NOTE_HEADER, submission.problems)
     return entry, submission.records if accepted else None, _Filing(
-        candidate, 0, dest_dir, outcome, submission.problems
+        candidate, 0, dest_dir, outcome, submission.problems, note
     )
 
 
@@ -256,7 +262,7 @@ def _filed_path(root: Path, dest_dir: Path, target: Path, folders: dict[Path, tu
     return target.relative_to(root).as_posix()
 
 
-def _move(workspace: Workspace, report: RunReport, filing: _Filing) -> Path | None:
+def _move(report: RunReport, filing: _Filing) -> Path | None:
     """File a recorded submission.  A file locked between scan and move (Windows) stays in the inbox
     with its ledger row unfiled; the next run's `_recover` finishes the move."""
     candidate = filing.candidate
@@ -267,10 +273,7 @@ def _move(workspace: Workspace, report: RunReport, filing: _Filing) -> Path | No
         report.notes.append(message)
         log.warning(message)
         return None
-    if filing.outcome.status == "rejected":  # the quarantine note beside it
-        inbox_mod.write_note(inbox_mod.note_path(target), candidate.rel, list(filing.problems))
-    elif filing.dest_dir == workspace.quarantine:  # a repeat of a rejected file: why its original was
-        header = (f"이 파일은 {filing.outcome.reason}이라 접수되지 않았습니다. 아래 반려 사유를 고친 뒤 파일을 "
-                  "다시 받은편지함(inbox) 폴더에 넣어 주세요.")
-        inbox_mod.write_note(inbox_mod.note_path(target), candidate.rel, list(filing.problems), header)
+    if filing.note is not None:  # the quarantine note beside it
+        header, problems = filing.note
+        inbox_mod.write_note(inbox_mod.note_path(target), candidate.rel, list(problems), header)
     return target
