@@ -13,6 +13,7 @@ import click
 
 from . import __version__
 from . import cli_usage as usage
+from .cli_help import VERSION_MESSAGE, VERSION_OPTION_HELP
 
 
 def _survive_console() -> None:
@@ -26,8 +27,8 @@ def _survive_console() -> None:
                 pass
 
 
-@click.group(cls=usage.Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="coop-batch")
+@click.group(cls=usage.Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
+@click.version_option(__version__, prog_name="coop-batch", message=VERSION_MESSAGE, help=VERSION_OPTION_HELP)
 def cli() -> None:
     """시·자치구 공동협력사업 실적 취합·검증·포상 배분 배치 (기획예산과)."""
 
@@ -309,7 +310,7 @@ def schedule_group() -> None:
     """매일 밤 자동 실행할 예약 작업을 만듭니다(Windows 작업 스케줄러 또는 cron)."""
 
 
-_time_option = click.option("--time", "at", default=None, help="매일 실행할 시각 HH:MM (기본: 설정 [task] time = 02:00)")
+_time_option = click.option("--time", "at", default=None, metavar="HH:MM", help="매일 실행할 시각 HH:MM (기본: 설정 [task] time = 02:00)")
 
 
 @schedule_group.command("windows")
@@ -317,7 +318,7 @@ _time_option = click.option("--time", "at", default=None, help="매일 실행할
 @_time_option
 @click.option("--out", "out", type=usage.Path(dir_okay=False), default=None,
               help="작업 정의 XML 파일 (기본: 작업 폴더의 coop-batch-task.xml)")
-@click.option("--user", default=None, help="작업을 실행할 Windows 계정 (기본: 지금 로그인한 계정)")
+@click.option("--user", default=None, metavar="계정", help="작업을 실행할 Windows 계정 (기본: 지금 로그인한 계정)")
 @click.option("--logon", type=usage.Choice(["password", "s4u"]), default="password", show_default=True,
               help="password: 비밀번호를 Windows에 저장(공유 폴더 사용 가능), s4u: 저장 안 함(로컬 폴더만)")
 def schedule_windows_cmd(workspace_dir: str, at: str | None, out: str | None, user: str | None, logon: str) -> None:

@@ -5,7 +5,8 @@ Click words its own errors in English ("Error: Invalid value for '--as-of': ..."
 `click.UsageError` where a command line is parsed and a command invoked, and raises
 `KoreanUsageError` in its place: one or two Korean lines, exit code 2 as click's own.  The parameter
 types here (`Date`, `Year`, `Choice`, `Path`) are click's, with a Korean message naming the option,
-the value and the way to write it when a value is refused; their help text (metavar) is click's.
+the value and the way to write it when a value is refused, and a Korean name in the help's usage line
+(`YYYY-MM-DD`, `연도`, `폴더`, `파일`); `cli_help` puts the help's frame words in Korean.
 
 Only click is imported: `coop-batch --help` loads this module.
 """
@@ -20,6 +21,8 @@ from pathlib import Path as _FsPath
 from typing import Any
 
 import click
+
+from .cli_help import KoreanHelp
 
 PROG = "coop-batch"
 
@@ -44,7 +47,7 @@ class KoreanUsageError(click.UsageError):
         click.echo(self.message, file=file, err=file is None)
 
 
-class Command(click.Command):
+class Command(KoreanHelp, click.Command):
     """A command whose command-line errors know the command they are about (click's parser raises
     "Option '--as-of' requires an argument." without it)."""
 
@@ -53,7 +56,7 @@ class Command(click.Command):
             return super().parse_args(ctx, args)
 
 
-class Group(click.Group):
+class Group(KoreanHelp, click.Group):
     """The root command group: its usage errors, and those of every command under it, in Korean."""
 
     command_class = Command
@@ -223,12 +226,18 @@ class Date(_Korean, click.DateTime):
     def __init__(self) -> None:
         super().__init__(["%Y-%m-%d"])
 
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "YYYY-MM-DD"
+
     def explain(self, given: str, value: Any) -> str:
         return f"{given}은(는) 날짜가 아닙니다. 2016-03-25처럼 YYYY-MM-DD로 적어 주세요."
 
 
 class Year(_Korean, click.types.IntParamType):
     example = "2016"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "연도"
 
     def explain(self, given: str, value: Any) -> str:
         return f"{given}은(는) 연도가 아닙니다. 2016처럼 숫자로 적어 주세요."
@@ -244,6 +253,9 @@ class Choice(_Korean, click.Choice):
 
 
 class Path(_Korean, click.Path):
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "폴더" if not self.file_okay else "파일"
+
     def explain(self, given: str, value: Any) -> str:
         path = _FsPath(os.fsdecode(value))
         if not self.file_okay and path.is_file():
