@@ -54,10 +54,12 @@ def owing(report: RunReport) -> list[tuple[str, list[str]]] | None:
     tracking = _tracking(report)
     if tracking is None:
         return None
+    from .tracking_report import owed_items
+
     out = []
     for department, reminders in tracking.owing().items():
         items = []
-        for r in reminders:
+        for r in owed_items(reminders):
             due = _day(r.due) if r.due else ""
             when = f" (기한 {due})" if due and due not in r.item else ""
             items.append(f"[{r.status}] {r.item}{when}" + (f" - {r.project}" if r.project else ""))

@@ -135,6 +135,7 @@ class Reminder:
     due: date | None
     status: str
     message: str  # Korean, ready to paste into a reminder
+    week: date | None = None  # the report day of a weekly report's line
 
 
 UPCOMING_DAYS = 14  # the "coming days" window of 요약, the mail and `status`

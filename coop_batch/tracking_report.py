@@ -62,7 +62,7 @@ def build_reminders(tracking: Tracking) -> list[Reminder]:
                     arrived = seoul_day(cell.arrived) if cell.arrived else deadline
                     message = (f"{short(week)} 주간 추진실적 보고({names})가 기한({short(deadline)})보다 늦은 "
                                f"{short(arrived)}에 접수되었습니다. 다음 보고부터는 {weekday}요일까지 제출해 주시기 바랍니다.")
-                out.append(Reminder(dept, names, f"{WEEKLY_ITEM}({short(week)})", deadline, label, message))
+                out.append(Reminder(dept, names, f"{WEEKLY_ITEM}({short(week)})", deadline, label, message, week))
     for plan in tracking.plans:
         out += _plan_reminders(plan, tracking.plan_rule)
     return sorted(out, key=lambda r: (order.get(r.department, len(order)), r.due or date.max, r.item))
@@ -91,6 +91,29 @@ def _plan_reminders(plan: PlanStatus, rule: str) -> list[Reminder]:
         out.append(Reminder(dept, project, APPROVAL_ITEM, None, NOT_APPROVED,
                             f"{name} 자체 추진계획서의 구청장 방침 결재일이 비어 있습니다. 결재를 받았으면 "
                             f"'자체추진계획' 서식의 '방침 결재일'을 적어 다시 제출해 주시기 바랍니다."))
+    return out
+
+
+def owed_items(reminders: Sequence[Reminder]) -> list[Reminder]:
+    """A department's reminders for a summary line: its weekly reports in one item per state
+    (`주간 추진실적 보고 미제출` 13 times is `주간 추진실적 보고 13회(4/1(금)~6/24(금))`, three or fewer
+    are named: `주간 추진실적 보고(3/11(금), 3/25(금))`), the other items as they are."""
+    weeks: dict[str, list[Reminder]] = {}
+    for reminder in reminders:
+        if reminder.week is not None:
+            weeks.setdefault(reminder.status, []).append(reminder)
+    out: list[Reminder] = []
+    for reminder in reminders:
+        group = weeks.pop(reminder.status, None) if reminder.week is not None else [reminder]
+        if not group:
+            continue  # a weekly report already in its state's item
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        days = [short(r.week) for r in group if r.week is not None]
+        what = f"({', '.join(days)})" if len(days) <= 3 else f" {len(days)}회({days[0]}~{days[-1]})"
+        projects = ", ".join(dict.fromkeys(name for r in group for name in r.project.split(", ")))
+        out.append(Reminder(reminder.department, projects, f"{WEEKLY_ITEM}{what}", None, reminder.status, ""))
     return out
 
 
@@ -130,7 +153,7 @@ def summary_lines(tracking: Tracking, days: int = UPCOMING_DAYS, limit: int = 12
     if owing:
         lines.append(f"  아직 낼 것이 있는 부서 {len(owing)}곳:")
         for dept, items in list(owing.items())[:limit]:
-            lines.append(f"    {dept}: " + "; ".join(f"{r.item} {r.status}" for r in items))
+            lines.append(f"    {dept}: " + "; ".join(f"{r.item} {r.status}" for r in owed_items(items)))
         if len(owing) > limit:
             lines.append(f"    ... 외 {len(owing) - limit}곳 (통합현황의 '미제출목록' 시트)")
     events = t.upcoming(days)

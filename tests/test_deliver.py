@@ -321,6 +321,8 @@ def test_demo_run_mail_carries_the_tracking_of_the_run(tmp_path, rules):
     assert owing  # the demo has late and missing reports
     for department in list(owing)[:3]:
         assert f"  - {department}: " in text
+    # a department's missing weekly reports are one item (the demo's 부동산정보과 missed 3/11 and 3/25)
+    assert "부동산정보과: [미제출] 주간 추진실적 보고(3/11(금), 3/25(금))" in text
     for event in report.tracking.upcoming(14)[:3]:
         assert event.name in text
     assert f"포상금 합계 {report.policy.total_reward_won:,}원" in text

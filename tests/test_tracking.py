@@ -24,6 +24,7 @@ from coop_batch.calendar import (
     expand_item,
     expand_schedule,
     report_week,
+    short,
     upcoming,
 )
 from coop_batch.cli import cli
@@ -34,7 +35,14 @@ from coop_batch.rules import CalendarRule, PlanRule, RulesError, ScheduleItem, l
 from coop_batch.schema import KIND_BY_ID
 from coop_batch.templates import write_template
 from coop_batch.tracking import LATE, MISSING, ON_TIME, Submitted, Tracking, compute_tracking, owed_projects
-from coop_batch.tracking_report import plans_sheet, reminders_sheet, schedule_sheet, summary_lines, weekly_sheet
+from coop_batch.tracking_report import (
+    owed_items,
+    plans_sheet,
+    reminders_sheet,
+    schedule_sheet,
+    summary_lines,
+    weekly_sheet,
+)
 
 SAFETY = "안전도시 만들기"
 JOBS = "서울 희망일자리 만들기"
@@ -227,6 +235,21 @@ def test_not_notified_and_not_approved_plans_are_flagged(rules):
     assert [r.item for r in t.owing()["일자리지원과"]] == ["주간 추진실적 보고(3/4(금))", "주간 추진실적 보고(3/11(금))",
                                                         "주간 추진실적 보고(3/18(금))", "주간 추진실적 보고(3/25(금))",
                                                         "자체 추진계획서 제출"]
+
+
+def test_summary_says_a_run_of_missing_weekly_reports_in_one_item(rules):
+    """`status` and the mail: 13 missing weeks are one item with their count and span, not 13 items."""
+    t = track(BASE, rules, date(2016, 6, 30))
+    jobs = t.owing()["일자리지원과"]
+    assert sum(r.week is not None for r in jobs) == len(t.weeks) == 17  # 3/4 … 6/24, one reminder a week
+    [weekly, plan_item] = owed_items(jobs)
+    assert (weekly.item, weekly.status) == (f"주간 추진실적 보고 17회({short(t.weeks[0])}~{short(t.weeks[-1])})", "미제출")
+    assert weekly.item == "주간 추진실적 보고 17회(3/4(금)~6/24(금))" and plan_item.item == "자체 추진계획서 제출"
+    assert "    일자리지원과: 주간 추진실적 보고 17회(3/4(금)~6/24(금)) 미제출; 자체 추진계획서 제출 미제출" in summary_lines(t)
+    few = track(BASE, rules, date(2016, 3, 14)).owing()["일자리지원과"]
+    assert [r.item for r in owed_items(few)] == ["주간 추진실적 보고(3/4(금), 3/11(금))", "자체 추진계획서 제출"]
+    one = track(BASE, rules, date(2016, 3, 7)).owing()["일자리지원과"]
+    assert owed_items(one) == one  # a single week keeps its own line (and its due date)
 
 
 def test_a_blank_submission_date_falls_back_to_the_files_arrival(rules):
