@@ -122,7 +122,7 @@ def key_figures(report: RunReport, history: Sequence[FileRow], weeks: Sequence[W
         Figure("이번 실행: 반려", counts["rejected"], note=rejected_note),
         Figure("포상금 합계", policy.total_reward_won, "money", note=f"지급 사업 {awarded}개 · '포상금지급' 시트"),
         Figure("특별휴가 대상", len(policy.leave), note="명 · '특별휴가' 시트"),
-        Figure("표창추천 대상", len(policy.commendations), note="명 · '표창추천' 시트"),
+        Figure("표창추천 대상", policy.recommended, note=_recommendations(policy)),
         Figure("근무평정 배려 대상", len(policy.personnel), note="명 · '근무평정' 시트"),
     ]
     if weeks:
@@ -281,3 +281,8 @@ def changes_table(report: RunReport) -> SummaryTable:
          ColumnSpec("새 파일로 바뀐 행", "int")],
         rows,
     )
+
+
+def _recommendations(policy: Any) -> str:
+    rows = sum(1 for row in policy.commendations if row["성명"])
+    return "명 · '표창추천' 시트" + (f" (추천 {rows}건: 여러 사업에서 추천된 직원 있음)" if rows != policy.recommended else "")

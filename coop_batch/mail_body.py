@@ -118,7 +118,7 @@ def _sections(report: RunReport, attached: list[Attachment], left_out: list[Atta
         policy = report.policy
         sections.append(("포상", [
             f"포상금 합계 {policy.total_reward_won:,}원",
-            f"특별휴가 {len(policy.leave)}명, 표창추천 {len(policy.commendations)}명",
+            policy.honours_text(),
         ]))
 
     coming = upcoming(report)

@@ -172,6 +172,9 @@ def _money_million(value: Any, info: ValidationInfo) -> int | None:
         fail("bad-money", value=shown(value))
     if won is not None:
         _non_negative(won, value)
+        limit = _rules(info).reward.max_prize_million
+        if won > limit * 1_000_000:  # 69200000 typed for 69.2: a sum in 원 in the 백만원 column
+            fail("prize-too-large", value=shown(value), won=f"{won:,}", limit=f"{limit:,}")
     return won
 
 

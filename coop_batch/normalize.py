@@ -63,9 +63,11 @@ class CellError:
     """A cell holding an Excel error value (`#NAME?`, `#REF!`, `#DIV/0!`, ...), almost always a formula's cached
     result.  python-calamine reads such a cell as "", the same as an empty cell, so `read.py` finds them in
     the sheet's XML (`read_errors`) and puts one of these in the cell's place: validation reports it
-    (`formula-error`) instead of taking it for a blank.  It is not blank, and its text is the error."""
+    (`formula-error`) instead of taking it for a blank.  It is not blank, and its text is the error.
+    A formula saved without its result (written by a program, never calculated: `<f>A1*2</f><v />`) is
+    read as blank too; it is one of these with no error (`formula-not-calculated`)."""
 
-    error: str  # as Excel shows it: `#NAME?`
+    error: str  # as Excel shows it: `#NAME?`; '' for a formula whose result was never stored
     formula: str = ""  # the formula without its `=`; '' for a typed error value or a shared formula
 
     def __str__(self) -> str:

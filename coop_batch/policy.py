@@ -69,6 +69,18 @@ class PolicyResult:
     year: int  # the evaluation year the leave deadline was computed from
     leave_deadline: date
 
+    @property
+    def recommended(self) -> int:
+        """People the 표창추천 names: one recommended for two projects counts once, a project with nobody
+        to recommend (a row without a name) not at all."""
+        return len({(row["부서명"], squash(row["성명"])) for row in self.commendations if row["성명"]})
+
+    def honours_text(self) -> str:
+        """`특별휴가 40명, 표창추천 22명(추천 29건)` for the run summary and the mail."""
+        rows = sum(1 for row in self.commendations if row["성명"])
+        counted = f"(추천 {rows}건)" if rows != self.recommended else ""
+        return f"특별휴가 {len(self.leave)}명, 표창추천 {self.recommended}명{counted}"
+
     def sheets(self) -> list[tuple[str, tuple[str, ...], list[dict[str, Any]]]]:
         """(sheet name, column titles, rows) for each policy sheet, in workbook order."""
         return [

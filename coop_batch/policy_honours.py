@@ -76,7 +76,24 @@ def compute_honours(projects: list[Project], rules: Rules, deadline: date) -> Ho
     out.personnel = personnel_rows(entitlements, rules)
     commendations.sort(key=lambda pair: (pair[0], pair[1]["부서명"], pair[1]["성명"]))
     out.commendations = [row for _, row in commendations]
+    _note_repeated(out.commendations)
     return out
+
+
+def _note_repeated(rows: list[dict[str, Any]]) -> None:
+    """A person recommended for more than one project: each row says so.  The plan (IV) limits special
+    leave to one project a person, not recommendations; how many commendations one person gets is the
+    budget office's call, so it is put before them, not decided."""
+    projects: dict[Person, int] = defaultdict(int)
+    for row in rows:
+        if row["성명"]:
+            projects[(row["부서명"], squash(row["성명"]))] += 1
+    for row in rows:
+        count = projects.get((row["부서명"], squash(row["성명"])), 0) if row["성명"] else 0
+        if count > 1:
+            note = f"같은 직원을 {count}개 사업에서 추천: 표창 횟수 확인"
+            row["비고"] = f"{row['비고']}; {note}" if row["비고"] else note
+
 
 
 def contacts_of(project: Project) -> tuple[Mapping[str, Any] | None, list[Mapping[str, Any]], list[Problem]]:

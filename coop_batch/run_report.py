@@ -69,8 +69,7 @@ class RunReport:
             lines += self.feedback.summary_lines()  # problems per department, where the copies are
         if self.policy is not None:
             lines.append(
-                f"  포상금 합계 {self.policy.total_reward_won:,}원, 특별휴가 {len(self.policy.leave)}명, "
-                f"표창추천 {len(self.policy.commendations)}명"
+                f"  포상금 합계 {self.policy.total_reward_won:,}원, {self.policy.honours_text()}"
             )
         if self.tracking is not None:
             lines.append(self.tracking.headline())

@@ -236,7 +236,7 @@ def _check_zip(src: _Source, limits: Limits) -> bool:
     files.sort(key=lambda e: e.name != "[Content_Types].xml")
     slow = []
     fits = fast_grid_fits(limits)
-    error_cells = False  # may a part hold an Excel error cell (what the reader then looks for)
+    error_cells = False  # may a part hold an error cell or an uncalculated formula (the reader then looks)
     for entry in files:
         keep = entry.name == "[Content_Types].xml"
         if entry.compressed <= _FAST_ENTRY_BYTES and entry.size < _FAST_ENTRY_BYTES:
@@ -324,8 +324,12 @@ _PASSED_BYTES = 64 * 1024  # compressed size of a part worth remembering (the ke
 _PASSED_MAX = 512  # parts remembered, at most ~32 MB of keys
 
 
-# An Excel error cell's type attribute, as writers spell it (read_errors.py reads such cells).
-ERROR_CELL_MARKS = (b' t="e"', b" t='e'")
+# Marks of the cells python-calamine reads as blank though they are not (read_errors.py reads them):
+# an Excel error cell's type attribute, as writers spell it, and a formula whose result was never stored
+# (a file written by a program, not saved by Excel: openpyxl writes `<f>A1*2</f><v />`).
+ERROR_TYPE_MARKS = (b' t="e"', b" t='e'")  # in the cell's start tag
+NO_RESULT_MARKS = (b"<v />", b"<v/>", b"<v></v>", b"</f></c>", b"/></c>")  # inside the cell
+ERROR_CELL_MARKS = ERROR_TYPE_MARKS + NO_RESULT_MARKS
 
 
 def _judge_whole(raw: bytes, entry: _Entry, fits: bool, keep: bool) -> tuple[bool, bytes, bool]:

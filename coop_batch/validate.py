@@ -283,6 +283,9 @@ def _validate_row(
     if broken:  # an Excel error is reported as itself, not as whatever its blank would be taken for
         values = {**values, **dict.fromkeys(broken)}
         for field, cell in broken.items():
+            if not cell.error:  # a formula written by a program and never calculated: its value is unknown
+                issues.append((field, "formula-not-calculated", {"formula": "=" + shown(cell.formula)}))
+                continue
             params = {"value": shown(cell.error)}
             if cell.formula:  # for support staff (JSON); the user sees it in the cell
                 params["formula"] = "=" + shown(cell.formula)
@@ -294,7 +297,7 @@ def _validate_row(
             field = str(error["loc"][0]) if error["loc"] else ""
             code = error["type"]
             if field in broken:
-                continue  # said as formula-error above
+                continue  # said as formula-error (or formula-not-calculated) above
             if code not in CATALOGUE:  # our parsers return the declared types: anything else is a bug
                 raise RuntimeError(f"{place.kind.id}.{field}: unexpected pydantic error {error}") from exc
             issues.append((field, code, dict(error.get("ctx") or {})))

@@ -36,6 +36,7 @@ from coop_batch.demo import DEFAULT_AS_OF as DEMO_AS_OF
 from coop_batch.demo import build_demo_inbox
 from coop_batch.deliver import compose, mail_pending, subject_for
 from coop_batch.ledger import Ledger
+from coop_batch.policy import PolicyResult
 from coop_batch.run import FileOutcome, RunReport, run_batch
 from coop_batch.tracking import Reminder
 
@@ -194,7 +195,11 @@ def made_report(tmp_path: Path, sizes: dict[str, int]) -> RunReport:
         FileOutcome("안전치수과/주간실적_<오류>&.xlsx", "rejected", "weekly", "안전치수과", errors=2),
         FileOutcome("교통행정과/계획.xlsx", "deferred", reason="엑셀에서 열려 있어 다음 실행에서 처리"),
     ]
-    report.policy = SimpleNamespace(total_reward_won=76_970_000, leave=[{}] * 3, commendations=[{}] * 2)
+    commended = [{"부서명": "세무과", "성명": "김민정"}, {"부서명": "세무과", "성명": "김 민정"},  # one person, twice
+                 {"부서명": "환경과", "성명": "송하영"}, {"부서명": "감사담당관", "성명": ""}]  # nobody to recommend
+    report.policy = PolicyResult(rewards=[], department_rewards=[], leave=[{}] * 3, commendations=commended,
+                                 personnel=[], total_reward_won=76_970_000, problems=[], year=2015,
+                                 leave_deadline=date(2016, 12, 31))
     report.notes = ["통합현황_20160304.xlsx이(가) 엑셀에서 열려 있어 통합현황_20160304_020000.xlsx(으)로 저장했습니다."]
     return report
 
@@ -223,7 +228,7 @@ def test_compose_korean_subject_body_and_rfc2231_attachment_names(tmp_path):
     text = parsed.get_body(("plain",)).get_content()
     assert "받은 파일 3건: 접수 1, 반려 1, 중복 0, 대기 1" in text
     assert "반려: 안전치수과/주간실적_<오류>&.xlsx (오류 2건, 안전치수과)" in text
-    assert "포상금 합계 76,970,000원" in text and "특별휴가 3명, 표창추천 2명" in text
+    assert "포상금 합계 76,970,000원" in text and "특별휴가 3명, 표창추천 2명(추천 3건)" in text
     assert "통합현황_20160304_020000.xlsx(으)로 저장했습니다" in text  # the run's notes travel too
     html = parsed.get_body(("html",)).get_content()
     assert "주간실적_&lt;오류&gt;&amp;.xlsx" in html and "<오류>" not in html  # user text is escaped

@@ -628,6 +628,25 @@ def test_top_tier_leader_commended_is_left_out_and_not_reused_as_fallback(rules)
     ]
 
 
+def test_a_person_recommended_for_two_projects_is_counted_once_and_flagged(rules):
+    """The plan limits leave, not recommendations, to one project a person: the roster says so, and
+    the count is of people (a project with nobody to recommend is no one)."""
+    data = seed_data(rules)
+    before = compute(data, rules)
+    assert before.recommended == len([r for r in before.commendations if r["성명"]]) == 30
+    # 세무과's officer of projects 1-3 is one person: 담당01 for all three
+    data["contacts"] = [{**c, "officer_name": officer(1)} if c["project"] in (PROJECT[2], PROJECT[3]) else c
+                        for c in data["contacts"]]
+    data["staff"] = [staff(PROJECT[5], "일자리지원과", officer(5), 1, True)]  # 5's officer commended: nobody left
+    result = compute(data, rules)
+    rows = [r for r in result.commendations if r["성명"] == officer(1)]
+    assert len(rows) == 3 and all(r["비고"] == "같은 직원을 3개 사업에서 추천: 표창 횟수 확인" for r in rows)
+    assert result.recommended == 30 - 2 - 1
+    assert result.honours_text() == f"특별휴가 {len(result.leave)}명, 표창추천 27명(추천 29건)"
+    assert before.honours_text() == f"특별휴가 {len(before.leave)}명, 표창추천 30명"
+    assert not [r for r in result.commendations if r["성명"] == officer(10) and r["비고"]]
+
+
 # --- 근무평정 ---
 
 

@@ -375,6 +375,71 @@ def test_a_typed_error_value_without_a_formula(tmp_path: Path):
     assert read_sheet(tmp_path / "값.xlsx").rows[0][1][2] == CellError("#REF!", "")
 
 
+def uncalculated_book(path: Path) -> Path:
+    """A weekly sheet written by a program that stores formulas without their results (openpyxl)."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "주간실적"
+    sheet.append(list(WEEKLY.titles))
+    sheet.append(["2016-03-04", "안전도시 만들기", "안전치수과", '="교육 "&2&"회"'])  # D2: no result stored
+    sheet.append(["2016-03-11", "안전도시 만들기", "=C2", "점검 실시"])  # C3
+    sheet.append([None, None, None, None, None, None, "=A2"])  # a formula below the data: still a blank row
+    book.save(path)
+    return path
+
+
+def test_a_formula_without_its_result_is_not_read_as_a_blank(tmp_path: Path, rules):
+    from coop_batch.normalize import CellError
+    from coop_batch.validate import validate_file
+
+    data = read_sheet(uncalculated_book(tmp_path / "수식.xlsx"))
+    assert [n for n, _ in data.rows] == [2, 3]
+    assert data.rows[0][1][3] == CellError("", '"교육 "&2&"회"') and data.rows[1][1][2] == CellError("", "C2")
+    assert _fields(read_one(data.path)) == _fields(data)
+    sub = validate_file(data.path, rules)
+    assert [(p.position, p.code) for p in sub.problems] == [("주간실적!D2", "formula-not-calculated"),
+                                                            ("주간실적!C3", "formula-not-calculated")]
+    message = sub.problems[0].message
+    assert "'추진실적' 칸의 수식(=\"교육 \"&2&\"회\")에 계산된 값이 저장되어 있지 않습니다" in message
+    assert "다시 저장" in message and sub.records == []
+
+
+def _inline(ref: str, text: str) -> str:
+    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+def test_a_calculated_formula_or_empty_text_result_is_read_as_it_is(tmp_path: Path):
+    """Excel stores each formula's result; an empty text result (`t="str"`, `<v></v>`) was calculated."""
+    import zipfile
+
+    header = "".join(_inline(f"{chr(65 + i)}1", title) for i, title in enumerate(WEEKLY.titles))
+    row = (_inline("A2", "2016-03-04") + _inline("B2", "가") + '<c r="C2" t="str"><f>"나"</f><v>나</v></c>'
+           '<c r="D2" t="str"><f>IF(1,"","x")</f><v></v></c><c r="E2"><f>1+1</f><v>2</v></c>')
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rels = "http://schemas.openxmlformats.org/package/2006/relationships"
+    office = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    types = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    path = tmp_path / "계산됨.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("[Content_Types].xml",
+                   '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                   '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                   '<Default Extension="xml" ContentType="application/xml"/>'
+                   f'<Override PartName="/xl/workbook.xml" ContentType="{types}.sheet.main+xml"/>'
+                   f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{types}.worksheet+xml"/></Types>')
+        z.writestr("_rels/.rels", f'<Relationships xmlns="{rels}"><Relationship Id="rId1" '
+                   f'Type="{office}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+        z.writestr("xl/workbook.xml", f'<workbook xmlns="{main}" xmlns:r="{office}"><sheets>'
+                   '<sheet name="주간실적" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels", f'<Relationships xmlns="{rels}"><Relationship Id="rId1" '
+                   f'Type="{office}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>')
+        z.writestr("xl/worksheets/sheet1.xml",
+                   f'<worksheet xmlns="{main}"><sheetData><row r="1">{header}</row><row r="2">{row}</row>'
+                   '</sheetData></worksheet>')
+    data = read_sheet(path)
+    assert data.problems == [] and data.rows[0][1][:5] == ["2016-03-04", "가", "나", "", 2.0]
+
+
 # --- parser failures that are not the file's bytes -------------------------------------------
 
 

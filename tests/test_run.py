@@ -301,10 +301,10 @@ def test_a_rejected_file_sent_again_is_judged_under_the_rules_of_now(ws, rules, 
     assert "resent-rejected" not in codes  # nothing to say: it was accepted this time
 
 
-def test_a_corrected_results_list_replaces_rows_by_seq_and_says_so(ws, rules):
+def test_a_corrected_results_list_replaces_the_older_list_and_says_so(ws, rules):
     put(ws, "기획예산과/평가결과.xlsx", "results", RESULTS, rules)
     run(ws)
-    renamed = [dict(RESULTS[1], project="서울 희망일자리 만들기 사업")]  # 연번 2, its name corrected
+    renamed = [RESULTS[0], dict(RESULTS[1], project="서울 희망일자리 만들기 사업")]  # 연번 2, its name corrected
     put(ws, "기획예산과/평가결과_수정.xlsx", "results", renamed, rules)
     report = run(ws)
     assert [(r["seq"], r["project"]) for r in report.merged.data["results"]] == [
@@ -312,6 +312,22 @@ def test_a_corrected_results_list_replaces_rows_by_seq_and_says_so(ws, rules):
     assert [p.code for p in report.problems if p.code == "result-replaced"] == ["result-replaced"]
     errors = table(sheets(ws.outbox / MASTER)["오류"])
     assert any("연번 2" in str(row) and JOBS in str(row) for row in errors)
+    # a list sent with one row only is taken as the whole corrected list: the row it left out is said
+    put(ws, "기획예산과/평가결과_한줄.xlsx", "results", [RESULTS[0]], rules)
+    report = run(ws)
+    assert [r["seq"] for r in report.merged.data["results"]] == [1]
+    [withdrawn] = [p for p in report.problems if p.code == "row-withdrawn"]
+    assert "연번 2 '서울 희망일자리 만들기 사업' 행이" in withdrawn.message and withdrawn.file.endswith("평가결과_한줄.xlsx")
+    assert any("연번 2" in str(row) and "빠졌습니다" in str(row) for row in table(sheets(ws.outbox / MASTER)["오류"]))
+
+
+def test_a_grade_the_rules_do_not_know_is_listed_once_on_the_problem_sheet(ws, rules):
+    """Validation warns on the file and the policy leaves the project unpaid for the same cell: one row."""
+    put(ws, "기획예산과/평가결과.xlsx", "results", [RESULTS[0], dict(RESULTS[1], grade="좋은 자치단체장상")], rules)
+    report = run(ws)
+    assert [p.code for p in report.problems].count("unknown-grade") == 1  # the policy's own
+    rows = [r for r in table(sheets(ws.outbox / MASTER)["오류"]) if r["코드"] == "unknown-grade"]
+    assert [(r["셀"], r["상태"]) for r in rows] == [("D3", "접수")]
 
 
 def test_latest_plan_wins_and_the_older_stays_filed(ws, rules):

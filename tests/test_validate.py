@@ -248,6 +248,7 @@ BAD = [
     ("results", "prize_won", -2.3, "negative", "E"),
     ("results", "prize_won", "0.0000001", "fractional-won-million", "E"),  # 0.1 원
     ("results", "prize_won", 69.2000001, "fractional-won-million", "E"),
+    ("results", "prize_won", 69200000, "prize-too-large", "E"),  # typed in 원
     ("results", "subsidy", "아마도", "bad-yn", "F"),
     ("results", "departments", "  ", "required", "G"),
     ("contacts", "role", "주관부서", "bad-choice", "B"),
@@ -316,6 +317,15 @@ def test_a_fraction_of_a_won_is_said_as_such_in_both_money_columns(rules):
     assert "예: 69.2" in million.message
     assert check(rules, "results", [row_of("results", prize_won="0.000001")]).records[0]["prize_won"] == 1
     assert check(rules, "results", [row_of("results", prize_won="69.2")]).records[0]["prize_won"] == 69_200_000
+
+
+def test_a_prize_typed_in_won_is_refused_and_the_limit_is_the_rules(rules):
+    big = only(check(rules, "results", [row_of("results", prize_won="69,200,000")]), "prize-too-large")
+    assert big.is_error and "69,200,000,000,000원" in big.message and "한도 10,000백만원" in big.message
+    assert "69,200,000원 → 69.2" in big.message
+    assert check(rules, "results", [row_of("results", prize_won=10_000)]).records[0]["prize_won"] == 10_000_000_000
+    lower = rules.model_copy(update={"reward": rules.reward.model_copy(update={"max_prize_million": 100})})
+    assert only(check(lower, "results", [row_of("results", prize_won=100.5)]), "prize-too-large")
 
 
 def test_choices_compare_without_spaces(rules):

@@ -43,6 +43,8 @@ class RewardRule(_Model):
     requires_plan_notice: bool = True
     # 포상금 = 수상금 × rate% rounded DOWN to a multiple of this many 원 (1 = 원 미만 버림, 10 = 10원 미만 버림)
     round_down_to: int = Field(default=1, ge=1, le=1_000_000)
+    # A 수상금(백만원) above this is taken for an amount typed in 원 (69200000 for 69.2) and refused
+    max_prize_million: int = Field(default=10_000, ge=1)
 
     @field_validator("fixed_without_prize")
     @classmethod
