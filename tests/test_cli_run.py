@@ -458,3 +458,27 @@ def test_ctrl_c_is_said_in_korean_with_its_own_exit_code(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["templates", "--out", str(tmp_path / "t")])
     assert result.exit_code == 130
     assert "중단했습니다(Ctrl+C)" in result.output and "Aborted" not in result.output
+
+
+@pytest.mark.parametrize("args", [["run", "--as-of", "2016-03-04"], ["status"], ["mail", "--dry-run"],
+                                  ["schedule", "cron"]])
+def test_a_folder_that_is_no_workspace_is_refused_and_left_as_it_was(tmp_path: Path, args: list[str]):
+    """A scheduled task started in the wrong folder must not make a workspace there and mail an empty
+    report every night: exit 2, in Korean, with the way out, and nothing written."""
+    folder = tmp_path / "다른 폴더"
+    folder.mkdir()
+    (folder / "메모.txt").write_text("x", encoding="utf-8")
+    result = CliRunner().invoke(cli, [*args, "-w", str(folder)])
+    assert result.exit_code == 2, result.output
+    assert "작업 폴더가 아닙니다(설정 파일 coop_batch.toml이 없음)" in result.output
+    assert f"'coop-batch init {folder.resolve()}'" in result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["메모.txt"]
+
+
+def test_a_workspace_whose_settings_file_is_gone_still_runs_on_its_ledger(tmp_path: Path):
+    ws = tmp_path / "ws"
+    assert CliRunner().invoke(cli, ["init", str(ws)]).exit_code == 0
+    assert CliRunner().invoke(cli, ["run", "-w", str(ws), "--as-of", "2016-03-04", "--no-mail"]).exit_code == 0
+    (ws / CONFIG_NAME).unlink()  # the defaults apply; the ledger says it is a workspace
+    result = CliRunner().invoke(cli, ["status", "-w", str(ws), "--as-of", "2016-03-04"])
+    assert result.exit_code == 0 and "주간보고·계획서 현황" in result.output
