@@ -222,6 +222,7 @@ def reward_sheets(policy: PolicyResult, rules: Rules, as_of: date) -> list[Sheet
     specs[1].total = {"배분액(원)": "sum"}
     for spec in specs:
         spec.subtitle = f"기준일 {as_of.isoformat()} · 기획예산과 · 근거: {rules.source} IV 격려방안"
+        spec.fit_rows = True
     return specs
 
 
@@ -230,7 +231,9 @@ def honour_sheets(policy: PolicyResult, rules: Rules, as_of: date) -> list[Sheet
     titles = ("특별휴가 대상자", "표창 추천 대상자", "인사상 우대(근무평정 배려) 대상자")
     for spec, title in zip(specs, titles):
         spec.title = f"{title} 명단"
-        spec.subtitle = f"기준일 {as_of.isoformat()} · 기획예산과 · 사용기한 {policy.leave_deadline.isoformat()}"
+        spec.subtitle = f"기준일 {as_of.isoformat()} · 기획예산과"
+        spec.fit_rows = True
+    specs[0].subtitle += f" · 사용기한 {policy.leave_deadline.isoformat()}"  # the leave's own, not the others'
     specs[0].total = {"휴가일수": "sum"}
     return specs
 

@@ -41,7 +41,7 @@ from .write_layout import ColumnSpec, SheetLayout
 from .write_rows import stream_rows as _stream_rows  # module names: tests swap them
 from .write_rows import write_rows as _write_rows
 from .write_summary import ChartSpec, Figure, SummarySpec, SummaryTable, _insert_charts, _write_summary
-from .write_table import TOTAL_OPS, RowsAhead, SheetSpec, rendered_ahead, start_table
+from .write_table import TOTAL_OPS, RowsAhead, SheetSpec, fitted_rows, rendered_ahead, start_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from xlsxwriter.workbook import Workbook
@@ -244,13 +244,15 @@ def _write_table(
     date_text: str,
     warnings: list[str],
 ) -> SheetLayout:
-    t = start_table(ws, spec, styles, FAST_ROWS)
+    t = start_table(ws, spec, styles, FAST_ROWS and not spec.fit_rows)
     columns, totals, header_row, first, counter = t.columns, t.totals, t.header_row, t.first, t.counter
     ncols = len(columns)
     reserved = (1 if totals else 0) + 1 + (2 if spec.note else 0)  # total, over-limit marker, gap + note
     capacity = wf.EXCEL_MAX_ROWS - first - reserved
     ahead = rendered_ahead(spec, t, capacity)
     data: Iterator[Sequence[Any]] = chain(t.head, t.rows)
+    if spec.fit_rows:
+        data = fitted_rows(ws, data, t)
     if ahead is not None:  # the rows but the last came from a helper process: the rest from here
         counter.truncated += ahead.truncated
         data = iter(spec.ahead.rest(ahead.rows))  # type: ignore[union-attr]

@@ -34,6 +34,9 @@ class SheetSpec:
     note: str | None = None  # one line under the table (e.g. the rule applied)
     freeze_columns: int = 0  # leading columns kept in view when scrolling right (a matrix's row labels)
     ahead: RowsAhead | None = None  # its rows but the last, rendered by a helper process (no totals)
+    # rows as tall as their wrapped text, for the printed copies: Excel fits a row to wrapped text on
+    # screen, but LibreOffice and Hancom print such a row one line high, its text over the next rows
+    fit_rows: bool = False
 
 
 class RowsAhead(Protocol):
@@ -58,6 +61,7 @@ class Table:
     first: int  # the first data row (0-based)
     counter: wf.Counter
     writers: list[wf.CellWriter]
+    wrapped: dict[int, float]  # column → its width, for the text columns that wrap
     renderers: list[CellRenderer] | None  # `CellXml` renderers, where the worksheet streams as they expect
     formats: tuple[Format, ...]  # each column's cell format and text format, in turn
 
@@ -72,7 +76,7 @@ def start_table(ws: Worksheet, spec: SheetSpec, styles: Styles, fast: bool = Tru
     totals = _totals(spec, columns)
     rows = iter(spec.rows)
     head = list(islice(rows, wf.SAMPLE_ROWS))
-    wraps = _set_widths(ws, columns, head)
+    wraps, widths = _set_widths(ws, columns, head)
     text_formats = [styles.wrap if wrap else styles.text_for(col.type) for col, wrap in zip(columns, wraps)]
     cell_formats = [styles.cells.get(col.type, styles.text) for col in columns]
 
@@ -93,7 +97,25 @@ def start_table(ws: Worksheet, spec: SheetSpec, styles: Styles, fast: bool = Tru
             cell_xml.column(col.type, fmt, text_fmt) for col, fmt, text_fmt in zip(columns, cell_formats, text_formats)
         ]
     formats = tuple(f for pair in zip(cell_formats, text_formats) for f in pair)
-    return Table(columns, totals, head, rows, header_row, first, counter, writers, renderers, formats)
+    wrapped = {c: widths[c] for c, wrap in enumerate(wraps) if wrap}
+    return Table(columns, totals, head, rows, header_row, first, counter, writers, wrapped, renderers, formats)
+
+
+LINE_HEIGHT = 15.0  # points: one line of the 10-point 맑은 고딕 the workbooks are written in
+
+
+def fitted_rows(ws: Worksheet, rows: Iterable[Sequence[Any]], t: Table) -> Iterator[Sequence[Any]]:
+    """`rows`, each row's height set first to the lines its wrapped text takes (`SheetSpec.fit_rows`)."""
+    for number, values in enumerate(rows, start=t.first):
+        lines = 1
+        for c, width in t.wrapped.items():
+            value = values[c] if c < len(values) else None
+            if isinstance(value, str) and value:
+                per_line = max(width - 1, 1)  # a cell's padding takes about a character
+                lines = max(lines, sum(-(-max(wf.display_width(part), 1) // per_line) for part in value.split("\n")))
+        if lines > 1:
+            ws.set_row(number, LINE_HEIGHT * min(lines, 20))
+        yield values
 
 
 def rendered_ahead(spec: SheetSpec, t: Table, capacity: int) -> Rendered | None:
@@ -123,9 +145,11 @@ def _totals(spec: SheetSpec, columns: list[ColumnSpec]) -> dict[int, str]:
     return totals
 
 
-def _set_widths(ws: Worksheet, columns: Sequence[ColumnSpec], sample: list[Sequence[Any]]) -> list[bool]:
-    """Fit each column to its title and sampled values; return which text columns must wrap."""
-    wraps = []
+def _set_widths(
+    ws: Worksheet, columns: Sequence[ColumnSpec], sample: list[Sequence[Any]]
+) -> tuple[list[bool], list[float]]:
+    """Fit each column to its title and sampled values; return which text columns must wrap, and the widths."""
+    wraps, widths = [], []
     for c, column in enumerate(columns):
         # Each distinct string measured once: a sample repeats its department names and statuses.
         values = {id(v) if type(v) is not str else v: v for v in (row[c] for row in sample if c < len(row))}
@@ -133,5 +157,6 @@ def _set_widths(ws: Worksheet, columns: Sequence[ColumnSpec], sample: list[Seque
         title = wf.display_width(column.title) + 3  # room for the autofilter button
         width = column.width if column.width is not None else _fit(max(content + 2, title))
         wraps.append(column.type in ("text", "status") and content + 1 > width)
+        widths.append(width)
         ws.set_column(c, c, width)
-    return wraps
+    return wraps, widths

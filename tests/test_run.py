@@ -758,6 +758,10 @@ def test_master_workbook_sheets_source_column_and_user_text_never_a_formula(ws, 
     assert [(r["사업명"], r["수상금(원)"], r["원본파일"]) for r in results] == [
         (SAFETY, 69_200_000, "기획예산과/평가결과.xlsx"), (JOBS, 10_000_000, "기획예산과/평가결과.xlsx"),
     ]
+    honours = sheets(report.outputs[2])  # the 사용기한 is the leave's, under its title only
+    subtitles = {name: rows[1][0] for name, rows in honours.items()}
+    assert "사용기한" in subtitles["특별휴가"]
+    assert all("사용기한" not in text and "기획예산과" in text for name, text in subtitles.items() if name != "특별휴가")
 
 
 def test_master_open_in_excel_gets_a_timestamped_name_and_the_run_goes_on(ws, rules, monkeypatch):

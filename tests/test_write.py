@@ -258,6 +258,26 @@ def test_widths_fit_korean_text_cap_long_text_and_wrap_it(tmp_path: Path):
     assert width_of(ws, "E") >= len("1,234,567,890")
 
 
+def test_printed_rows_are_as_tall_as_their_wrapped_text(tmp_path: Path):
+    """`fit_rows` (the circulation copies): a row of long wrapped text gets the lines it needs, so
+    LibreOffice and Hancom print it whole instead of over the next rows; short rows keep the default."""
+    cols = [ColumnSpec("성명"), ColumnSpec("비고")]
+    rows = [["김민정", "동일인 중복 수상: 상위등급 1개 사업만(합산 안 함) — 제외: " + "가나다라마 " * 30],
+            ["이을녀", "짧은 비고"], ["박병수", "첫 줄\n둘째 줄\n셋째 줄"]]
+    fitted = SheetSpec("명단", cols, rows, fit_rows=True)
+    path = write_workbook(tmp_path / "w.xlsx", [fitted, SheetSpec("그대로", cols, rows)], created=AS_OF).path
+    book = openpyxl.load_workbook(path)
+    ws, plain = book["명단"], book["그대로"]
+    width = width_of(ws, "B")
+    long_text = rows[0][1]
+    lines = -(-wf.display_width(long_text) // int(width - 1.7))  # xlsxwriter's padding, the cell's own
+    assert ws["B2"].alignment.wrap_text
+    assert ws.row_dimensions[2].height >= 15 * lines >= 45
+    assert ws.row_dimensions[3].height is None  # one line: Excel's default
+    assert ws.row_dimensions[4].height == 45  # three lines typed with line breaks
+    assert all(plain.row_dimensions[r].height is None for r in (2, 3, 4))  # the master: Excel fits on screen
+
+
 def test_display_width_counts_wide_characters_double():
     assert wf.display_width("abc") == 3
     assert wf.display_width("환경과") == 6
