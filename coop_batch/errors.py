@@ -367,6 +367,13 @@ CATALOGUE: dict[str, Entry] = {
         "총괄부서 {department}에서 담당자지정 서식(총괄부서 행의 팀장·담당 성명, 협조부서가 있으면 그 행도)을 "
         "제출해 주세요.",
     ),
+    "rank-tie": Entry(
+        W,
+        "기여도순위 동률",
+        "사업 '{project}'의 표창 대체 추천에서 총괄부서 {department} 유공직원 {names}의 기여도순위가 모두 {place}위라 "
+        "먼저 적힌 {chosen}을(를) 추천했습니다. 다른 직원을 추천하려면 유공직원 서식의 기여도순위를 서로 다르게 고쳐 "
+        "다시 제출해 주세요.",
+    ),
     "contacts-no-lead": Entry(
         W,
         "총괄부서 행 없음",

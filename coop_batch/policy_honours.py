@@ -71,7 +71,7 @@ def compute_honours(projects: list[Project], rules: Rules, deadline: date) -> Ho
         out.problems += problems
         entitlements += _entitlements(project, lead, coops, rules)
         if lead is not None:
-            commendations += [(project.seq, row) for row in commendation_rows(project, lead, rules)]
+            commendations += [(project.seq, row) for row in commendation_rows(project, lead, rules, out.problems)]
     out.leave = leave_rows(entitlements, rules, deadline)
     out.personnel = personnel_rows(entitlements, rules)
     commendations.sort(key=lambda pair: (pair[0], pair[1]["부서명"], pair[1]["성명"]))
@@ -218,7 +218,9 @@ def personnel_rows(entitlements: list[Entitlement], rules: Rules) -> list[dict[s
 # --- 표창추천 ---
 
 
-def commendation_rows(project: Project, lead: Mapping[str, Any], rules: Rules) -> list[dict[str, Any]]:
+def commendation_rows(
+    project: Project, lead: Mapping[str, Any], rules: Rules, problems: list[Problem] | None = None
+) -> list[dict[str, Any]]:
     """The 담당자-level recommendation (총괄담당자, else the lead department's best non-commended staff)
     and, at the leader tiers, the 총괄팀장 — nobody already commended (기표창) for this project."""
     department = squash(text(lead.get("department")))
@@ -288,6 +290,11 @@ def commendation_rows(project: Project, lead: Mapping[str, Any], rules: Rules) -
         return rows
     best = candidates[0]
     place = best.get("contribution_rank")
+    tied = [s for s in candidates if s.get("contribution_rank") == place]
+    if len(tied) > 1 and problems is not None:  # the order the rows were written in decided: say so
+        problems.append(problem("rank-tie", best, STAFF, "contribution_rank", project=project.name,
+                                department=department, place=place, chosen=text(best.get("name")),
+                                names=", ".join(text(s.get("name")) for s in tied)))
     rows.append(
         row(
             text(best.get("rank")), text(best.get("name")), f"총괄부서 유공직원(기여도 {place}위)", OFFICER_LEVEL,

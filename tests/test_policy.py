@@ -605,6 +605,24 @@ def test_commended_officer_falls_back_to_best_ranked_lead_staff(rules):
     assert "유공직원.xlsx 유공직원!E5" in row["근거"] and "유공직원!F2" in row["근거"]
 
 
+def test_a_tie_in_contribution_rank_is_decided_by_row_order_and_said(rules):
+    data = seed_data(rules)
+    data["staff"] = [
+        staff(PROJECT[3], "세무과", officer(3), 1, True, row=2),
+        staff(PROJECT[3], "세무과", "정정", 2, False, row=3),
+        staff(PROJECT[3], "세무과", "이병", 2, False, row=4),
+        staff(PROJECT[3], "세무과", "삼위", 3, False, row=5),
+    ]
+    result = compute(data, rules)
+    (row,) = [r for r in result.commendations if r["사업명"] == PROJECT[3]]
+    assert row["성명"] == "정정"
+    [tie] = [p for p in result.problems if p.code == "rank-tie"]
+    assert (tie.sheet, tie.cell, tie.is_error) == ("유공직원", "E3", False)
+    assert "정정, 이병의 기여도순위가 모두 2위라 먼저 적힌 정정을(를) 추천했습니다" in tie.message
+    data["staff"][2] = staff(PROJECT[3], "세무과", "이병", 3, False, row=4)  # ranks made distinct: nothing to say
+    assert not [p for p in compute(data, rules).problems if p.code == "rank-tie"]
+
+
 def test_commended_officer_with_nobody_left(rules):
     data = seed_data(rules)
     data["staff"] = [staff(PROJECT[3], "세무과", officer(3), 1, True), staff(PROJECT[3], "세무과", "윤기여", 2, True, row=3)]
@@ -702,11 +720,13 @@ def test_every_problem_message_is_filled_in(rules):
     data["split"] = [split_row(PROJECT[5], "세무과", "협조", 1), split_row(PROJECT[24], "행정지원과", "주관", 5)]
     data["contacts"] = [c for c in data["contacts"] if not (c["project"] == PROJECT[12] and c["role"] == "총괄부서")]
     data["contacts"].append(contact(PROJECT[12], "협조부서", "감사담당관", "팀", "담", row=50))
+    data["staff"] = [staff(PROJECT[3], "세무과", officer(3), 1, True), staff(PROJECT[3], "세무과", "갑", 2, False, row=3),
+                     staff(PROJECT[3], "세무과", "을", 2, False, row=4)]
     result = compute(data, rules)
     assert set(codes(result)) == {
         "unknown-grade", "reward-no-plan", "reward-not-notified", "reward-unknown-category",
         "split-foreign-department", "split-sum-mismatch", "split-not-payable", "split-missing",
-        "contacts-missing", "contacts-no-lead",
+        "contacts-missing", "contacts-no-lead", "rank-tie",
     }
     for problem in result.problems:
         assert "{" not in problem.message and problem.file and problem.sheet and problem.cell
