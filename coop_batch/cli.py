@@ -37,11 +37,23 @@ def cli() -> None:
 
 
 def _rules(year: int | None):
-    """The policy rules for `year` (default: the newest rules file); exit 2 with the Korean message."""
+    """The policy rules for `year`; by default the year of the workspace this is run in (its settings'
+    policy_year), elsewhere the newest rules file.  A `rules/` folder here is looked in first.  Exit 2
+    with the Korean message."""
+    from pathlib import Path
+
+    from .config import CONFIG_NAME, ConfigError, load_settings
     from .rules import RulesError, available_years, load_rules
 
+    here = Path.cwd()
+    if year is None and (here / CONFIG_NAME).is_file():
+        try:
+            year = load_settings(here).policy_year
+        except ConfigError:
+            pass  # a broken settings file is `run`'s and `doctor`'s to report
     try:
-        return load_rules(year if year is not None else max(available_years(), default=2016))
+        return load_rules(year if year is not None else max(available_years(here / "rules"), default=2016),
+                          here / "rules")
     except RulesError as exc:
         _fail(str(exc), 2)
 
@@ -51,7 +63,7 @@ def _rules(year: int | None):
     "--out", "out_dir", type=usage.Path(file_okay=False), default="templates/xlsx", show_default=True,
     help="서식 파일을 저장할 폴더",
 )
-@click.option("--year", type=usage.Year(), default=None, help="정책 연도(기본: 규칙 파일이 있는 가장 최근 연도)")
+@click.option("--year", type=usage.Year(), default=None, help="정책 연도(기본: 작업 폴더에서 실행하면 그 설정의 연도, 아니면 규칙 파일이 있는 가장 최근 연도)")
 def templates_cmd(out_dir: str, year: int | None) -> None:
     """표준 서식 6종(.xlsx)을 만듭니다."""
     from pathlib import Path
@@ -79,7 +91,7 @@ def templates_cmd(out_dir: str, year: int | None) -> None:
     "--format", "fmt", type=usage.Choice(["table", "json"]), default="table", show_default=True,
     help="table: 사람이 읽는 표, json: 프로그램용",
 )
-@click.option("--year", type=usage.Year(), default=None, help="정책 연도(기본: 규칙 파일이 있는 가장 최근 연도)")
+@click.option("--year", type=usage.Year(), default=None, help="정책 연도(기본: 작업 폴더에서 실행하면 그 설정의 연도, 아니면 규칙 파일이 있는 가장 최근 연도)")
 def validate_cmd(files: tuple[str, ...], fmt: str, year: int | None) -> None:
     """서식 파일을 검증해 문제(오류·경고)를 보여 줍니다. 폴더를 주면 그 안(하위 폴더 포함)의 .xlsx 파일을
     모두 검증합니다. 오류가 있는 파일이 하나라도 있으면 종료 코드 1."""
@@ -158,14 +170,15 @@ def _open(workspace_dir: str):
 
 @cli.command("init")
 @click.argument("directory", default=".", type=usage.Path(file_okay=False))
-@click.option("--year", type=usage.Year(), default=2016, show_default=True, help="정책(규칙) 연도")
-def init_cmd(directory: str, year: int) -> None:
+@click.option("--year", type=usage.Year(), default=None, help="정책(규칙) 연도(기본: 규칙 파일이 있는 가장 최근 연도)")
+def init_cmd(directory: str, year: int | None) -> None:
     """작업 폴더(설정 파일, inbox/ outbox/ archive/ quarantine/ logs/, 접수 대장)를 만듭니다."""
     from .config import ConfigError, init_workspace
     from .ledger import Ledger
+    from .rules import available_years
 
     try:
-        workspace = init_workspace(directory, policy_year=year)
+        workspace = init_workspace(directory, policy_year=year or max(available_years(), default=2016))
     except ConfigError as exc:
         _fail(str(exc), 2)
     Ledger.open(workspace.ledger_path).close()
@@ -183,7 +196,15 @@ def _log_failure(workspace, message: str, exc_info: bool = False) -> None:
         pass
 
 
+def _damaged(workspace, exc: Exception) -> str:
+    return (f"접수 대장 {workspace.ledger_path}이(가) 손상되어 읽을 수 없습니다({exc}). 받은 파일은 archive와 quarantine에 "
+            f"그대로 있습니다. PC 백업에서 대장 파일을 되돌려 주세요. 되돌릴 수 없으면 이 파일을 다른 이름으로 옮기고, "
+            f"보관된 파일을 inbox로 옮긴 뒤 실행하면 모두 다시 받아 대장을 새로 만듭니다.")
+
+
 def _run(workspace, as_of, settle_seconds=None, now=None, *, quiet: bool = False, mail: bool = True) -> int:
+    import sqlite3
+
     from .ledger import LedgerError
     from .lock import LockBusy
     from .rules import RulesError
@@ -213,6 +234,9 @@ def _run(workspace, as_of, settle_seconds=None, now=None, *, quiet: bool = False
     except (RulesError, LedgerError) as exc:
         _log_failure(workspace, str(exc))
         _fail(str(exc), 2)
+    except sqlite3.DatabaseError as exc:  # the ledger's pages damaged past its header (open went well)
+        _log_failure(workspace, "접수 대장 손상", exc_info=True)
+        _fail(_damaged(workspace, exc), 2)
     except Exception as exc:  # a bug: exit 4 tells the scheduler it is not "some files rejected" (1)
         _log_failure(workspace, "예기치 않은 오류로 실행이 멈췄습니다", exc_info=True)
         _fail(
@@ -256,11 +280,15 @@ def status_cmd(workspace_dir: str, as_of) -> None:
     from .rules import RulesError
     from .status import load_tracking
 
+    import sqlite3
+
     workspace = _open(workspace_dir)
     try:
         tracking = load_tracking(workspace, as_of.date() if as_of else today_seoul())
     except (RulesError, LedgerError) as exc:
         _fail(str(exc), 2)
+    except sqlite3.DatabaseError as exc:
+        _fail(_damaged(workspace, exc), 2)
     if tracking is None:
         click.echo(f"접수 대장({workspace.ledger_path.name})이 아직 없습니다. 'coop-batch run'을 먼저 실행해 주세요.")
         return
@@ -281,7 +309,7 @@ def demo_cmd(directory: str) -> None:
     if (root / "ledger.sqlite").exists():
         _fail(f"{root.resolve()}에는 이미 작업 폴더가 있습니다. 다른 폴더 이름을 주거나 그 폴더를 지운 뒤 다시 실행해 주세요.", 2)
     workspace = init_workspace(root, policy_year=2016, evaluation_year=2015)
-    paths = build_demo_inbox(workspace.inbox, load_rules(workspace.settings.policy_year), as_of=DEFAULT_AS_OF)
+    paths = build_demo_inbox(workspace.inbox, load_rules(workspace.settings.policy_year, workspace.rules_dir), as_of=DEFAULT_AS_OF)
     click.echo(f"예시 작업 폴더 {workspace.root}에 부서 제출 파일 {len(paths)}개를 넣었습니다.")
     # The demo files were just written, so waiting for them to settle would only defer them all.
     code = _run(workspace, DEFAULT_AS_OF, settle_seconds=0)
@@ -302,6 +330,8 @@ def mail_cmd(workspace_dir: str, dry_run: bool) -> None:
     from .ledger import LedgerError
     from .lock import LockBusy
 
+    import sqlite3
+
     workspace = _open(workspace_dir)
     try:
         result = mail_pending(workspace, dry_run=dry_run)
@@ -309,6 +339,8 @@ def mail_cmd(workspace_dir: str, dry_run: bool) -> None:
         _fail(str(exc), 3)
     except LedgerError as exc:
         _fail(str(exc), 2)
+    except sqlite3.DatabaseError as exc:
+        _fail(_damaged(workspace, exc), 2)
     click.echo("\n".join(result.lines) if result.lines else "보낼 메일이 없습니다.")
     sys.exit(0 if result.ok else 1)
 

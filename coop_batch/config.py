@@ -8,6 +8,7 @@ Settings problems raise `ConfigError` with a Korean message (the CLI exits 2).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -177,8 +178,26 @@ class Workspace:
         return self.root / CONFIG_NAME
 
     @property
+    def rules_dir(self) -> Path:
+        """`rules/` of the workspace: a year's rules file here is used before the package's."""
+        return self.root / "rules"
+
+    @property
     def folders(self) -> tuple[Path, ...]:
         return (self.inbox, self.outbox, self.archive, self.quarantine, self.logs)
+
+
+_TOML_PLACE = re.compile(r"^(?P<what>.*?)\s*\(at line (?P<line>\d+), column (?P<column>\d+)\)\s*$")
+
+
+def toml_mistake(exc: tomllib.TOMLDecodeError) -> str:
+    """tomllib's English error as a Korean place and hint: `47번째 줄 22번째 칸 근처` (its own words kept,
+    in brackets, for whoever helps)."""
+    found = _TOML_PLACE.match(str(exc))
+    if found is None:
+        return f"TOML 문법 오류({exc})"
+    return (f"{found['line']}번째 줄 {found['column']}번째 칸 근처의 문법이 잘못되었습니다"
+            f"(따옴표·대괄호가 닫혔는지, = 앞뒤와 쉼표를 확인; 원문: {found['what']})")
 
 
 def load_settings(root: Path) -> Settings:
@@ -190,7 +209,7 @@ def load_settings(root: Path) -> Settings:
     except UnicodeDecodeError:
         raise ConfigError(f"설정 파일 {path}이(가) UTF-8이 아닙니다. 메모장에서 'UTF-8'로 다시 저장해 주세요.") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"설정 파일 {path}의 형식이 잘못되었습니다({exc}). 따옴표와 = 기호를 확인해 주세요.") from None
+        raise ConfigError(f"설정 파일 {path}: {toml_mistake(exc)}. 메모장에서 고친 뒤 다시 실행해 주세요.") from None
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

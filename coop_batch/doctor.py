@@ -88,7 +88,7 @@ def diagnose(
     settings = _check_config(result, root)
     workspace = Workspace(root, settings)
     _check_folders(result, workspace)
-    rules = _check_rules(result, settings)
+    rules = _check_rules(result, settings, workspace.rules_dir)
     _check_inbox_templates(result, workspace, rules)
     _check_mail(result, settings, smtp_timeout, tls_context)
     _check_disk(result, root)
@@ -146,15 +146,15 @@ def _check_folders(result: Diagnosis, workspace: Workspace) -> None:
         result.add("작업 폴더", Level.OK, f"{names} 폴더가 모두 있고 쓸 수 있습니다.")
 
 
-def _check_rules(result: Diagnosis, settings: Settings):
-    from .rules import RulesError, load_rules
+def _check_rules(result: Diagnosis, settings: Settings, folder: Path | None = None):
+    from .rules import RulesError, load_rules, rules_path
 
     try:
-        rules = load_rules(settings.policy_year)
+        rules = load_rules(settings.policy_year, folder)
     except RulesError as exc:
         result.add("규칙", Level.FAIL, str(exc), "설정의 policy_year를 규칙 파일이 있는 연도로 고치거나 규칙 파일을 고쳐 주세요.")
         return None
-    result.add("규칙", Level.OK, f"{rules.year}년 격려방안 규칙({rules.version})을 읽었습니다.")
+    result.add("규칙", Level.OK, f"{rules.year}년 격려방안 규칙({rules.version}, {rules_path(rules.year, folder)})을 읽었습니다.")
     return rules
 
 
@@ -264,7 +264,15 @@ def _check_disk(result: Diagnosis, root: Path) -> None:
 def _check_ledger(result: Diagnosis, workspace: Workspace, now: datetime) -> None:
     from .ledger import Ledger, LedgerError, RunStatus
 
+    import sqlite3
+
+    from .ledger_rows import lost_ledger
+
     path = workspace.ledger_path
+    lost = lost_ledger(path, (workspace.archive, workspace.quarantine))
+    if lost is not None:
+        result.add("접수 대장", Level.FAIL, *lost)
+        return
     if not path.is_file():
         result.add("접수 대장", Level.FAIL, f"접수 대장 {path}이(가) 없습니다.",
                    f"'coop-batch init {workspace.root}'로 만들어 주세요(다른 곳에 옮겼다면 제자리로 되돌려 주세요).")
@@ -274,10 +282,19 @@ def _check_ledger(result: Diagnosis, workspace: Workspace, now: datetime) -> Non
     except LedgerError as exc:
         result.add("접수 대장", Level.FAIL, str(exc), "백업본으로 바꾼 뒤 다시 점검해 주세요.")
         return
-    with ledger:
-        last = ledger.last_run()
-        after = ledger.run(last.id + 1) if last is not None else ledger.run(1)
-        unsent = ledger.unsent_mails()
+    try:
+        with ledger:
+            damage = ledger.damage()
+            if damage is not None:
+                raise sqlite3.DatabaseError(damage)
+            last = ledger.last_run()
+            after = ledger.run(last.id + 1) if last is not None else ledger.run(1)
+            unsent = ledger.unsent_mails()
+    except sqlite3.DatabaseError as exc:
+        result.add("접수 대장", Level.FAIL, f"접수 대장 {path}이(가) 손상되었습니다({exc}).",
+                   "PC 백업에서 대장 파일을 되돌려 주세요. 되돌릴 수 없으면 이 파일을 다른 이름으로 옮기고, 보관된 "
+                   "파일(archive, quarantine)을 inbox로 옮긴 뒤 'coop-batch run'을 실행하면 모두 다시 받아 대장을 새로 만듭니다.")
+        return
     if last is None:
         result.add("최근 실행", Level.WARN, "아직 끝난 실행이 없습니다.",
                    "'coop-batch run'으로 한 번 실행해 보고, 'coop-batch schedule windows'로 예약 작업을 등록해 주세요.")

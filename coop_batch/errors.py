@@ -230,7 +230,7 @@ CATALOGUE: dict[str, Entry] = {
         W,
         "등급 미분류",
         "평가결과 '{value}'은(는) {year}년 등급표에 없어 포상금·특별휴가가 계산되지 않습니다. 오타가 아니면 "
-        "기획예산과에 알려 규칙 파일(coop_batch/rules/{year}.toml)의 등급표에 추가해야 합니다.",
+        "기획예산과에 알려 {year}년 규칙 파일(작업 폴더의 rules\\{year}.toml)의 등급표에 추가해야 합니다.",
     ),
     "not-friday": Entry(
         W,
@@ -333,7 +333,7 @@ CATALOGUE: dict[str, Entry] = {
         W,
         "사업구분 미분류",
         "사업구분 '{value}'은(는) {year}년 규칙 파일에 없어 포상금을 계산하지 않았습니다. {choices} 중 하나로 "
-        "고쳐 다시 제출하거나, 새 구분이면 기획예산과에 규칙 파일(coop_batch/rules/{year}.toml) 수정을 요청해 주세요.",
+        "고쳐 다시 제출하거나, 새 구분이면 기획예산과에 {year}년 규칙 파일(작업 폴더의 rules\\{year}.toml) 수정을 요청해 주세요.",
     ),
     "split-sum-mismatch": Entry(
         E,

@@ -30,7 +30,7 @@ from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .inbox import write_note
+from .inbox import fit_name, write_note
 # The openpyxl side, re-exported: callers and tests know these names from here.
 from .feedback_annotate import AUTHOR as AUTHOR
 from .feedback_annotate import FILLS as FILLS
@@ -135,7 +135,7 @@ def department_folder(row: FileRow) -> str:
 
 
 def _copy_name(row: FileRow) -> str:
-    name = _FOLDER_BAD.sub("_", PurePosixPath(row.original_path).name).strip() or "제출파일"
+    name = fit_name(_FOLDER_BAD.sub("_", PurePosixPath(row.original_path).name).strip() or "제출파일")
     return name + NOTE_SUFFIX if unreadable(row.problems) else name
 
 
@@ -173,7 +173,7 @@ def copy_links(
         if path is None:
             planned = folder / Path(*rel.parts)
             fallback = planned.with_name(planned.name + NOTE_SUFFIX)
-            path = next((p for p in (planned, fallback) if p.is_file()), None)
+            path = next((p for p in (planned, fallback) if _is_file(p)), None)
         if path is not None:
             links[file_id] = relative(path, workspace.root)
     return links
@@ -199,6 +199,13 @@ def count_by_department(items: Iterable[tuple[str, str, int, int]]) -> list[Depa
         entry[3] += warnings_
     counts = [DepartmentCount(d, n, r, e, w) for d, (n, r, e, w) in table.items()]
     return sorted(counts, key=lambda c: (-c.errors, -c.warnings, c.department))
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name the filesystem refuses (too long): no copy there
+        return False
 
 
 def relative(path: Path, root: Path) -> str:

@@ -258,8 +258,27 @@ def archive_dir(root: Path, when: date | datetime) -> Path:
     return Path(root) / f"{when.year:04d}" / f"{when.month:02d}"
 
 
+NAME_BYTES = 255  # a file name's limit: ext4 counts UTF-8 bytes (a Hangul syllable takes 3), NTFS 255 characters
+NAME_ROOM = 48  # what the run adds to a name it files or copies: `1a2b3c4d_`, `(12)`, `_검토결과.txt`, `_오류.txt`
+
+
+def fit_name(name: str, room: int = NAME_ROOM) -> str:
+    """`name` as the run files and copies it: its stem cut (`~` marks the cut, the extension kept)
+    when it and what the run adds to it would pass a file name's limit — a name of 80 Hangul
+    syllables is legal, its `_검토결과.txt` is not."""
+    limit = NAME_BYTES - room
+    if len(name.encode("utf-8")) <= limit:
+        return name
+    stem, suffix = os.path.splitext(name)
+    if len(suffix) > 10:  # not an extension: cut the whole name
+        stem, suffix = name, ""
+    budget = limit - len(suffix.encode("utf-8")) - 1
+    return stem.encode("utf-8")[:budget].decode("utf-8", "ignore").rstrip() + "~" + suffix
+
+
 def _names(name: str, sha256: str) -> Iterator[str]:
     """The names `file_into` tries, in order: the name, the hash-prefixed name, then numbered."""
+    name = fit_name(name)
     yield name
     prefixed = f"{sha256[:8]}_{name}"
     yield prefixed
@@ -399,14 +418,16 @@ def find_filed(dest_dir: Path, name: str, sha256: str) -> Path | None:
     dest_dir = Path(dest_dir)
     if not dest_dir.is_dir():
         return None
-    stem, suffix = os.path.splitext(f"{sha256[:8]}_{name}")
-    candidates = [dest_dir / name, dest_dir / f"{sha256[:8]}_{name}"]
-    candidates += sorted(dest_dir.glob(f"{_glob_escape(stem)}(*){_glob_escape(suffix)}"))
+    candidates = []
+    for given in dict.fromkeys((fit_name(name), name)):  # a long name was filed cut (and before that, whole)
+        stem, suffix = os.path.splitext(f"{sha256[:8]}_{given}")
+        candidates += [dest_dir / given, dest_dir / f"{sha256[:8]}_{given}"]
+        candidates += sorted(dest_dir.glob(f"{_glob_escape(stem)}(*){_glob_escape(suffix)}"))
     for path in candidates:
         try:
             if path.is_file() and sha256_of(path) == sha256:
                 return path
-        except OSError:
+        except OSError:  # a name too long for the filesystem is not there either
             continue
     return None
 

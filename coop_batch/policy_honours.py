@@ -22,11 +22,9 @@ from .errors import Problem
 from .normalize import squash
 from .policy import CONTACTS, RESULTS, STAFF, Project, basis, category_rule, precedence, problem, source, text
 from .records import FILE_KEY, ROW_KEY
-from .rules import Rules
+from .rules import LEAVE_ROLES, Rules
 
-LEAD_OFFICER = "총괄담당자"
-LEAD_LEADER = "총괄팀장"
-COOP_OFFICER = "협조부서 총괄담당자"
+LEAD_OFFICER, LEAD_LEADER, COOP_OFFICER = LEAVE_ROLES  # the names `[leave.days]` gives days to
 ROLES = (LEAD_OFFICER, LEAD_LEADER, COOP_OFFICER)  # also the tie-break for one person in two roles of a project
 LEAD_ROLE, COOP_ROLE = "총괄부서", "협조부서"  # 담당자지정 구분
 OFFICER_LEVEL, LEADER_LEVEL = "담당자", "팀장"  # 추천구분: the rows of the seed's 격려기준 table

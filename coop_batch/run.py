@@ -22,7 +22,8 @@ from .spawn import MANY_FILES as _MANY_FILES  # a second reader pays its start b
 from .spawn import READER_BOOT, count_files, dismiss_early
 from .spawn import auto_workers as _auto_workers
 from .errors import has_errors
-from .ledger import FileRow, FileStatus, Ledger, RunStatus, accepted_order
+from .ledger import FileRow, FileStatus, Ledger, LedgerError, RunStatus, accepted_order
+from .ledger_rows import lost_ledger
 from .lock import WorkspaceLock
 from .logs import setup_logging
 from .merge import Source, merge
@@ -54,9 +55,10 @@ def run_batch(
     mail: bool = True,
 ) -> RunReport:
     """Run the nightly job once.  Raises `LockBusy` when another run holds the workspace,
-    `RulesError` for invalid rules; everything wrong with an input file is a Problem."""
+    `RulesError` for invalid rules, `LedgerError` for a ledger that is damaged, or lost while files
+    were filed; everything wrong with an input file is a Problem."""
     settings = workspace.settings
-    rules = load_rules(settings.policy_year)
+    rules = load_rules(settings.policy_year, workspace.rules_dir)
     setup_logging(workspace.logs, settings.logging.keep_days)
     now = seoul_time(now)
     as_of = as_of or now.date()
@@ -65,6 +67,9 @@ def run_batch(
         if lock.took_over is not None:
             report.notes.append(lock.took_over.took_over_message())
             log.warning(lock.took_over.took_over_message())
+        lost = lost_ledger(workspace.ledger_path, (workspace.archive, workspace.quarantine))
+        if lost is not None:
+            raise LedgerError(f"{lost[0]} 그래서 실행하지 않았습니다. {lost[1]}")
         for folder in workspace.folders:
             folder.mkdir(parents=True, exist_ok=True)
         with Ledger.open(workspace.ledger_path) as ledger:

@@ -53,7 +53,7 @@ def load_tracking(workspace: Workspace, as_of: date) -> Tracking | None:
     """The tracking as of `as_of`; None when the workspace has no ledger yet (never run).
 
     Raises `RulesError` for invalid rules and `LedgerError` for an unreadable ledger."""
-    rules = load_rules(workspace.settings.policy_year)
+    rules = load_rules(workspace.settings.policy_year, workspace.rules_dir)
     if not workspace.ledger_path.is_file():
         return None
     ledger = open_readonly(workspace.ledger_path)

@@ -65,6 +65,8 @@ def display_width(text: str) -> int:
 
 def dropdown_values(col: Column, rules: Rules) -> list[str]:
     """The fixed set of values offered for a column; empty when it has none."""
+    if col.field == "category":  # the year's own 사업구분 (a new one in the rules file is offered too)
+        return list(rules.categories)
     if col.type is ValueType.CHOICE:
         return list(col.choices)
     if col.type is ValueType.YN:

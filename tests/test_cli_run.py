@@ -166,7 +166,7 @@ def test_unsettled_file_waits_with_the_configured_settle_time(root, rules):
     ("line_start", "line", "says"),
     [
         ("policy_year", "policy_year = 2099", "2099.toml"),  # no rules file for that year
-        ("policy_year", "policy_year = ", "형식이 잘못되었습니다"),  # not TOML
+        ("policy_year", "policy_year = ", "5번째 줄 15번째 칸 근처의 문법이 잘못되었습니다"),  # not TOML
         ("settle_seconds", "settle_secnds = 0", "알 수 없는 항목"),  # a typo
         ("settle_seconds", 'settle_seconds = "두 시간"', "settle_seconds"),  # a wrong value
     ],
@@ -482,3 +482,29 @@ def test_a_workspace_whose_settings_file_is_gone_still_runs_on_its_ledger(tmp_pa
     (ws / CONFIG_NAME).unlink()  # the defaults apply; the ledger says it is a workspace
     result = CliRunner().invoke(cli, ["status", "-w", str(ws), "--as-of", "2016-03-04"])
     assert result.exit_code == 0 and "주간보고·계획서 현황" in result.output
+
+
+def test_a_new_years_rules_in_the_workspace_need_no_change_to_the_package(tmp_path: Path, monkeypatch):
+    """`<workspace>/rules/2017.toml` (last year's file copied and changed) is the one `run`, `status`,
+    `doctor`, and `templates`/`validate` run in the workspace use: no file inside the installed package."""
+    from coop_batch.rules import RULES_DIR, load_rules
+
+    ws = tmp_path / "ws"
+    assert CliRunner().invoke(cli, ["init", str(ws), "--year", "2016"]).exit_code == 0
+    (ws / "rules").mkdir()
+    text = (RULES_DIR / "2016.toml").read_text(encoding="utf-8")
+    text = text.replace("year = 2016", "year = 2017").replace('version = "2016.1"', 'version = "2017.1"')
+    (ws / "rules" / "2017.toml").write_text(text.replace('"우수" = 1000000', '"우수" = 1200000'), encoding="utf-8")
+    config = ws / CONFIG_NAME
+    config.write_text(config.read_text(encoding="utf-8").replace("policy_year = 2016", "policy_year = 2017"),
+                      encoding="utf-8")
+    assert not (RULES_DIR / "2017.toml").exists()
+    assert load_rules(2017, ws / "rules").reward.fixed_without_prize["우수"] == 1_200_000
+    result = CliRunner().invoke(cli, ["doctor", "-w", str(ws)])
+    assert f"2017년 격려방안 규칙(2017.1, {ws / 'rules' / '2017.toml'})" in result.output
+    result = CliRunner().invoke(cli, ["run", "-w", str(ws), "--as-of", "2017-03-03", "--no-mail"])
+    assert result.exit_code == 0, result.output
+    monkeypatch.chdir(ws)  # run in the workspace: its year, its rules folder
+    assert CliRunner().invoke(cli, ["templates", "--out", "서식"]).exit_code == 0
+    meta = CalamineWorkbook.from_path(str(ws / "서식" / "평가결과.xlsx")).get_sheet_by_name("_meta").to_python()
+    assert ["policy_year", "2017"] in [[str(v) for v in row[:2]] for row in meta]

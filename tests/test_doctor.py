@@ -280,3 +280,35 @@ def test_unsent_mail_is_reported_with_its_last_error(ws):
     assert "1건" in check.message and "연결을 거부" in check.message and "coop-batch mail" in check.fix
     with sqlite3.connect(ws.ledger_path) as db:
         assert db.execute("SELECT attempts FROM mails").fetchone()[0] == 1  # doctor only reads
+
+
+def test_a_lost_or_damaged_ledger_with_filed_files_stops_the_run_and_doctor_says_how(tmp_path, rules):
+    """A missing or empty ledger beside filed files must not start an empty ledger (a 0원 report mailed
+    over the real one); a ledger damaged past its header is a Korean exit 2, not a traceback."""
+    from coop_batch.ledger import LedgerError
+
+    ws = init_workspace(tmp_path / "ws")
+    row = {"report_date": "2016-03-04", "project": "안전도시 만들기", "department": "안전치수과", "progress": "점검"}
+    write_template(KIND_BY_ID["weekly"], rules, ws.inbox / "안전치수과" / "주간실적.xlsx", [row])
+    run_batch(ws, now=RUN_AT, mail=False, settle_seconds=0)
+    real = ws.ledger_path.read_bytes()
+    for lost in ("missing", "empty"):
+        ws.ledger_path.unlink(missing_ok=True)
+        if lost == "empty":
+            ws.ledger_path.write_bytes(b"")
+        with pytest.raises(LedgerError, match="포상금 0원인 결과") as caught:
+            run_batch(ws, now=LATER, mail=False, settle_seconds=0)
+        assert "실행하지 않았습니다" in str(caught.value) and "inbox로 옮긴 뒤" in str(caught.value)
+        # no new ledger left behind for the next night to trust
+        assert (ws.ledger_path.stat().st_size if ws.ledger_path.exists() else None) == (0 if lost == "empty" else None)
+        result = CliRunner().invoke(cli, ["run", "-w", str(ws.root), "--as-of", "2016-03-05", "--no-mail"])
+        assert result.exit_code == 2 and "0원" in result.output and "Traceback" not in result.output
+        check = only(diagnose(ws.root, now=LATER), "접수 대장", Level.FAIL)
+        assert "이미 받은 파일" in check.message and "PC 백업" in check.fix
+    ws.ledger_path.write_bytes(real[:4096] + b"\xa5" * 3000 + real[7096:])  # pages after the header
+    write_template(KIND_BY_ID["weekly"], rules, ws.inbox / "세무과" / "주간실적.xlsx", [row])
+    result = CliRunner().invoke(cli, ["run", "-w", str(ws.root), "--as-of", "2016-03-05", "--no-mail"])
+    assert result.exit_code == 2 and "손상되어 읽을 수 없습니다" in result.output, result.output
+    assert (ws.inbox / "세무과" / "주간실적.xlsx").is_file()  # the night's file waits for a sound ledger
+    check = only(diagnose(ws.root, now=LATER), "접수 대장", Level.FAIL)
+    assert "손상되었습니다" in check.message

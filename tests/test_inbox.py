@@ -487,3 +487,29 @@ def test_filed_path_by_text_is_relative_to(tmp_path: Path) -> None:
         assert _filed_path(root, dest_dir, target, folders) == target.relative_to(root).as_posix()
     with pytest.raises(ValueError):
         _filed_path(root, tmp_path / "elsewhere", tmp_path / "elsewhere" / "a.xlsx", {})
+
+
+# --- names too long for what the run adds to them ---
+
+
+def test_a_long_name_is_cut_to_leave_room_for_what_the_run_adds() -> None:
+    long_name = "나" * 79 + ".xlsx"  # 242 bytes: legal, but not with `_검토결과.txt` after it
+    cut = inbox_mod.fit_name(long_name)
+    assert cut.endswith("~.xlsx") and cut.startswith("나" * 60)
+    assert len(cut.encode()) <= inbox_mod.NAME_BYTES - inbox_mod.NAME_ROOM
+    assert len(f"12345678_{cut}_검토결과.txt".encode()) <= 255 and len(f"{cut}(99)_오류.txt".encode()) <= 255
+    assert inbox_mod.fit_name(cut) == cut and inbox_mod.fit_name("주간실적.xlsx") == "주간실적.xlsx"
+    odd = inbox_mod.fit_name("가" * 90)  # no extension: cut whole, never in the middle of a syllable
+    assert odd.endswith("~") and set(odd[:-1]) == {"가"}
+
+
+def test_a_long_named_file_is_filed_cut_and_found_again(tmp_path: Path) -> None:
+    src = tmp_path / "inbox" / ("나" * 79 + ".xlsx")
+    src.parent.mkdir()
+    src.write_bytes(b"content")
+    sha = hashlib.sha256(b"content").hexdigest()
+    filed = inbox_mod.file_into(src, tmp_path / "archive", sha)
+    assert filed.name == inbox_mod.fit_name(src.name) and filed.read_bytes() == b"content"
+    assert inbox_mod.find_filed(tmp_path / "archive", src.name, sha) == filed
+    inbox_mod.write_note(inbox_mod.note_path(filed), src.name, [])
+    assert inbox_mod.note_path(filed).is_file()

@@ -32,3 +32,50 @@ def test_invalid_rules_name_the_problem(tmp_path: Path):
     typo.write_text(text.replace("submit_within_days = 5", "submit_within_day = 5"), encoding="utf-8")
     with pytest.raises(RulesError, match="submit_within_day"):
         load_rules(typo)
+
+
+SOURCE = Path(__file__).parents[1] / "coop_batch/rules/2016.toml"
+
+
+def rules_text(tmp_path: Path, name: str, *edits: tuple[str, str]) -> Path:
+    text = SOURCE.read_text(encoding="utf-8")
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("edit, says", [
+    # a tier left out of the fixed amounts would pay 0원 without a word
+    (('"우수" = 1000000, ', ""), "fixed_without_prize에 '우수'이(가) 없습니다(지급하지 않으면 0을 적어 주세요)"),
+    # a role spelt another way would take every lead officer's leave away
+    (('"총괄담당자" = {', '"총괄 담당자" = {'), "'총괄 담당자'은(는) 알 수 없는 역할입니다"),
+    (('"총괄팀장" = { "최우수 이상" = 1, "우수" = 1, "장려 이하" = 0 }', '"총괄팀장" = { "최우수 이상" = 1, "우수" = 1 }'),
+     "'총괄팀장'에 '장려 이하'이(가) 없습니다"),
+])
+def test_a_rules_mistake_that_would_change_payouts_quietly_is_refused(tmp_path: Path, edit, says):
+    path = rules_text(tmp_path, "2016.toml", edit)
+    with pytest.raises(RulesError) as caught:
+        load_rules(path)
+    assert says in str(caught.value) and "(전체)" not in str(caught.value)
+
+
+def test_a_copied_rules_file_must_say_its_own_year(tmp_path: Path):
+    with pytest.raises(RulesError, match=r"2017.toml의 year가 2016입니다. 파일 이름의 연도와 같게 year = 2017"):
+        load_rules(rules_text(tmp_path, "2017.toml"))
+    fixed = load_rules(rules_text(tmp_path, "2017.toml", ("year = 2016", "year = 2017")))
+    assert fixed.year == 2017
+
+
+def test_a_toml_syntax_mistake_is_placed_in_korean(tmp_path: Path):
+    path = rules_text(tmp_path, "2016.toml", ("round_down_to = 1", "round_down_to = 1 원"))
+    with pytest.raises(RulesError) as caught:
+        load_rules(path)
+    line = 1 + SOURCE.read_text(encoding="utf-8").split("round_down_to = 1")[0].count("\n")
+    assert f"{line}번째 줄" in str(caught.value) and "문법이 잘못되었습니다" in str(caught.value)
+    bom = tmp_path / "bom" / "2016.toml"
+    bom.parent.mkdir()
+    bom.write_bytes(b"\xef\xbb\xbf" + SOURCE.read_bytes())  # Notepad's UTF-8 with a BOM
+    assert load_rules(bom).year == 2016

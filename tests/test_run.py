@@ -330,6 +330,21 @@ def test_a_grade_the_rules_do_not_know_is_listed_once_on_the_problem_sheet(ws, r
     assert [(r["셀"], r["상태"]) for r in rows] == [("D3", "접수")]
 
 
+def test_a_rejected_file_with_a_very_long_name_does_not_stop_the_night(ws, rules):
+    """80 Hangul syllables make a legal name, but not with `_검토결과.txt` after it: the run exited 4
+    on every night after (its review note's name was too long for the filesystem)."""
+    name = "나" * 79 + ".xlsx"
+    put_bytes(ws, f"지역경제과/{name}", b"PK\x03\x04 not a whole workbook")
+    put(ws, "안전치수과/주간실적.xlsx", "weekly", [
+        {"report_date": date(2016, 3, 25), "project": SAFETY, "department": "안전치수과", "progress": "점검"}], rules)
+    for _ in range(2):
+        report = run(ws)
+        assert report.exit_code in (0, 1) and (ws.outbox / MASTER).is_file()
+    [quarantined] = [p for p in files_under(ws.quarantine) if p.suffix == ".xlsx"]
+    assert quarantined.name.endswith("~.xlsx") and quarantined.name.startswith("나" * 60)
+    assert [p.name for p in files_under(ws.outbox / "반려" / "지역경제과")] == [quarantined.name + "_검토결과.txt"]
+
+
 def test_latest_plan_wins_and_the_older_stays_filed(ws, rules):
     put(ws, "기획예산과/평가결과.xlsx", "results", RESULTS, rules)
     old = plan("안전치수과", [("정량평가", "재난안전 예산 확보율", 20, 18), ("정성평가", "안전문화 확산", 10, 8)])

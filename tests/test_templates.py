@@ -142,6 +142,17 @@ def test_grade_dropdown_follows_the_rules_file(rules, tmp_path) -> None:
     assert "좋은 자치단체장상" in list_range_values(wb, dv.formula1)
 
 
+def test_category_dropdown_follows_the_rules_file(rules, tmp_path) -> None:
+    """A 사업구분 added in a new year's rules is offered (the dropdown stops other values)."""
+    new = next(iter(rules.categories.values())).model_copy(update={"aliases": []})
+    changed = rules.model_copy(update={"categories": {**rules.categories, "국가 공모사업": new}})
+    wb = openpyxl.load_workbook(write_template(RESULTS, changed, tmp_path / "r.xlsx"))
+    column = next(i for i, col in enumerate(RESULTS.columns) if col.field == "category")
+    letter = openpyxl.utils.get_column_letter(column + 1)
+    (dv,) = [dv for dv in wb[RESULTS.sheet].data_validations.dataValidation if str(dv.sqref).startswith(letter)]
+    assert list_range_values(wb, dv.formula1) == [*rules.categories, "국가 공모사업"]
+
+
 @pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
 def test_column_formats_and_widths(kind: Kind, blank, rules) -> None:
     ws = openpyxl.load_workbook(blank[kind.id])[kind.sheet]

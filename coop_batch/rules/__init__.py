@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..config import toml_mistake
 from ..normalize import squash
 
 RULES_DIR = Path(__file__).resolve().parent
@@ -62,6 +63,11 @@ class Deadline(_Model):
 
     def for_year(self, year: int) -> date:
         return date(year + self.years_after, self.month, self.day)
+
+
+# The roles the policy grants leave to (policy_honours uses these names): `[leave.days]` gives each
+# of them its days for every tier, so a typo (`총괄 담당자`) cannot quietly take everyone's leave away.
+LEAVE_ROLES = ("총괄담당자", "총괄팀장", "협조부서 총괄담당자")
 
 
 class LeaveRule(_Model):
@@ -176,12 +182,25 @@ class Rules(_Model):
         for tier in self.reward.fixed_without_prize:
             if tier not in tiers:
                 problems.append(f"[reward] fixed_without_prize의 '{tier}'이(가) tiers에 없습니다")
+        for tier in self.tiers:  # a tier left out would pay 0원 without a word
+            if tier not in self.reward.fixed_without_prize:
+                problems.append(f"[reward] fixed_without_prize에 '{tier}'이(가) 없습니다(지급하지 않으면 0을 적어 주세요)")
         for role, by_tier in self.leave.days.items():
+            if role not in LEAVE_ROLES:
+                problems.append(f"[leave.days]의 '{role}'은(는) 알 수 없는 역할입니다({', '.join(LEAVE_ROLES)} 중 하나)")
             for tier, days in by_tier.items():
                 if tier not in tiers:
                     problems.append(f"[leave.days] '{role}'의 '{tier}'이(가) tiers에 없습니다")
                 if not 0 <= days <= 30:
                     problems.append(f"[leave.days] '{role}' '{tier}'의 일수 {days}이(가) 0~30 밖입니다")
+        for role in LEAVE_ROLES:
+            by_tier = self.leave.days.get(role)
+            if by_tier is None:
+                problems.append(f"[leave.days]에 '{role}'이(가) 없습니다(휴가가 없으면 등급마다 0을 적어 주세요)")
+                continue
+            for tier in self.tiers:
+                if tier not in by_tier:
+                    problems.append(f"[leave.days] '{role}'에 '{tier}'이(가) 없습니다(휴가가 없으면 0을 적어 주세요)")
         for tier in (*self.commendation.officer_tiers, *self.commendation.leader_tiers):
             if tier not in tiers:
                 problems.append(f"[commendation]의 '{tier}'이(가) tiers에 없습니다")
@@ -239,34 +258,51 @@ class Rules(_Model):
         return self.tiers.index(tier)
 
 
-def rules_path(year: int) -> Path:
+def rules_path(year: int, folder: Path | None = None) -> Path:
+    """`<folder>/<year>.toml` when there is one (a workspace's own `rules/`: a new year without
+    touching the installed package), else the package's."""
+    if folder is not None and (folder / f"{year}.toml").is_file():
+        return folder / f"{year}.toml"
     return RULES_DIR / f"{year}.toml"
 
 
-def available_years() -> list[int]:
-    return sorted(int(p.stem) for p in RULES_DIR.glob("*.toml") if p.stem.isdigit())
+def available_years(folder: Path | None = None) -> list[int]:
+    places = [RULES_DIR, *([folder] if folder is not None and folder.is_dir() else [])]
+    return sorted({int(p.stem) for place in places for p in place.glob("*.toml") if p.stem.isdigit()})
 
 
-def load_rules(source: int | Path) -> Rules:
-    """Load and validate a rules file, by year (`rules/2016.toml`) or by path."""
-    path = rules_path(source) if isinstance(source, int) else Path(source)
+def load_rules(source: int | Path, folder: Path | None = None) -> Rules:
+    """Load and validate a rules file, by year (`folder/2017.toml`, else the package's `rules/2016.toml`)
+    or by path."""
+    path = rules_path(source, folder) if isinstance(source, int) else Path(source)
     if not path.is_file():
-        years = ", ".join(str(y) for y in available_years()) or "없음"
+        years = ", ".join(str(y) for y in available_years(folder)) or "없음"
+        where = folder if folder is not None else "작업 폴더의 rules"
         raise RulesError(
-            f"규칙 파일 {path.name}을(를) 찾을 수 없습니다(있는 연도: {years}). "
-            f"coop_batch/rules/ 에 연도 규칙 파일을 만들거나 설정의 policy_year를 고쳐 주세요."
+            f"{path.stem}년 규칙 파일 {path.name}을(를) 찾을 수 없습니다(있는 연도: {years}). {where} 폴더에 "
+            f"{path.name}을(를) 만들거나(지난해 파일 {RULES_DIR / '2016.toml'}을 복사해 고침) 설정의 policy_year를 "
+            f"고쳐 주세요."
         )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise RulesError(f"규칙 파일 {path.name}의 형식이 잘못되었습니다: {exc}. TOML 문법을 확인해 주세요.") from None
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad may save with a BOM
+    except UnicodeDecodeError:
+        raise RulesError(f"규칙 파일 {path}이(가) UTF-8이 아닙니다. 메모장에서 'UTF-8'로 다시 저장해 주세요.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"규칙 파일 {path}: {toml_mistake(exc)}. 파일을 고쳐 주세요.") from None
     try:
-        return Rules.model_validate(data)
+        rules = Rules.model_validate(data)
     except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(전체)'}: {_korean(err)}" for err in exc.errors()
+        details = "; ".join(  # a whole-file check (no key) says its keys itself
+            f"{'.'.join(str(p) for p in err['loc'])}: {_korean(err)}" if err["loc"] else _korean(err)
+            for err in exc.errors()
         )
         raise RulesError(f"규칙 파일 {path.name}에 잘못된 값이 있습니다 — {details}. 파일을 고쳐 주세요.") from None
+    if path.stem.isdigit() and int(path.stem) != rules.year:  # a copied file whose `year` was not changed
+        raise RulesError(
+            f"규칙 파일 {path.name}의 year가 {rules.year}입니다. 파일 이름의 연도와 같게 year = {path.stem}로 고쳐 "
+            f"주세요(지난해 파일을 복사했다면 version도 {path.stem}.1처럼 고쳐 주세요)."
+        )
+    return rules
 
 
 def _korean(err: dict) -> str:
