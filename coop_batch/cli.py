@@ -165,6 +165,14 @@ def _open(workspace_dir: str):
     try:
         return open_workspace(workspace_dir)
     except ConfigError as exc:
+        logs = root / Paths().logs
+        if logs.is_dir():  # a scheduled run's console is seen by nobody: the default log folder has it
+            from .logs import setup_logging
+
+            try:
+                setup_logging(logs).error(str(exc))
+            except OSError:  # pragma: no cover - stderr still has it
+                pass
         _fail(str(exc), 2)
 
 
@@ -237,6 +245,15 @@ def _run(workspace, as_of, settle_seconds=None, now=None, *, quiet: bool = False
     except sqlite3.DatabaseError as exc:  # the ledger's pages damaged past its header (open went well)
         _log_failure(workspace, "접수 대장 손상", exc_info=True)
         _fail(_damaged(workspace, exc), 2)
+    except OSError as exc:  # a folder the scheduled account may not write, a full disk: the machine's, not ours
+        _log_failure(workspace, "파일을 쓰지 못해 실행이 멈췄습니다", exc_info=True)
+        where = exc.filename or workspace.root
+        _fail(
+            f"{where}에 쓰지 못해 실행이 멈췄습니다({exc.strerror or exc}). 예약 작업을 실행하는 계정에 작업 폴더의 "
+            f"'수정' 권한이 있는지, 디스크 공간이 남았는지 확인해 주세요('coop-batch doctor'로 점검). 이미 처리한 "
+            f"파일은 archive·quarantine에 있고, 다음 실행이 결과를 다시 만듭니다.",
+            2,
+        )
     except Exception as exc:  # a bug: exit 4 tells the scheduler it is not "some files rejected" (1)
         _log_failure(workspace, "예기치 않은 오류로 실행이 멈췄습니다", exc_info=True)
         _fail(

@@ -315,21 +315,24 @@ def file_into(src: Path, dest_dir: Path, sha256: str) -> Path:
     Never overwrites: on Linux one `renameat2(RENAME_NOREPLACE)` per name tried; elsewhere the
     target name is reserved by creating it exclusively, then replaced by the file.  Across devices
     the file is copied then removed; if the removal fails the copy is withdrawn, so the file is
-    never in two places.  On any error `src` is left where it was."""
+    never in two places.  A symbolic link is filed as the file it points to (a copy), the link
+    removed.  On any error `src` is left where it was."""
     src = src if isinstance(src, Path) else Path(src)  # Path(a Path) parses it again
     dest_dir = dest_dir if isinstance(dest_dir, Path) else Path(dest_dir)
-    moved = _rename_noreplace(src, dest_dir, sha256)
+    link = src.is_symlink()  # filed as the file it points to: a moved link would lose it with its target
+    moved = None if link else _rename_noreplace(src, dest_dir, sha256)
     if moved is not None:
         return moved
     target = _reserve(dest_dir, src.name, sha256)
-    try:
-        _patiently(os.replace, src, target)
-        return target
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            _discard(target)
-            raise
-    try:
+    if not link:
+        try:
+            _patiently(os.replace, src, target)
+            return target
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                _discard(target)
+                raise
+    try:  # across devices, or a link: copy (what it points to), then remove the original (the link)
         shutil.copy2(src, target)
         _patiently(os.unlink, src)
     except BaseException:

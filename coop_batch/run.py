@@ -236,11 +236,16 @@ def _source(row: FileRow, cache: dict[str, list[dict[str, Any]]]) -> Source:
     return Source(row.original_path, row.kind, cache.get(row.sha256, []), row.department)
 
 
-def _known_projects(ledger: Ledger, cache: dict[str, list[dict[str, Any]]]) -> set[str]:
+def _known_projects(ledger: Ledger, cache: dict[str, list[dict[str, Any]]]) -> tuple[set[str], set[str]]:
+    """The project names of the accepted results and contact lists, and of the results lists alone."""
     names: set[str] = set()
+    results: set[str] = set()
     for row in ledger.accepted_files(kinds=_NAME_KINDS):
-        names.update(r["project"] for r in cache.get(row.sha256, []) if r.get("project"))
-    return names
+        found = [r["project"] for r in cache.get(row.sha256, []) if r.get("project")]
+        names.update(found)
+        if row.kind == "results":
+            results.update(found)
+    return names, results
 
 
 def _process_inbox(
@@ -249,7 +254,7 @@ def _process_inbox(
     rules: Rules,
     report: RunReport,
     now: datetime,
-    known: set[str],
+    known: tuple[set[str], set[str]],
     cache: dict[str, list[dict[str, Any]]],
     progress: Progress | None,
     settle_seconds: float,
@@ -303,7 +308,7 @@ def _process_inbox(
     # Each file is validated as the reader workers return it and filed (in arrival order) as soon as
     # its verdict is final: this process files while the workers read on, instead of after them.
     # Files are filed in chunks: their rows in one transaction (one fsync), then the moves.
-    checker = _Checker(rules, known)
+    checker = _Checker(rules, *known)
     total, ready, done = len(candidates), 0, 0
     chunk: list[_Candidate] = []
 
@@ -399,25 +404,32 @@ class _Checker:
     """Validation with results and contact lists first, as files stream in arrival order.
 
     A results or contact list is checked against the names known before it, as if the lists came
-    first; any other file against the names known so far.  That verdict is already the one it
-    would get once every list is read (names are only ever added) unless nothing was known yet or
-    it was warned of an unknown project: only those wait, and `settle` checks them again."""
+    first — a contact list against the results lists only: another department's contact list names
+    its own project, not this one's (in February, before any results, nothing is checked); any other
+    file against the names known so far.  That verdict is already the one it would get once every
+    list is read (names are only ever added) unless nothing was known yet or it was warned of an
+    unknown project: only those wait, and `settle` checks them again."""
 
-    def __init__(self, rules: Rules, known: set[str]) -> None:
+    def __init__(self, rules: Rules, known: set[str], results: set[str] | None = None) -> None:
         from .validate import validate_sheet
 
         self._validate = validate_sheet
         self.rules, self.known = rules, known
+        self.results = set(known) if results is None else results  # the names of the results lists alone
         self.submissions: dict[str, Submission] = {}
         self.final: set[str] = set()
         self._waiting: list[tuple[_Candidate, SheetData]] = []
 
     def check(self, candidate: _Candidate, sheet: SheetData) -> None:
-        submission = self._validate(sheet, self.rules, self.known, display_name=candidate.rel)
+        known = self.results if sheet.kind is not None and sheet.kind.id == "contacts" else self.known
+        submission = self._validate(sheet, self.rules, known, display_name=candidate.rel)
         self.submissions[candidate.sha256] = submission
         if sheet.kind is not None and sheet.kind.id in _NAME_KINDS:
             if submission.accepted and submission.kind_id in _NAME_KINDS:
-                self.known.update(r["project"] for r in submission.records if r.get("project"))
+                names = [r["project"] for r in submission.records if r.get("project")]
+                self.known.update(names)
+                if submission.kind_id == "results":
+                    self.results.update(names)
         elif not self.known or any(p.code == "unknown-project" for p in submission.problems):
             self._waiting.append((candidate, sheet))
             return

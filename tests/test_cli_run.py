@@ -180,6 +180,7 @@ def test_bad_configuration_exits_2_and_touches_nothing(root, rules, line_start, 
     assert says in result.output and "Traceback" not in result.output
     assert path.is_file() and history(root) == []
     assert list((root / "outbox").iterdir()) == []
+    assert says in (root / "logs" / "coop-batch.log").read_text(encoding="utf-8")  # a scheduled run's only trace
 
 
 def test_usage_errors_exit_2(root):

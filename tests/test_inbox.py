@@ -513,3 +513,19 @@ def test_a_long_named_file_is_filed_cut_and_found_again(tmp_path: Path) -> None:
     assert inbox_mod.find_filed(tmp_path / "archive", src.name, sha) == filed
     inbox_mod.write_note(inbox_mod.note_path(filed), src.name, [])
     assert inbox_mod.note_path(filed).is_file()
+
+
+def test_a_link_in_the_inbox_is_filed_as_the_file_it_points_to(tmp_path: Path) -> None:
+    """A moved link would vanish with its target: the archive must hold the bytes that were read."""
+    outside = tmp_path / "밖" / "원본.xlsx"
+    outside.parent.mkdir()
+    outside.write_bytes(b"workbook bytes")
+    link = tmp_path / "inbox" / "주간실적.xlsx"
+    link.parent.mkdir()
+    link.symlink_to(outside)
+    sha = hashlib.sha256(b"workbook bytes").hexdigest()
+    filed = inbox_mod.file_into(link, tmp_path / "archive", sha)
+    assert not filed.is_symlink() and filed.read_bytes() == b"workbook bytes"
+    assert not os.path.lexists(link) and outside.read_bytes() == b"workbook bytes"  # the original is not ours
+    outside.unlink()
+    assert filed.read_bytes() == b"workbook bytes"

@@ -345,6 +345,32 @@ def test_a_rejected_file_with_a_very_long_name_does_not_stop_the_night(ws, rules
     assert [p.name for p in files_under(ws.outbox / "반려" / "지역경제과")] == [quarantined.name + "_검토결과.txt"]
 
 
+CONTACT = {"role": "총괄부서", "chief_rank": "지방행정사무관", "chief_name": "홍길동", "team": "기획팀",
+           "leader_rank": "지방행정주사", "leader_name": "김철수", "leader_phone": "02-901-6123",
+           "officer_rank": "지방행정주사보", "officer_name": "이영희", "officer_phone": "02-901-6124"}
+
+
+def test_contact_lists_are_checked_against_the_results_only(ws, rules):
+    """February: departments send their contact lists before any 평가결과. Another department's list
+    names its own project: it is no reference, so nobody is told to change a correct name."""
+    put(ws, "안전치수과/담당자지정.xlsx", "contacts", [dict(CONTACT, project=SAFETY, department="안전치수과")], rules)
+    run(ws)
+    put(ws, "환경과/담당자지정.xlsx", "contacts", [dict(CONTACT, project="미세먼지 줄이기", department="환경과")], rules)
+    report = run(ws)
+    with Ledger.open(ws.ledger_path) as ledger:
+        assert [(r.original_path, r.problems) for r in ledger.history() if r.problems] == []
+    assert report.exit_code == 0 and not list((ws.outbox / "반려").rglob("*.xlsx"))  # no review copy to send back
+    put(ws, "기획예산과/평가결과.xlsx", "results", RESULTS, rules)  # the results name 안전도시, 일자리
+    run(ws)
+    put(ws, "청소행정과/담당자지정.xlsx", "contacts", [dict(CONTACT, project="안전도시 만들기 사업", department="청소행정과")],
+        rules)
+    report = run(ws)
+    [outcome] = [o for o in report.outcomes if o.path.startswith("청소행정과/")]
+    with Ledger.open(ws.ledger_path) as ledger:
+        [row] = [r for r in ledger.history() if r.original_path == outcome.path]
+    assert [p["code"] for p in row.problems] == ["unknown-project"]  # now there is a list to compare with
+
+
 def test_latest_plan_wins_and_the_older_stays_filed(ws, rules):
     put(ws, "기획예산과/평가결과.xlsx", "results", RESULTS, rules)
     old = plan("안전치수과", [("정량평가", "재난안전 예산 확보율", 20, 18), ("정성평가", "안전문화 확산", 10, 8)])

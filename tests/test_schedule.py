@@ -207,3 +207,19 @@ def test_an_internal_error_exits_4_with_the_traceback_in_the_log(ws, monkeypatch
     assert "예기치 않은 오류" in result.output and "coop-batch.log" in result.output
     log = (ws.logs / "coop-batch.log").read_text(encoding="utf-8")
     assert "Traceback" in log and "RuntimeError: 계산 중 버그" in log
+
+
+def test_a_folder_the_run_may_not_write_is_said_in_korean_with_exit_2(ws, monkeypatch):
+    """An outbox the scheduled account cannot write (or a full disk) is the machine's matter, told as
+    such: not exit 4 with an English PermissionError."""
+    import coop_batch.run
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(ws.outbox / "통합현황_20160325.xlsx"))
+
+    monkeypatch.setattr(coop_batch.run, "run_batch", denied)
+    result = invoke("run", "--workspace", str(ws.root))
+    assert result.exit_code == 2, result.output
+    assert f"{ws.outbox / '통합현황_20160325.xlsx'}에 쓰지 못해 실행이 멈췄습니다(Permission denied)" in result.output
+    assert "'수정' 권한" in result.output and "coop-batch doctor" in result.output
+    assert "Traceback" in (ws.logs / "coop-batch.log").read_text(encoding="utf-8")  # for whoever helps
