@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path, PurePosixPath
@@ -219,11 +219,12 @@ def relative(path: Path, root: Path) -> str:
 
 
 def copies_due(
-    history: Sequence[FileRow], run_id: int, plan: Plan | None = None
+    history: Sequence[FileRow], run_id: int, plan: Plan | None = None, redo: Collection[int] = ()
 ) -> list[tuple[FileRow, PurePosixPath]]:
-    """The files of run `run_id` that get a copy, with where it goes under 반려/."""
+    """The files of run `run_id` — and of the runs in `redo`, which died after filing them — that
+    get a copy, with where it goes under 반려/."""
     plan = plan_copies(history) if plan is None else plan
-    return [(r, plan[r.id]) for r in history if r.run_id == run_id and r.id in plan]
+    return [(r, plan[r.id]) for r in history if (r.run_id == run_id or r.run_id in redo) and r.id in plan]
 
 
 def write_copy(result: FeedbackResult, inbox: Path, row: FileRow, rel: PurePosixPath, as_of: date) -> None:

@@ -19,7 +19,7 @@ import signal
 import sys
 from datetime import date
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Collection, Sequence
 
 from .feedback import FEEDBACK_DIR, FeedbackResult, Plan, copies_due, expected_copy, gets_copy, plan_copies, write_copy
 from .spawn import COPIER_BOOT as _BOOT
@@ -143,7 +143,8 @@ class FeedbackJob:
 
 
 def start_feedback(
-    workspace: Workspace, history: Sequence[FileRow], run_id: int, as_of: date, prewarm: Prewarm | None = None
+    workspace: Workspace, history: Sequence[FileRow], run_id: int, as_of: date, prewarm: Prewarm | None = None,
+    redo: Collection[int] = (),
 ) -> FeedbackJob:
     """Plan the run's copies and, when there are several, hand them to a child process (the one
     `prewarm` started, else a new one).  The plan is the job's (`plan`), for the master's links."""
@@ -152,7 +153,7 @@ def start_feedback(
     plan: Plan = {}
     try:
         plan = plan_copies(history)
-        due = copies_due(history, run_id, plan)
+        due = copies_due(history, run_id, plan, redo)  # and those of runs that died after filing
     except Exception:  # a bug here must not cost the night's master workbook
         log.exception("검토본을 만들 파일을 정하지 못했습니다")
         result.notes.append("부서별 검토본(반려 폴더)을 만들지 못했습니다. 로그를 확인해 주세요.")

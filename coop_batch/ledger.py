@@ -227,6 +227,16 @@ class Ledger:
             )
         return int(cursor.lastrowid)  # type: ignore[arg-type]
 
+    def unfinished_runs(self, current: int) -> set[int]:
+        """The runs since the last one that finished which died or stopped on an error: what they
+        left undone after filing (the review copies) is the current run's to do."""
+        rows = self._db.execute(
+            "SELECT id FROM runs WHERE status IN ('interrupted', 'failed') AND id < ? AND id > "
+            "(SELECT COALESCE(MAX(id), 0) FROM runs WHERE status IN ('ok', 'rejected'))",
+            (current,),
+        )
+        return {int(row[0]) for row in rows}
+
     def finish_run(
         self,
         run_id: int,

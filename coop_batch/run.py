@@ -77,6 +77,7 @@ def run_batch(
             log.info("실행 %d 시작 (기준일 %s)", report.run_id, as_of)
             notes, unmoved = _recover(workspace, ledger)
             report.notes += notes
+            _remove_stale_temps(workspace.outbox)
             with _early_readers(workspace) as readers:  # stopped once the inbox is read, whatever happens
                 _refresh_stale(workspace, ledger, rules)
                 cache = ledger.all_records()  # every stored record set in one query, not one per accepted file
@@ -86,7 +87,8 @@ def run_batch(
                 _process_inbox(workspace, ledger, rules, report, now, known, cache, progress, settle, prewarm, readers,
                                unmoved)
             history = ledger.history()  # read once: the accepted files, the feedback copies, the master
-            feedback = _start_feedback(workspace, history, report, prewarm) if prewarm is not None else None
+            redo = ledger.unfinished_runs(report.run_id)
+            feedback = _start_feedback(workspace, history, report, prewarm, redo) if prewarm is not None else None
             # Nothing writes the files table from here to the master: the helper reads what `history` holds.
             ahead = _history_ahead(workspace, history, report) if feedback is not None else None
             try:
@@ -110,6 +112,16 @@ def run_batch(
 
 
 # --- steps ---
+
+
+def _remove_stale_temps(outbox: Path) -> None:
+    """The hidden `.통합현황_….tmp` a killed run left half-written (`write.temp_beside`): under the
+    workspace lock no writer is at work, and on Windows a leading dot does not hide it."""
+    for path in outbox.glob(".*.tmp"):
+        try:
+            path.unlink()
+        except OSError:  # pragma: no cover - held open: the next run tries again
+            pass
 
 
 def _compose(
@@ -142,13 +154,14 @@ def _prewarm() -> Prewarm:
 
 
 def _start_feedback(
-    workspace: Workspace, history: Sequence[FileRow], report: RunReport, prewarm: Prewarm
+    workspace: Workspace, history: Sequence[FileRow], report: RunReport, prewarm: Prewarm, redo: Collection[int]
 ) -> FeedbackJob:
     """The annotated copies start now: with several, a child process writes them while this one
-    merges and builds the master (never raises: failures become notes)."""
+    merges and builds the master (never raises: failures become notes).  `redo`: runs that died
+    after filing, whose copies were never made."""
     from .feedback_job import start_feedback
 
-    return start_feedback(workspace, history, report.run_id, report.as_of, prewarm)
+    return start_feedback(workspace, history, report.run_id, report.as_of, prewarm, redo)
 
 
 def _history_ahead(workspace: Workspace, history: Sequence[FileRow], report: RunReport) -> HistoryAhead | None:

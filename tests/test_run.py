@@ -371,6 +371,16 @@ def test_contact_lists_are_checked_against_the_results_only(ws, rules):
     assert [p["code"] for p in row.problems] == ["unknown-project"]  # now there is a list to compare with
 
 
+def test_a_half_written_output_left_by_a_killed_run_is_removed(ws, rules):
+    ws.outbox.mkdir(parents=True, exist_ok=True)
+    stale = ws.outbox / ".통합현황_20160325.4242.0a1b2c3d.tmp"
+    stale.write_bytes(b"")
+    kept = ws.outbox / "메모.tmp"  # not the writer's: left alone
+    kept.write_bytes(b"x")
+    run(ws)
+    assert not stale.exists() and kept.exists() and (ws.outbox / MASTER).is_file()
+
+
 def test_latest_plan_wins_and_the_older_stays_filed(ws, rules):
     put(ws, "기획예산과/평가결과.xlsx", "results", RESULTS, rules)
     old = plan("안전치수과", [("정량평가", "재난안전 예산 확보율", 20, 18), ("정성평가", "안전문화 확산", 10, 8)])
@@ -568,6 +578,10 @@ def test_run_killed_between_ledger_commit_and_filing_is_finished_by_the_next(
     weekly_rows = table(sheets(ws.outbox / MASTER)["주간실적"])
     assert sorted(r["원본파일"] for r in weekly_rows) == ["도로관리과/주간실적_B.xlsx", "안전치수과/주간실적_A.xlsx"]
     assert [r.status for r in runs(ws)][0] is RunStatus.INTERRUPTED
+    # the rejected file's review copy, which the killed run never reached, is made by this one
+    assert [p.name for p in files_under(ws.outbox / "반려")] == ["오류.xlsx"]
+    again = run(ws)  # and only once: the run after a finished one does not make it again
+    assert again.feedback is None or not again.feedback.copies
 
 
 def _early_readers_gone_at_each_move(monkeypatch, ws: Workspace, started) -> list[bool]:
