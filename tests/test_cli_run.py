@@ -494,7 +494,7 @@ def test_a_new_years_rules_in_the_workspace_need_no_change_to_the_package(tmp_pa
     assert CliRunner().invoke(cli, ["init", str(ws), "--year", "2016"]).exit_code == 0
     (ws / "rules").mkdir()
     text = (RULES_DIR / "2016.toml").read_text(encoding="utf-8")
-    text = text.replace("year = 2016", "year = 2017").replace('version = "2016.1"', 'version = "2017.1"')
+    text = text.replace("year = 2016", "year = 2017").replace('version = "2016.2"', 'version = "2017.1"')
     (ws / "rules" / "2017.toml").write_text(text.replace('"우수" = 1000000', '"우수" = 1200000'), encoding="utf-8")
     config = ws / CONFIG_NAME
     config.write_text(config.read_text(encoding="utf-8").replace("policy_year = 2016", "policy_year = 2017"),
