@@ -193,12 +193,7 @@ def problem_sheet(
                     p.get("cell", ""), p.get("column", ""), "오류" if p.get("severity") == "error" else "경고",
                     p.get("code", ""), p.get("title", ""), p.get("message", ""), links.get(row.id, ""),
                 ]
-        # the policy's problem that is the file's own, already listed (a grade the rules do not know)
-        listed = {(row.original_path, p.get("sheet", ""), p.get("cell", ""), p.get("code", "")) for row in files
-                  for p in row.problems}
         for p in extra:
-            if (p.file, p.sheet, p.cell, p.code) in listed:
-                continue
             yield [
                 p.params.get("department") or p.params.get("lead") or "", p.file, "취합·포상", p.sheet, p.cell,
                 p.column, "오류" if p.is_error else "경고", p.code, CATALOGUE[p.code].title, p.message, "",

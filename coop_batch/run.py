@@ -138,7 +138,10 @@ def _compose(
     from .policy import compute  # pandas-free, but only a full run needs it
 
     report.policy = compute(report.merged.data, rules, year=year)
-    report.problems += report.policy.problems
+    # a policy problem that is the file's own warning already (a grade the rules do not know): once
+    on_files = {(row.original_path, p.get("sheet", ""), p.get("cell", ""), p.get("code", ""))
+                for row in accepted for p in row.problems}
+    report.problems += [p for p in report.policy.problems if (p.file, p.sheet, p.cell, p.code) not in on_files]
     from .tracking import compute_tracking, submitted_from
 
     # Every accepted file with its arrival, not only the merged winners: a report corrected on
