@@ -147,7 +147,9 @@ def _workspace_option(func):
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(message, err=True)
+    from .korean import josa
+
+    click.echo(josa(message), err=True)
     sys.exit(code)
 
 

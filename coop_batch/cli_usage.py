@@ -23,6 +23,7 @@ from typing import Any
 import click
 
 from .cli_help import KoreanHelp
+from .korean import josa
 
 PROG = "coop-batch"
 
@@ -44,7 +45,7 @@ class KoreanUsageError(click.UsageError):
     """A usage error whose message is already the Korean text to show, without click's "Usage:" lines."""
 
     def show(self, file: Any = None) -> None:
-        click.echo(self.message, file=file, err=file is None)
+        click.echo(josa(self.message), file=file, err=file is None)
 
 
 class Command(KoreanHelp, click.Command):
@@ -89,7 +90,7 @@ class Interrupted(click.ClickException):
                          "파일은 받은편지함에 남아 있고 다음 실행에서 이어서 처리합니다.")
 
     def show(self, file: Any = None) -> None:
-        click.echo(self.message, file=file, err=file is None)
+        click.echo(josa(self.message), file=file, err=file is None)
 
 
 @contextmanager

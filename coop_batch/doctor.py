@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .config import CONFIG_NAME, ConfigError, Settings, Workspace, load_settings
 from .seoul import SEOUL, seoul_time
+from .korean import josa
 
 MIN_FREE_MB = 200  # below: FAIL (a night's outputs and archive copies need room)
 LOW_FREE_MB = 1024  # below: WARN
@@ -70,7 +71,7 @@ class Diagnosis:
         out.append(
             f"결과: 조치가 필요한 항목 {fails}건, 주의 {warns}건." if fails or warns else "결과: 모두 정상입니다."
         )
-        return out
+        return [josa(line) for line in out]
 
 
 def diagnose(

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .korean import josa
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -445,7 +447,7 @@ class Problem:
     def message(self) -> str:
         values = {"column": self.column, "sheet": self.sheet, **_PARAM_DEFAULTS.get(self.code, {}), **self.params}
         try:
-            return self.entry.template.format(**values)
+            return josa(self.entry.template.format(**values))  # `'3월 넷째 주'을(를)` → `…를`
         except (KeyError, IndexError):  # a missing parameter must not hide the problem itself
             return self.entry.template
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Problem
+from .korean import josa
 from .merge import Merged
 
 
@@ -77,4 +78,4 @@ class RunReport:
             lines.append(f"  취합·포상 검토 사항 {len(self.problems)}건 (통합현황의 '오류' 시트)")
         lines += [f"  참고: {note}" for note in self.notes]
         lines += [f"  결과 파일: {path}" for path in self.outputs]
-        return lines
+        return [josa(line) for line in lines]

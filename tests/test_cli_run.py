@@ -23,6 +23,7 @@ from python_calamine import CalamineWorkbook
 
 from coop_batch.cli import cli
 from coop_batch.config import CONFIG_NAME
+from coop_batch.korean import josa
 from coop_batch.ledger import FileRow, Ledger, RunStatus
 from coop_batch.schema import KIND_BY_ID
 from coop_batch.templates import write_template
@@ -311,7 +312,7 @@ def test_master_open_in_excel_falls_back_to_a_timestamped_copy(root, rules, monk
     written = sorted(p.name for p in (root / "outbox").iterdir() if p.is_file())
     fallback = next(name for name in written if name.startswith("통합현황_20160325_"))
     assert MASTER not in written and len(written) == 3
-    assert f"{MASTER}이(가) 엑셀에서 열려 있어 {fallback}(으)로 저장했습니다" in result.output
+    assert f"{MASTER}가 엑셀에서 열려 있어 {fallback}로 저장했습니다" in result.output
     assert len(sheet(root / "outbox" / fallback, "주간실적")) == 1
 
 
@@ -411,7 +412,7 @@ def test_usage_errors_say_in_korean_how_to_fix_them(root, args, says, command):
         says = says.replace(key, value)
     result = invoke(*args)
     assert result.exit_code == 2, result.output
-    assert says in result.output
+    assert josa(says) in result.output  # the particles settled by the value: '2016-13-01'은, 'xml'은
     assert f"적는 법은 '{' '.join(['coop-batch', command]).strip()} --help'로 볼 수 있습니다." in result.output
     english = ("Usage:", "Error", "Try ", "Invalid value", "No such", "Option ", "Got unexpected", "Missing")
     assert not [word for word in english if word in result.output], result.output

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from coop_batch.cli import cli
+from coop_batch.korean import josa
 from coop_batch.schema import KIND_BY_ID, KINDS
 
 ROWS = {
@@ -185,7 +186,7 @@ CLICK_ENGLISH = ("Usage:", "Error", "Try ", "Invalid value", "Missing argument",
 def assert_korean_usage_error(result, *says: str) -> None:
     assert result.exit_code == 2, result.output
     for text in says:
-        assert text in result.output, result.output
+        assert josa(text) in result.output, result.output  # the particles settled by the value
     assert not [word for word in CLICK_ENGLISH if word in result.output], result.output
     result.output.encode("cp949")  # a Korean Windows console prints all of it
 
@@ -221,7 +222,7 @@ def test_the_console_script_prints_usage_errors_in_korean_on_a_cp949_console(fil
     )
     err = done.stderr.decode("cp949")
     assert done.returncode == 2, err
-    assert err == "'--year' 값 '열여섯'은(는) 연도가 아닙니다. 2016처럼 숫자로 적어 주세요.\n" \
+    assert err == "'--year' 값 '열여섯'은 연도가 아닙니다. 2016처럼 숫자로 적어 주세요.\n" \
                   "적는 법은 'coop-batch validate --help'로 볼 수 있습니다.\n"
 
 

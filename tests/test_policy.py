@@ -618,7 +618,7 @@ def test_a_tie_in_contribution_rank_is_decided_by_row_order_and_said(rules):
     assert row["성명"] == "정정"
     [tie] = [p for p in result.problems if p.code == "rank-tie"]
     assert (tie.sheet, tie.cell, tie.is_error) == ("유공직원", "E3", False)
-    assert "정정, 이병의 기여도순위가 모두 2위라 먼저 적힌 정정을(를) 추천했습니다" in tie.message
+    assert "정정, 이병의 기여도순위가 모두 2위라 먼저 적힌 정정을 추천했습니다" in tie.message
     data["staff"][2] = staff(PROJECT[3], "세무과", "이병", 3, False, row=4)  # ranks made distinct: nothing to say
     assert not [p for p in compute(data, rules).problems if p.code == "rank-tie"]
 

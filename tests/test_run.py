@@ -260,7 +260,7 @@ def test_a_rejected_file_sent_again_unchanged_is_rejected_again_not_archived(ws,
         "주간실적.xlsx", "주간실적_수정 - 복사본.xlsx", "주간실적_수정.xlsx"]
     again = (ws.quarantine / "주간실적_수정.xlsx_오류.txt").read_text(encoding="utf-8-sig")
     assert "주간실적!A2" in again  # judged again: the same reasons, at their cells
-    assert "반려된 '안전치수과/주간실적.xlsx'과(와) 내용이 똑같은 파일" in again
+    assert "반려된 '안전치수과/주간실적.xlsx'와 내용이 똑같은 파일" in again
     repeat = (ws.quarantine / "주간실적_수정 - 복사본.xlsx_오류.txt").read_text(encoding="utf-8-sig")
     assert "안전치수과/주간실적_수정.xlsx와 같은 내용(반려된 파일)이라 접수되지 않았습니다" not in repeat
     assert "안전치수과/주간실적.xlsx와 같은 내용(반려된 파일)이라 접수되지 않았습니다" in repeat

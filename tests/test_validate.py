@@ -578,7 +578,7 @@ def test_unknown_project_advice_fits_the_kind_of_file(rules):
 def test_unknown_project_recorded_before_its_advice_param_still_reads_whole():
     # the ledger keeps problems as params: one recorded without `fix` renders the old advice, not "{fix}"
     old = Problem.from_dict({"code": "unknown-project", "cell": "B2", "params": {"value": "가 사업", "hint": ""}})
-    assert old.message == ("사업명 '가 사업'이(가) 알려진 사업 목록에 없습니다. 사업명을 평가결과·담당자지정과 "
+    assert old.message == ("사업명 '가 사업'이 알려진 사업 목록에 없습니다. 사업명을 평가결과·담당자지정과 "
                            "똑같이 적어 주세요. 오타나 띄어쓰기가 다르지 않은지도 확인해 주세요.")
 
 
