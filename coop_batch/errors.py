@@ -162,8 +162,7 @@ CATALOGUE: dict[str, Entry] = {
     "bad-money": Entry(
         E,
         "금액 형식 오류",
-        "'{column}' 값 '{value}'을(를) 금액으로 읽을 수 없습니다. 숫자로 입력해 주세요(예: {example}). "
-        "없으면 비워 두거나 '-'를 적습니다.",
+        "'{column}' 값 '{value}'을(를) 금액으로 읽을 수 없습니다. 숫자로 입력해 주세요(예: {example}).{blank}",
     ),
     "fractional-won": Entry(
         E,
@@ -409,6 +408,7 @@ def legacy_xls_what(suffix: str) -> str:
 # Parameters a template gained later, for problems recorded (ledger) without them.
 _PARAM_DEFAULTS: dict[str, dict[str, str]] = {
     "unknown-project": {"fix": UNKNOWN_PROJECT_FIX[""]},
+    "bad-money": {"blank": ""},  # a column that may be empty says so (수상금: ' 없으면 비워 두거나 …')
     "file-legacy-xls": {"what": legacy_xls_what(".xlsx")},
 }
 

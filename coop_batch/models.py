@@ -169,7 +169,7 @@ def _money_million(value: Any, info: ValidationInfo) -> int | None:
     except FractionalWon as exc:
         fail("fractional-won-million", value=shown(value), won=_won_text(exc.won))
     except ValueError:
-        fail("bad-money", value=shown(value))
+        fail("bad-money", value=shown(value), blank=" 수상금이 없으면 비워 두거나 '-'를 적어 주세요.")
     if won is not None:
         _non_negative(won, value)
         limit = _rules(info).reward.max_prize_million

@@ -38,10 +38,16 @@ def nfc(value: str) -> str:
 
 # squash and project_key remember their last results: a night of 5,000 files repeats a few hundred
 # department and project names, and merge, tracking and validation key every record by them.
+# The middle dots people type for `·` (U+00B7): Hancom's ㆍ (U+318D, the default), the katakana and
+# half-width ones, the bullet and the operator dots. `시ㆍ자치구` is the dropdown's `시·자치구`.
+_DOTS = str.maketrans(dict.fromkeys("\u318d\u30fb\uff65\u2022\u2027\u22c5\u2219", "\u00b7"))
+
+
 @functools.lru_cache(maxsize=16384)
 def squash(value: str) -> str:
-    """NFC with every kind of whitespace removed: `세 무 과` → `세무과`, `최 우 수` → `최우수`."""
-    return _SPACE_RE.sub("", nfc(value))
+    """NFC with every kind of whitespace removed and middle dots made one: `세 무 과` → `세무과`,
+    `최 우 수` → `최우수`, `시ㆍ자치구` → `시·자치구`."""
+    return _SPACE_RE.sub("", nfc(value)).translate(_DOTS)
 
 
 def header_key(value: Any) -> str:

@@ -223,7 +223,7 @@ def _meta_problems(sheet: SheetData, rules: Rules, place: _Place, reading: list[
 
 
 def _data_rows(sheet: SheetData, place: _Place) -> tuple[list[tuple[int, list[Any]]], list[Problem]]:
-    """The rows that hold data: blank rows dropped, sum rows (`계`) dropped with a warning."""
+    """The rows that hold data: blank rows and `※` notes dropped, sum rows (`계`) dropped with a warning."""
     by_position = sorted(place.columns.items(), key=lambda item: item[1])
     rows: list[tuple[int, list[Any]]] = []
     problems: list[Problem] = []
@@ -231,10 +231,13 @@ def _data_rows(sheet: SheetData, place: _Place) -> tuple[list[tuple[int, list[An
         filled = [(f, values[i]) for f, i in by_position if i < len(values) and not is_blank(values[i])]
         if not filled:
             continue
-        first_field, first_value = filled[0]
-        word = squash(unicodedata.normalize("NFKC", cell_text(first_value) or ""))
-        if word in _TOTAL_WORDS:
-            problems.append(place.problem("total-row", first_field, excel_row, row=excel_row, value=word))
+        if isinstance(filled[0][1], str) and filled[0][1].lstrip().startswith("※"):
+            continue  # a note under the table (`※ 작성자: 홍길동 (내선 6123)`), as official forms end
+        # `계` under the first column, or under the second after a repeated 사업명 (포상금배분: 가사업 | 소계)
+        total = next(((f, w) for f, v in filled[:2]
+                      if (w := squash(unicodedata.normalize("NFKC", cell_text(v) or ""))) in _TOTAL_WORDS), None)
+        if total is not None:
+            problems.append(place.problem("total-row", total[0], excel_row, row=excel_row, value=total[1]))
             continue
         rows.append((excel_row, values))
     return rows, problems

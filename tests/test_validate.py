@@ -634,6 +634,27 @@ def test_total_row_is_skipped_with_a_warning(rules):
     assert sub.accepted and len(sub.records) == 1
     only_total = check(rules, "split", [{"project": "합 계", "amount_won": 6_000_000}])
     assert codes(only_total) == ["total-row", "no-rows"]
+    # a 소계 under 부서명, after the 사업명 repeated: not a department to pay (the whole split went to the lead)
+    subtotal = check(rules, "split", [GOOD["split"], row_of("split", department="소계", dept_role=None, amount_won=6_000_000)])
+    assert (only(subtotal, "total-row").cell, len(subtotal.records)) == ("B3", 1)
+
+
+def test_a_note_row_and_hancoms_middle_dot_are_what_a_clerk_means(rules):
+    """`※ 작성자: …` under the table is a note, not a row missing its 부서명; `시ㆍ자치구` (Hancom's dot,
+    U+318D) is the dropdown's `시·자치구`."""
+    note = check(rules, "split", [GOOD["split"], {"project": "※ 작성자: 홍길동 (내선 6123)"}])
+    assert note.problems == [] and len(note.records) == 1
+    for dot in ("\u318d", "\u30fb", "\u2022"):
+        sub = check(rules, "results", [row_of("results", category=f"시{dot}자치구 공동협력사업")])
+        assert sub.problems == [] and sub.records[0]["category"] == "시·자치구 공동협력사업"
+
+
+def test_a_bad_amount_says_blank_only_where_blank_is_allowed(rules):
+    """배분액(원) must be written: its message must not suggest '-' (which it then refuses)."""
+    won = only(check(rules, "split", [row_of("split", amount_won="-")]), "bad-money")
+    assert "'-'" in won.message and "비워 두거나" not in won.message
+    million = only(check(rules, "results", [row_of("results", prize_won="많음")]), "bad-money")
+    assert "수상금이 없으면 비워 두거나 '-'를 적어 주세요." in million.message
 
 
 # --- what reading hands over ---
