@@ -176,6 +176,12 @@ CATALOGUE: dict[str, Entry] = {
         "'{column}' 값 '{value}'은(는) {won}원이라 1원 미만이 생깁니다. 백만원 단위 금액은 소수점 아래 "
         "여섯째 자리(1원)까지만 적어 주세요(예: {example}).",
     ),
+    "name-with-title": Entry(
+        W,
+        "성명에 직급·호칭",
+        "'{column}' 값 '{value}'에서 직급·호칭 '{title}'을(를) 빼고 '{name}'(으)로 읽었습니다(다른 서식의 같은 사람과 "
+        "맞춰 보려고). 성명 칸에는 이름만, 직급은 직급 칸에 적어 주세요.",
+    ),
     "prize-too-large": Entry(
         E,
         "너무 큰 수상금(백만원)",

@@ -10,6 +10,7 @@ appended to ``context["warnings"]`` as ``(field, code, params)``.  The year's
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Callable, NoReturn
@@ -78,6 +79,32 @@ def _required_text(value: Any, info: ValidationInfo) -> str:
     if text is None:
         fail("required")
     return text
+
+
+# The titles and honorifics clerks write after a name (`이영희 주무관`, `김철수님`, `홍길동(과장)`): a name
+# with one is not the same person as the name without it when the policy matches people across files.
+_TITLES = ("주무관", "사무관", "서기관", "주사보", "서기보", "선생님", "팀장", "과장", "국장", "계장", "실장", "주사",
+           "서기", "님", "씨")
+_TITLED = re.compile(r"^(?P<name>.+?)\s*(?:\(\s*(?P<paren>[^()]*?)\s*\)|(?P<title>" + "|".join(_TITLES) + r"))$")
+
+
+def _person(value: Any, info: ValidationInfo) -> str | None:
+    text = _text(value, info)
+    if text is None:
+        return None
+    found = _TITLED.match(text.strip())
+    title = found and (found["title"] or found["paren"])
+    if found and title in _TITLES and len(squash(found["name"])) >= 2:  # 정과장 is a name, not 정 + 과장
+        warn(info, "name-with-title", value=shown(value), name=found["name"], title=title)
+        return found["name"]
+    return text
+
+
+def _required_person(value: Any, info: ValidationInfo) -> str:
+    name = _person(value, info)
+    if name is None:
+        fail("required")
+    return name
 
 
 def _department(value: Any, info: ValidationInfo) -> str:
@@ -237,6 +264,8 @@ def _lead_department(value: Any, info: ValidationInfo) -> str:
 
 Text = Annotated[str | None, BeforeValidator(_text)]
 RequiredText = Annotated[str, BeforeValidator(_required_text)]
+Person = Annotated[str | None, BeforeValidator(_person)]
+RequiredPerson = Annotated[str, BeforeValidator(_required_person)]
 Department = Annotated[str, BeforeValidator(_department)]
 Integer = Annotated[int, BeforeValidator(_integer)]
 Number = Annotated[Decimal | None, BeforeValidator(_number)]
@@ -284,13 +313,13 @@ class ContactsRow(RowModel):
     role: Annotated[str, BeforeValidator(_choice(LEAD_ROLES))]
     department: Department
     chief_rank: Text = None
-    chief_name: Text = None
+    chief_name: Person = None
     team: Text = None
     leader_rank: Text = None
-    leader_name: RequiredText
+    leader_name: RequiredPerson
     leader_phone: Phone = None
     officer_rank: Text = None
-    officer_name: RequiredText
+    officer_name: RequiredPerson
     officer_phone: Phone = None
     city_department: Text = None
     city_officer: Text = None
@@ -355,7 +384,7 @@ class StaffRow(RowModel):
     project: RequiredText
     department: Department
     rank: Text = None
-    name: RequiredText
+    name: RequiredPerson
     contribution_rank: Integer
     commended: YesNo = False
     note: Text = None

@@ -649,6 +649,24 @@ def test_a_note_row_and_hancoms_middle_dot_are_what_a_clerk_means(rules):
         assert sub.problems == [] and sub.records[0]["category"] == "시·자치구 공동협력사업"
 
 
+@pytest.mark.parametrize("typed, name", [("이영희 주무관", "이영희"), ("김철수님", "김철수"), ("홍길동(과장)", "홍길동"),
+                                         ("남궁민수 팀장", "남궁민수")])
+def test_a_title_after_a_name_is_taken_off_and_said(rules, typed, name):
+    """`이영희 주무관` in 담당자지정 and `이영희` (기표창) in 유공직원 are one person to the policy: the title
+    goes (with a warning), or she would be recommended again and could get two leave grants."""
+    staff = check(rules, "staff", [row_of("staff", name=typed)])
+    contacts = check(rules, "contacts", [row_of("contacts", officer_name=typed, leader_name=typed)])
+    assert staff.records[0]["name"] == name and contacts.records[0]["officer_name"] == name
+    problem = only(staff, "name-with-title")
+    assert not problem.is_error and f"'{typed}'에서" in problem.message and "이름만" in problem.message
+
+
+@pytest.mark.parametrize("typed", ["정과장", "이영희", "박 민 수"])
+def test_a_name_that_only_ends_like_a_title_is_kept(rules, typed):
+    sub = check(rules, "staff", [row_of("staff", name=typed)])
+    assert sub.problems == [] and sub.records[0]["name"] == typed
+
+
 def test_a_bad_amount_says_blank_only_where_blank_is_allowed(rules):
     """배분액(원) must be written: its message must not suggest '-' (which it then refuses)."""
     won = only(check(rules, "split", [row_of("split", amount_won="-")]), "bad-money")
