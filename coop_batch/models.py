@@ -74,11 +74,19 @@ def _text(value: Any, info: ValidationInfo) -> str | None:
     return text
 
 
-def _required_text(value: Any, info: ValidationInfo) -> str:
-    text = _text(value, info)
-    if text is None:
-        fail("required")
-    return text
+def _required(parse: Callable[[Any, ValidationInfo], Any]) -> Callable[[Any, ValidationInfo], Any]:
+    """`parse`, with a blank cell refused (`required`)."""
+
+    def parsed(value: Any, info: ValidationInfo) -> Any:
+        result = parse(value, info)
+        if result is None:
+            fail("required")
+        return result
+
+    return parsed
+
+
+_required_text = _required(_text)
 
 
 # The titles and honorifics clerks write after a name (`이영희 주무관`, `김철수님`, `홍길동(과장)`): a name
@@ -100,11 +108,7 @@ def _person(value: Any, info: ValidationInfo) -> str | None:
     return text
 
 
-def _required_person(value: Any, info: ValidationInfo) -> str:
-    name = _person(value, info)
-    if name is None:
-        fail("required")
-    return name
+_required_person = _required(_person)
 
 
 def _department(value: Any, info: ValidationInfo) -> str:
