@@ -236,8 +236,9 @@ CATALOGUE: dict[str, Entry] = {
     "unknown-grade": Entry(
         W,
         "등급 미분류",
-        "평가결과 '{value}'은(는) {year}년 등급표에 없어 포상금·특별휴가가 계산되지 않습니다. 오타가 아니면 "
-        "기획예산과에 알려 {year}년 규칙 파일(작업 폴더의 rules\\{year}.toml)의 등급표에 추가해야 합니다.",
+        "평가결과 '{value}'은(는) {year}년 등급표에 없어 포상금·특별휴가를 계산하지 않았습니다. 오타이면 고쳐 다시 "
+        "제출해 주세요. 맞는 등급이면 기획예산과가 {year}년 규칙 파일(작업 폴더의 rules\\{year}.toml) 등급표에 "
+        "추가해야 합니다.",
     ),
     "not-friday": Entry(
         W,
@@ -281,8 +282,8 @@ CATALOGUE: dict[str, Entry] = {
     "resent-rejected": Entry(
         W,
         "반려 파일 재제출",
-        "{date}에 반려된 '{prior}'과(와) 내용이 똑같은 파일이라 다시 반려했습니다. 이 목록의 오류를 "
-        "고치고 저장한 뒤 보내 주세요.",
+        "{date}에 반려된 '{prior}'과(와) 내용이 똑같은 파일입니다. 오늘 규칙으로 다시 검증했으니, 이 목록에 "
+        "오류가 있으면 고쳐서 저장한 뒤 다시 보내 주세요.",
     ),
     "file-still-copying": Entry(
         W,
@@ -306,7 +307,7 @@ CATALOGUE: dict[str, Entry] = {
     "lead-conflict": Entry(
         W,
         "총괄부서 충돌",
-        "사업 '{project}'의 총괄부서를 {departments}이(가) 각각 자기 부서로 제출했습니다. 부서 간에 "
+        "사업 '{project}'의 담당자지정에서 {departments} 부서가 모두 자기 부서를 총괄부서로 적었습니다. 서로 "
         "확인해 한 부서만 총괄부서로 다시 제출해 주세요.",
     ),
     "result-replaced": Entry(
