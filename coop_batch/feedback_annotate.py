@@ -79,7 +79,11 @@ def _replace(tmp: Path, target: Path) -> Path:
 
 
 def _drop_previous_round(wb: Any) -> None:
-    """A department may send our annotated copy back: take out our sheet and our comments."""
+    """A department may send our annotated copy back: take out our sheet, our comments and our
+    colours, so that a cell it fixed is no longer red.  Ours: the author, or (LibreOffice saves comments
+    without one) the text starting `[오류] `/`[경고] `; a fill of exactly our colours."""
+    from openpyxl.styles import PatternFill
+
     for ws in list(wb.worksheets):
         if ws.title.startswith(REVIEW_SHEET) and str(ws["A1"].value or "").startswith(_TITLE_MARK):
             wb.remove(ws)
@@ -87,10 +91,22 @@ def _drop_previous_round(wb: Any) -> None:
         # The stored cells only: iter_rows() would create every empty cell of the used range.
         for cell in list(getattr(ws, "_cells", {}).values()):  # a chartsheet has no cells
             comment = cell.comment
-            if comment is not None and comment.author == AUTHOR:
+            if comment is not None and (comment.author == AUTHOR or (comment.text or "").startswith(_OUR_NOTES)):
                 text = comment.text or ""
                 original = text.split(ORIGINAL_MARK, 1)[1] if ORIGINAL_MARK in text else None
-                cell.comment = _comment(original, "") if original else None
+                cell.comment = _comment(original.strip(), "") if original else None
+            if _our_fill(cell.fill):
+                cell.fill = PatternFill(fill_type=None)
+
+
+_OUR_NOTES = ("[오류] ", "[경고] ")
+
+
+def _our_fill(fill: Any) -> bool:
+    if getattr(fill, "fill_type", None) != "solid":
+        return False
+    colour = str(getattr(fill.fgColor, "rgb", "") or "")[-6:].upper()
+    return colour in FILLS.values()
 
 
 def _comment(text: str, author: str) -> Any:

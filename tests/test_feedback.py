@@ -359,6 +359,30 @@ def test_a_copy_sent_back_is_annotated_afresh(tmp_path, rules):
     assert data["A2"].comment.text == "3월 넷째 주 보고입니다"  # ours removed, the department's restored
     assert data["D2"].comment is None
     assert data["B2"].comment.author == AUTHOR and data["C3"].comment.text == "부서명 확인 완료"
+    # the fixed cells are no longer coloured; only this round's problem is
+    assert data["A2"].fill.fill_type is None and data["D2"].fill.fill_type is None
+    assert data["B2"].fill.fill_type == "solid"
+
+
+def test_a_copy_resaved_by_libreoffice_is_annotated_afresh_too(tmp_path, rules):
+    """LibreOffice saves comments without their author: ours are still known by their first words."""
+    source = department_file(tmp_path / "in.xlsx", BAD_WEEKLY, rules)
+    first = tmp_path / "first.xlsx"
+    annotate_workbook(source, first, [problem("required", "주간실적", "D2", "추진실적")],
+                      display_name="in.xlsx", rejected=True, as_of=AS_OF)
+    wb = load(first)
+    for cell in wb["주간실적"]._cells.values():
+        if cell.comment is not None:
+            from openpyxl.comments import Comment
+
+            cell.comment = Comment(cell.comment.text, "")  # the author lost, as LibreOffice saves it
+    resaved = tmp_path / "resaved.xlsx"
+    wb.save(resaved)
+    second = tmp_path / "second.xlsx"
+    annotate_workbook(resaved, second, [], display_name="in.xlsx", rejected=False, as_of=AS_OF)
+    data = load(second)["주간실적"]
+    assert data["D2"].comment is None and data["D2"].fill.fill_type is None
+    assert data["A2"].comment.text == "3월 넷째 주 보고입니다"  # the department's own stays
 
 
 # --- where copies go ---
