@@ -193,7 +193,7 @@ def init_cmd(directory: str, year: int | None) -> None:
         _fail(str(exc), 2)
     Ledger.open(workspace.ledger_path).close()
     click.echo(f"작업 폴더를 준비했습니다: {workspace.root}")
-    click.echo(f"  설정: {workspace.config_path.name}, 받는 곳: {workspace.inbox}, 결과: {workspace.outbox}")
+    click.echo(f"  설정: {workspace.config_path.name}, 제출 폴더(inbox): {workspace.inbox}, 결과: {workspace.outbox}")
 
 
 def _log_failure(workspace, message: str, exc_info: bool = False) -> None:

@@ -87,7 +87,7 @@ class Interrupted(click.ClickException):
 
     def __init__(self) -> None:
         super().__init__("중단했습니다(Ctrl+C). 파일은 지우지 않았습니다. 야간 실행(run)이었다면 다 처리하지 못한 "
-                         "파일은 받은편지함에 남아 있고 다음 실행에서 이어서 처리합니다.")
+                         "파일은 제출 폴더(inbox)에 남아 있고 다음 실행에서 이어서 처리합니다.")
 
     def show(self, file: Any = None) -> None:
         click.echo(josa(self.message), file=file, err=file is None)

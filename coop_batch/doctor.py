@@ -183,15 +183,15 @@ def _check_inbox_templates(result: Diagnosis, workspace: Workspace, rules) -> No
             other_year.append(f"{name}({meta['policy_year']}년)")
     if old or other_year:
         listed = ", ".join((old + other_year)[:10]) + (" 외" if len(old) + len(other_year) > 10 else "")
-        result.add("서식", Level.WARN, f"받은편지함에 현재 서식(버전 {TEMPLATE_VERSION}, {year}년)이 아닌 파일이 있습니다: {listed}.",
+        result.add("서식", Level.WARN, f"제출 폴더(inbox)에 현재 서식(버전 {TEMPLATE_VERSION}, {year}년)이 아닌 파일이 있습니다: {listed}.",
                    "'coop-batch templates'로 만든 새 서식을 해당 부서에 다시 보내 그 서식으로 작성하게 해 주세요.")
     if unknown:
         listed = ", ".join(unknown[:10]) + (" 외" if len(unknown) > 10 else "")
         result.add("서식", Level.WARN, f"서식 정보(_meta 시트)가 없는 파일이 있습니다: {listed}.",
                    "표준 서식을 쓰지 않았거나 시트를 지운 파일입니다. 표준 서식에 옮겨 적어 다시 내도록 안내해 주세요.")
     if not (old or other_year or unknown):
-        result.add("서식", Level.OK, f"받은편지함의 엑셀 파일 {len(files)}개가 모두 현재 서식입니다." if files
-                   else "받은편지함에 처리할 파일이 없습니다.")
+        result.add("서식", Level.OK, f"제출 폴더(inbox)의 엑셀 파일 {len(files)}개가 모두 현재 서식입니다." if files
+                   else "제출 폴더(inbox)에 처리할 파일이 없습니다.")
 
 
 def _check_owner_files(result: Diagnosis, scan) -> None:

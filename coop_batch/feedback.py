@@ -303,6 +303,6 @@ def write_unreadable_note(path: Path, file_name: str, row: FileRow, as_of: date,
     state = "반려되었습니다" if row.status.value == "rejected" else "접수되었지만 확인할 점이 있습니다"
     header = (
         f"{file_name} 검토결과 ({as_of.isoformat()}, 기획예산과)\n\n이 파일은 {state}. {reason}\n"
-        "아래 항목을 고친 뒤 파일을 다시 받은편지함(inbox) 폴더에 넣어 주세요."
+        "아래 항목을 고친 뒤 파일을 다시 제출 폴더(inbox)에 넣어 주세요."
     )
     write_note(path, row.original_path, row.problem_objects(), header=header)

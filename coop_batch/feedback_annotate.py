@@ -160,7 +160,7 @@ def _review_sheet(
     font = "맑은 고딕"
     errors, warnings_ = _severity_counts(problems)
     state = "반려" if rejected else "접수(확인 필요)"
-    todo = "오류를 모두 고친 뒤 파일을 다시 받은편지함(inbox)에 넣어 주세요." if errors else "경고 내용을 확인해 주세요."
+    todo = "오류를 모두 고친 뒤 파일을 다시 제출 폴더(inbox)에 넣어 주세요." if errors else "경고 내용을 확인해 주세요."
     ws["A1"] = clean_text(f"{_TITLE_MARK} {display_name}")[0]
     ws["A2"] = f"{as_of.isoformat()} 기획예산과 검토 — {state}: 오류 {errors}건, 경고 {warnings_}건. {todo}"
     ws["A3"] = "빨간 칸은 오류(고쳐야 접수), 노란 칸은 경고(확인 권장)입니다. 위치를 누르면 그 칸으로 가고, 칸의 메모에 고치는 방법이 있습니다."

@@ -44,7 +44,7 @@ _SYSTEM = getattr(stat, "FILE_ATTRIBUTE_SYSTEM", 4)
 
 NOTE_HEADER = (
     "이 파일은 아래 문제 때문에 접수되지 않았습니다(반려). 각 항목의 안내대로 고친 뒤 "
-    "파일을 다시 받은편지함(inbox) 폴더에 넣어 주세요."
+    "파일을 다시 제출 폴더(inbox)에 넣어 주세요."
 )
 
 

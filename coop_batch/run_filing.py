@@ -65,7 +65,7 @@ def _recover(workspace: Workspace, ledger: Ledger) -> tuple[list[str], set[str]]
             pending.add(row.original_path)
             continue
         if target is None:
-            log.error("대장에 있는 %s 파일을 받은편지함·보관함 어디에서도 찾지 못했습니다", row.original_path)
+            log.error("대장에 있는 %s 파일을 제출 폴더·보관함 어디에서도 찾지 못했습니다", row.original_path)
             continue
         if row.status is FileStatus.REJECTED:
             inbox_mod.write_note(inbox_mod.note_path(target), row.name, row.problem_objects())
@@ -195,7 +195,7 @@ def _record_duplicate(
         return entry, None, _Filing(candidate, 0, archive, outcome)
     reason = f"{prior.original_path}와 같은 내용(반려된 파일)"
     outcome = FileOutcome(candidate.rel, "duplicate", prior.kind, prior.department, reason=reason)
-    header = (f"이 파일은 {reason}이라 접수되지 않았습니다. 아래 반려 사유를 고친 뒤 파일을 다시 받은편지함(inbox) "
+    header = (f"이 파일은 {reason}이라 접수되지 않았습니다. 아래 반려 사유를 고친 뒤 파일을 다시 제출 폴더(inbox) "
               "폴더에 넣어 주세요.")
     return entry, None, _Filing(candidate, 0, quarantine, outcome, note=(header, prior.problem_objects()))
 

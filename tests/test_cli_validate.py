@@ -252,7 +252,7 @@ def test_a_folder_validates_the_xlsx_files_in_it(filled, bad_weekly, tmp_path):
 
 
 def test_a_folder_without_xlsx_files_is_a_korean_usage_error(tmp_path):
-    folder = tmp_path / "받은편지함"
+    folder = tmp_path / "제출 폴더(inbox)"
     folder.mkdir()
     (folder / "~$주간실적.xlsx").write_bytes(b"owner")
     (folder / "주간실적.xls").write_bytes(b"old")

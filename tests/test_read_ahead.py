@@ -101,9 +101,9 @@ def test_settings_come_from_the_workspace_file(tmp_path: Path):
     read = EarlySettings.of
     assert read(root) == EarlySettings(root.resolve() / "inbox", 0, LIMITS, False)  # no file: the defaults
     config = root / "coop_batch.toml"
-    config.write_text('[paths]\ninbox = "받은편지함"\n[limits]\nmax_file_mb = 5\nfile_timeout_seconds = 7\n'
+    config.write_text('[paths]\ninbox = "제출 폴더(inbox)"\n[limits]\nmax_file_mb = 5\nfile_timeout_seconds = 7\n'
                       "workers = 1\n", encoding="utf-8")
-    assert read(root) == EarlySettings(root.resolve() / "받은편지함", 1, run_limits(5, 7.0), False)
+    assert read(root) == EarlySettings(root.resolve() / "제출 폴더(inbox)", 1, run_limits(5, 7.0), False)
     outside = tmp_path / "공유"
     config.write_text(f'[paths]\ninbox = "{outside.as_posix()}"\n', encoding="utf-8")
     assert read(root).inbox == outside
