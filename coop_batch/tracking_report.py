@@ -117,6 +117,20 @@ def owed_items(reminders: Sequence[Reminder]) -> list[Reminder]:
     return out
 
 
+# An item and its state said once: not `자체 추진계획 방침 결재 미결재` (the sheet keeps them in two columns)
+_PHRASES = {
+    (NOTICE_ITEM, NOT_NOTIFIED): "기획예산과에 평가계획 미통보",
+    (APPROVAL_ITEM, NOT_APPROVED): "자체 추진계획 방침 미결재",
+    (PLAN_ITEM, MISSING): "자체 추진계획서 미제출",
+    (PLAN_ITEM, LATE): "자체 추진계획서 늦게 제출",
+}
+
+
+def phrase(reminder: Reminder) -> str:
+    """`주간 추진실적 보고(3/4(금)) 미제출`, `기획예산과에 평가계획 미통보`: one reminder in a summary line."""
+    return _PHRASES.get((reminder.item, reminder.status)) or f"{reminder.item} {reminder.status}"
+
+
 def _quoted(name: str) -> str:
     """`'안전도시 만들기'`, but a name that brings its own quotes (`'서울, 꽃으로 피다'`) as it is."""
     return name if name[:1] in "'\"「『<《〈[(" else f"'{name}'"
@@ -153,7 +167,7 @@ def summary_lines(tracking: Tracking, days: int = UPCOMING_DAYS, limit: int = 12
     if owing:
         lines.append(f"  아직 낼 것이 있는 부서 {len(owing)}곳:")
         for dept, items in list(owing.items())[:limit]:
-            lines.append(f"    {dept}: " + "; ".join(f"{r.item} {r.status}" for r in owed_items(items)))
+            lines.append(f"    {dept}: " + "; ".join(phrase(r) for r in owed_items(items)))
         if len(owing) > limit:
             lines.append(f"    ... 외 {len(owing) - limit}곳 (통합현황의 '미제출목록' 시트)")
     events = t.upcoming(days)
