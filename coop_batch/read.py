@@ -161,10 +161,28 @@ def _read(path: Path, limits: Limits, name: str, error_cells_possible: bool = Tr
             if col.required and col.field not in header.columns:
                 result.problems.append(Problem("missing-column", name, sheet, column=col.title))
         rows = whole[sheet] if sheet in whole else loaded[sheet].to_python(skip_empty_area=False)
+        _spread_merged(rows, getattr(loaded[sheet], "merged_cell_ranges", None), header.row)
         result.rows = _data_rows(rows, header)
         if error_cells_possible:  # the pre-parse check saw an error cell's mark in some part
             _mark_errors(result.rows, header, error_cells(path, sheet))
         return result
+
+
+def _spread_merged(rows: list[list[Any]], merged: Any, header_row: int) -> None:
+    """A merged range below the header shows its value in every cell (`사업명` merged over a project's
+    rows): each of its blank cells gets it, as the clerk sees it, instead of being reported empty.
+    Ranges touching the header are left alone (a two-row title would make one column two)."""
+    for (top, left), (bottom, right) in merged or ():
+        if top <= header_row or top >= len(rows) or left >= len(rows[top]):
+            continue
+        value = rows[top][left]
+        for r in range(top, min(bottom, len(rows) - 1) + 1):
+            row = rows[r]
+            if len(row) <= right:
+                row.extend([""] * (right + 1 - len(row)))
+            for c in range(left, right + 1):
+                if row[c] == "":
+                    row[c] = value
 
 
 def _mark_errors(rows: list[tuple[int, list[Any]]], header: _Header, errors: dict[tuple[int, int], Any]) -> None:

@@ -640,3 +640,24 @@ def test_read_many_gives_back_the_thread_switch_interval(three_files: list[Path]
     for _ in read_many(three_files, workers=1):
         seen.append(sys.getswitchinterval())
     assert seen == [max(before, 0.02)] * 3 and sys.getswitchinterval() == before
+
+
+def test_a_merged_cell_below_the_header_counts_for_every_row_it_covers(tmp_path: Path, rules):
+    """A clerk merges 사업명 over a project's rows (any template, not only 자체추진계획): each row has it."""
+    from coop_batch.validate import validate_file
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "유공직원"
+    sheet.append(list(STAFF.titles))
+    sheet.append(["안전도시 만들기", "안전치수과", "지방시설주사보", "이영희", 1, "N"])
+    sheet.append([None, None, "지방시설주사", "김철수", 2, "N"])
+    sheet.append(["청렴도 향상", "감사담당관", "지방행정주사", "박민수", 1, "N"])
+    sheet.merge_cells("A2:A3")
+    sheet.merge_cells("B2:B3")
+    path = tmp_path / "병합.xlsx"
+    book.save(path)
+    data = read_sheet(path)
+    assert [row[1][:2] for row in data.rows] == [["안전도시 만들기", "안전치수과"]] * 2 + [["청렴도 향상", "감사담당관"]]
+    sub = validate_file(path, rules)
+    assert sub.problems == [] and [r["name"] for r in sub.records if r["project"] == "안전도시 만들기"] == ["이영희", "김철수"]
