@@ -118,6 +118,7 @@ def validate_sheet(
         return submission
 
     seen: dict[tuple[str | None, ...], int] = {}
+    seqs: dict[Any, tuple[int, str | None]] = {}  # 평가결과 연번 → (its first Excel row, its project)
     projects: dict[str, tuple[str, int]] = {}  # project_key → (name as written, Excel row of its cell)
     for row in _fill_down(kind, place, rows):
         signature = tuple(cell_text(row.values[f]) for f in place.columns)
@@ -129,6 +130,11 @@ def validate_sheet(
         record, found = _validate_row(row, rules, place, absent)
         cell_problems.extend(found)
         if record is not None:
+            if kind.id == "results" and record.get("seq") is not None:  # 연번 names a project: once a list
+                first = seqs.setdefault(record["seq"], (row.excel_row, record.get("project")))
+                if first[0] != row.excel_row and project_key(first[1] or "") != project_key(record.get("project") or ""):
+                    cell_problems.append(place.problem("duplicate-seq", "seq", row.excel_row, seq=record["seq"],
+                                                       other=first[0]))
             submission.records.append(record)
         project = row.values.get("project")
         name = None if is_blank(project) or project.__class__ is CellError else cell_text(project)

@@ -667,6 +667,15 @@ def test_a_name_that_only_ends_like_a_title_is_kept(rules, typed):
     assert sub.problems == [] and sub.records[0]["name"] == typed
 
 
+def test_one_seq_for_two_projects_in_a_results_list_is_said(rules):
+    rows = [row_of("results", seq=2, project="가사업"), row_of("results", seq=2, project="나사업"),
+            row_of("results", seq=3, project="다사업"), row_of("results", seq=3, project="다 사업")]  # same project
+    sub = check(rules, "results", rows)
+    [problem] = [p for p in sub.problems if p.code == "duplicate-seq"]
+    assert (problem.cell, problem.is_error) == ("A3", False) and "연번 2가 2행에도 다른 사업으로" in problem.message
+    assert len(sub.records) == 4
+
+
 def test_a_bad_amount_says_blank_only_where_blank_is_allowed(rules):
     """배분액(원) must be written: its message must not suggest '-' (which it then refuses)."""
     won = only(check(rules, "split", [row_of("split", amount_won="-")]), "bad-money")
