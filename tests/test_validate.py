@@ -765,7 +765,8 @@ def test_filled_template_reads_back_as_built_in_memory(tmp_path, rules, kind_id)
     from coop_batch.validate import validate_file
 
     kind = KIND_BY_ID[kind_id]
-    rows = [GOOD[kind_id], row_of(kind_id, project="서울 희망일자리 만들기")]
+    other = {"seq": 11} if kind_id == "results" else {}  # a list gives each project its own 연번
+    rows = [GOOD[kind_id], row_of(kind_id, project="서울 희망일자리 만들기", **other)]
     path = write_template(kind, rules, tmp_path / f"{kind.sheet}.xlsx", rows)
     from_file = validate_file(path, rules, known_projects=["안전도시 만들기", "서울 희망일자리 만들기"])
     in_memory = validate_sheet(make_sheet(kind_id, rows), rules)
