@@ -243,7 +243,8 @@ CATALOGUE: dict[str, Entry] = {
     "not-friday": Entry(
         W,
         "금요일 아님",
-        "보고일 {value}은(는) {weekday}요일입니다. 주간 보고는 매주 {due}요일 날짜로 적어 주세요.",
+        "보고일 {value}은(는) {weekday}요일이라 {week} 주간보고로 처리했습니다. 다음부터는 {due}요일 날짜로 적어 "
+        "주세요.",
     ),
     "report-date-year": Entry(
         W,
@@ -421,7 +422,8 @@ def legacy_xls_what(suffix: str) -> str:
 # Parameters a template gained later, for problems recorded (ledger) without them.
 _PARAM_DEFAULTS: dict[str, dict[str, str]] = {
     "unknown-project": {"fix": UNKNOWN_PROJECT_FIX[""]},
-    "bad-money": {"blank": ""},  # a column that may be empty says so (수상금: ' 없으면 비워 두거나 …')
+    "bad-money": {"blank": ""},
+    "not-friday": {"week": "그 주"},  # recorded before {week} existed  # a column that may be empty says so (수상금: ' 없으면 비워 두거나 …')
     "file-legacy-xls": {"what": legacy_xls_what(".xlsx")},
 }
 
@@ -459,6 +461,10 @@ class Problem:
     @property
     def message(self) -> str:
         values = {"column": self.column, "sheet": self.sheet, **_PARAM_DEFAULTS.get(self.code, {}), **self.params}
+        template = self.entry.template
+        for key, value in values.items():  # `'서울, 꽃으로 피다'` quoted by the template again: once
+            if isinstance(value, str) and len(value) > 1 and value[0] == value[-1] == "'" and f"'{{{key}}}'" in template:
+                values[key] = value[1:-1]
         try:
             return josa(self.entry.template.format(**values))  # `'3월 넷째 주'을(를)` → `…를`
         except (KeyError, IndexError):  # a missing parameter must not hide the problem itself

@@ -372,7 +372,10 @@ class WeeklyRow(RowModel):
         if day.year != rules.year:  # 2015-03-06 under the 2016 rules: most likely last year's template
             warn(info, "report-date-year", value=day.isoformat(), year=rules.year)
         elif weekday != due:
-            warn(info, "not-friday", value=day.isoformat(), weekday=weekday, due=due)
+            from .calendar import report_week, short
+
+            counted = report_week(day, WEEKDAYS.index(due))
+            warn(info, "not-friday", value=day.isoformat(), weekday=weekday, due=due, week=short(counted))
         return day
 
 

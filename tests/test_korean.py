@@ -22,6 +22,11 @@ def test_josa_picks_the_form_the_word_takes(text: str, settled: str) -> None:
     assert josa(text) == settled
 
 
+def test_a_value_that_brings_its_own_quotes_is_quoted_once() -> None:
+    problem = Problem("lead-conflict", params={"project": "'서울, 꽃으로 피다'", "departments": "가과, 나과"})
+    assert "사업 '서울, 꽃으로 피다'의" in problem.message and "''" not in problem.message
+
+
 def test_catalogue_messages_are_settled() -> None:
     problem = Problem("bad-date", cell="A2", column="보고일", params={"value": "3월 넷째 주"})
     assert "'3월 넷째 주'를 날짜로" in problem.message and "(를)" not in problem.message

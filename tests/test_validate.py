@@ -396,6 +396,9 @@ def test_report_date_not_on_friday(rules):
     problem = only(thursday, "not-friday")
     assert problem.cell == "A2" and not problem.is_error
     assert "목요일" in problem.message and "2016-03-03" in problem.message
+    assert "3/4(금) 주간보고로 처리했습니다" in problem.message  # the report day it counts for, as tracking does
+    saturday = only(check(rules, "weekly", [row_of("weekly", report_date="2016-03-05")]), "not-friday")
+    assert "3/11(금) 주간보고로" in saturday.message
     assert thursday.accepted and thursday.records[0]["report_date"] == date(2016, 3, 3)
     assert check(rules, "weekly", [row_of("weekly", report_date=42433)]).problems == []  # 2016-03-04, a Friday
 
