@@ -8,6 +8,8 @@ configuration error, 3 another run holds the workspace lock, 4 an unexpected int
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
@@ -212,6 +214,23 @@ def _damaged(workspace, exc: Exception) -> str:
             f"보관된 파일을 inbox로 옮긴 뒤 실행하면 모두 다시 받아 대장을 새로 만듭니다.")
 
 
+@contextmanager
+def _stored_data_fails(workspace) -> Iterator[None]:
+    """Exit 2 in Korean for what `status` and `mail` read: the rules, the ledger (unusable, or damaged
+    past its header, which only a query finds)."""
+    import sqlite3
+
+    from .ledger import LedgerError
+    from .rules import RulesError
+
+    try:
+        yield
+    except (RulesError, LedgerError) as exc:
+        _fail(str(exc), 2)
+    except sqlite3.DatabaseError as exc:
+        _fail(_damaged(workspace, exc), 2)
+
+
 def _run(workspace, as_of, settle_seconds=None, now=None, *, quiet: bool = False, mail: bool = True) -> int:
     import sqlite3
 
@@ -295,19 +314,11 @@ def status_cmd(workspace_dir: str, as_of) -> None:
 
     접수 대장을 읽기만 합니다: 실행 잠금을 잡지 않고 아무 파일도 쓰지 않습니다."""
     from .config import today_seoul
-    from .ledger import LedgerError
-    from .rules import RulesError
     from .status import load_tracking
 
-    import sqlite3
-
     workspace = _open(workspace_dir)
-    try:
+    with _stored_data_fails(workspace):
         tracking = load_tracking(workspace, as_of.date() if as_of else today_seoul())
-    except (RulesError, LedgerError) as exc:
-        _fail(str(exc), 2)
-    except sqlite3.DatabaseError as exc:
-        _fail(_damaged(workspace, exc), 2)
     if tracking is None:
         click.echo(f"접수 대장({workspace.ledger_path.name})이 아직 없습니다. 'coop-batch run'을 먼저 실행해 주세요.")
         return
@@ -346,20 +357,14 @@ def demo_cmd(directory: str) -> None:
 def mail_cmd(workspace_dir: str, dry_run: bool) -> None:
     """보내지 못한 결과 메일(outbox/mail/unsent/)을 다시 보냅니다. 이미 보낸 메일은 다시 보내지 않습니다."""
     from .deliver import mail_pending
-    from .ledger import LedgerError
     from .lock import LockBusy
-
-    import sqlite3
 
     workspace = _open(workspace_dir)
     try:
-        result = mail_pending(workspace, dry_run=dry_run)
+        with _stored_data_fails(workspace):
+            result = mail_pending(workspace, dry_run=dry_run)
     except LockBusy as exc:
         _fail(str(exc), 3)
-    except LedgerError as exc:
-        _fail(str(exc), 2)
-    except sqlite3.DatabaseError as exc:
-        _fail(_damaged(workspace, exc), 2)
     click.echo("\n".join(result.lines) if result.lines else "보낼 메일이 없습니다.")
     sys.exit(0 if result.ok else 1)
 

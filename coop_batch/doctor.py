@@ -263,11 +263,9 @@ def _check_disk(result: Diagnosis, root: Path) -> None:
 
 
 def _check_ledger(result: Diagnosis, workspace: Workspace, now: datetime) -> None:
-    from .ledger import Ledger, LedgerError, RunStatus
-
     import sqlite3
 
-    from .ledger_rows import lost_ledger
+    from .ledger import Ledger, LedgerError, RunStatus, lost_ledger
 
     path = workspace.ledger_path
     lost = lost_ledger(path, (workspace.archive, workspace.quarantine))

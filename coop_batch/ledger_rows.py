@@ -4,7 +4,6 @@ their statuses, and the conversion from SQLite rows.  `Ledger` (ledger.py) store
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -12,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from enum import StrEnum
 from operator import itemgetter
-from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
+from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import Any, TypeVar
 
 from .errors import Problem
@@ -24,33 +23,6 @@ _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 class LedgerError(Exception):
     """The ledger file cannot be used; the message is Korean and says how to fix it (CLI exit 2)."""
 
-
-def lost_ledger(path: Path, filed: Sequence[Path]) -> tuple[str, str] | None:
-    """(what is wrong, how to fix it) when the ledger must not be made anew, else None: it is missing
-    or empty while `filed` (archive/, quarantine/) holds files — a run would start an empty ledger
-    and mail a 0원 report over the real one, every filed file forgotten."""
-    try:
-        if path.is_file() and path.stat().st_size > 0:
-            return None
-    except OSError:
-        return None  # Ledger.open says what is wrong with it
-    count = 0
-    for root in filed:
-        for _folder, _dirs, files in os.walk(root):
-            count += sum(not name.endswith(".txt") for name in files)  # a quarantine note is no file received
-            if count:
-                break
-        if count:
-            break
-    if not count:
-        return None  # a new workspace: nothing was ever filed
-    state = "비어 있습니다(0바이트)" if path.is_file() else "없습니다"
-    return (
-        f"접수 대장 {path}이(가) {state}. 그런데 {', '.join(str(r) for r in filed)}에는 이미 받은 파일이 있어, 이대로 "
-        f"실행하면 빈 대장으로 포상금 0원인 결과를 만들게 됩니다.",
-        "대장을 옮기거나 지웠다면 제자리로(PC 백업에서) 되돌려 주세요. 되돌릴 수 없으면 보관된 파일(archive, "
-        "quarantine)을 inbox로 옮긴 뒤 실행하면 모두 다시 받아 대장을 새로 만듭니다(도착 시각은 그날로 기록됨).",
-    )
 
 
 class FileStatus(StrEnum):

@@ -22,8 +22,7 @@ from .spawn import MANY_FILES as _MANY_FILES  # a second reader pays its start b
 from .spawn import READER_BOOT, count_files, dismiss_early
 from .spawn import auto_workers as _auto_workers
 from .errors import has_errors
-from .ledger import FileRow, FileStatus, Ledger, LedgerError, RunStatus, accepted_order
-from .ledger_rows import lost_ledger
+from .ledger import FileRow, FileStatus, Ledger, LedgerError, RunStatus, accepted_order, lost_ledger
 from .lock import WorkspaceLock
 from .logs import setup_logging
 from .merge import Source, merge

@@ -312,3 +312,20 @@ def test_a_lost_or_damaged_ledger_with_filed_files_stops_the_run_and_doctor_says
     assert (ws.inbox / "세무과" / "주간실적.xlsx").is_file()  # the night's file waits for a sound ledger
     check = only(diagnose(ws.root, now=LATER), "접수 대장", Level.FAIL)
     assert "손상되었습니다" in check.message
+
+
+
+def test_status_and_mail_say_a_damaged_ledger_in_korean(ws, monkeypatch):
+    """A query that meets a damaged page (sqlite3.DatabaseError) is exit 2 in Korean, not a traceback."""
+    import coop_batch.deliver
+    import coop_batch.status
+
+    def damaged(*args, **kwargs):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(coop_batch.status, "load_tracking", damaged)
+    monkeypatch.setattr(coop_batch.deliver, "mail_pending", damaged)
+    for command in (["status", "--as-of", "2016-03-05"], ["mail", "--dry-run"]):
+        result = CliRunner().invoke(cli, [*command, "-w", str(ws.root)])
+        assert result.exit_code == 2 and "손상되어 읽을 수 없습니다" in result.output, (command, result.output)
+        assert "Traceback" not in result.output

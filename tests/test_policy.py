@@ -588,13 +588,16 @@ def test_commendation_officer_always_leader_only_at_the_top_tier(rules):
     assert len(result.commendations) == 26 + len(top)  # every 총괄담당자 + the top tier's 총괄팀장
 
 
+def tax_staff(*people: tuple[str, int, bool]) -> list[dict]:
+    """세무과's 유공직원 for project 3 (its lead department), one row each from row 2: (name, rank, 기표창)."""
+    return [staff(PROJECT[3], "세무과", name, place, commended, row=row)
+            for row, (name, place, commended) in enumerate(people, start=2)]
+
+
 def test_commended_officer_falls_back_to_best_ranked_lead_staff(rules):
     data = seed_data(rules)
     data["staff"] = [
-        staff(PROJECT[3], "세무과", officer(3), 1, True, row=2),
-        staff(PROJECT[3], "세무과", "윤기여", 2, True, row=3),
-        staff(PROJECT[3], "세무과", "서기여", 4, False, row=4),
-        staff(PROJECT[3], "세무과", "강기여", 3, False, row=5),
+        *tax_staff((officer(3), 1, True), ("윤기여", 2, True), ("서기여", 4, False), ("강기여", 3, False)),
         staff(PROJECT[3], "지역경제과", "타부서", 1, False, row=6),  # not the lead department
         staff(PROJECT[5], "세무과", "다른사업", 1, False, row=7),  # another project
     ]
@@ -607,12 +610,7 @@ def test_commended_officer_falls_back_to_best_ranked_lead_staff(rules):
 
 def test_a_tie_in_contribution_rank_is_decided_by_row_order_and_said(rules):
     data = seed_data(rules)
-    data["staff"] = [
-        staff(PROJECT[3], "세무과", officer(3), 1, True, row=2),
-        staff(PROJECT[3], "세무과", "정정", 2, False, row=3),
-        staff(PROJECT[3], "세무과", "이병", 2, False, row=4),
-        staff(PROJECT[3], "세무과", "삼위", 3, False, row=5),
-    ]
+    data["staff"] = tax_staff((officer(3), 1, True), ("정정", 2, False), ("이병", 2, False), ("삼위", 3, False))
     result = compute(data, rules)
     (row,) = [r for r in result.commendations if r["사업명"] == PROJECT[3]]
     assert row["성명"] == "정정"
