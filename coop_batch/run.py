@@ -114,7 +114,8 @@ def run_batch(
 
 
 def _remove_stale_temps(outbox: Path) -> None:
-    """The hidden `.통합현황_….tmp` a killed run left half-written (`write.temp_beside`): under the
+    """The hidden `.통합현황_….tmp` a killed run left half-written (named by `write.temp_beside`; kept
+    here, not there, so that a night does not import the writer while it still reads): under the
     workspace lock no writer is at work, and on Windows a leading dot does not hide it."""
     for path in outbox.glob(".*.tmp"):
         try:
