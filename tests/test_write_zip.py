@@ -28,7 +28,7 @@ def big_sheets() -> list[SheetSpec]:
 
 
 @contextmanager
-def without_threads():
+def without_threads(workbook=None):
     yield
 
 
@@ -36,9 +36,17 @@ def test_a_workbook_packed_on_threads_is_the_same_bytes_as_zipfiles(tmp_path: Pa
     used: list[PackageZip] = []
     real_init = PackageZip.__init__
     monkeypatch.setattr(PackageZip, "__init__", lambda self, *a, **k: (used.append(self), real_init(self, *a, **k))[1])
+    early: list[str] = []
+    real_take = PackageZip.take_early
+    monkeypatch.setattr(PackageZip, "take_early", lambda self, name: (early.append(name), real_take(self, name))[1])
+    copied: list[int] = []
+    real_copy = write_zip._copy_kept_rows
+    monkeypatch.setattr(write_zip, "_copy_kept_rows", lambda ws: (copied.append(ws.index), real_copy(ws))[1])
     monkeypatch.setattr(write_zip.os, "cpu_count", lambda: 2)
     threaded = write_workbook(tmp_path / "threaded.xlsx", big_sheets(), created=AS_OF).path
     assert len(used) == 1, "the threaded package was not used"
+    # each sheet's part taken as soon as it was assembled; the kept rows copied as bytes
+    assert len(set(early)) == 3 and copied == [0, 1, 2]
     assert xw.ZipFile is zipfile.ZipFile  # given back
     monkeypatch.setattr(write_zip, "threaded_zip", without_threads)
     plain = write_workbook(tmp_path / "plain.xlsx", big_sheets(), created=AS_OF).path
