@@ -180,15 +180,28 @@ def _open(workspace_dir: str):
         _fail(str(exc), 2)
 
 
-@cli.command("init")
+@cli.command("init", short_help="작업 폴더(설정 파일, 제출·결과 폴더, 접수 대장)를 만듭니다.")
 @click.argument("directory", default=".", type=usage.Path(file_okay=False))
 @click.option("--year", type=usage.Year(), default=None, help="정책(규칙) 연도(기본: 규칙 파일이 있는 가장 최근 연도)")
 def init_cmd(directory: str, year: int | None) -> None:
     """작업 폴더(설정 파일, inbox/ outbox/ archive/ quarantine/ logs/, 접수 대장)를 만듭니다."""
+    from pathlib import Path
+
     from .config import ConfigError, init_workspace
     from .ledger import Ledger
-    from .rules import available_years
+    from .rules import RulesError, available_years, load_rules
 
+    if year is not None:  # a year without rules would make a workspace whose every run stops (exit 2)
+        rules_dir = Path(directory) / "rules"
+        if year not in available_years(rules_dir):
+            years = ", ".join(str(y) for y in available_years(rules_dir)) or "없음"
+            _fail(f"{year}년 규칙 파일이 없어 작업 폴더를 만들지 않았습니다(규칙 파일이 있는 연도: {years}). 새 연도라면 "
+                  f"{rules_dir / f'{year}.toml'}을(를) 먼저 만들거나(지난해 파일을 복사해 고침) --year에 있는 연도를 "
+                  "주세요.", 2)
+        try:
+            load_rules(year, rules_dir)
+        except RulesError as exc:
+            _fail(str(exc), 2)
     try:
         workspace = init_workspace(directory, policy_year=year or max(available_years(), default=2016))
     except ConfigError as exc:
@@ -287,7 +300,7 @@ def _run(workspace, as_of, settle_seconds=None, now=None, *, quiet: bool = False
     return report.exit_code
 
 
-@cli.command("run")
+@cli.command("run", short_help="야간 배치를 한 번 실행합니다(검증·보관·통합현황·포상·메일).")
 @_workspace_option
 @click.option("--as-of", "as_of", type=usage.Date(), default=None,
               help="기준일 YYYY-MM-DD (기본: 오늘, 서울 시간)")
@@ -305,7 +318,7 @@ def run_cmd(workspace_dir: str, as_of, no_mail: bool, quiet: bool) -> None:
         dismiss_early()  # those the run did not take (it stopped early, or needed fewer)
 
 
-@cli.command("status")
+@cli.command("status", short_help="주간보고·계획서 제출 현황과 다가오는 일정을 보여 줍니다.")
 @_workspace_option
 @click.option("--as-of", "as_of", type=usage.Date(), default=None,
               help="기준일 YYYY-MM-DD (기본: 오늘, 서울 시간)")
@@ -325,7 +338,7 @@ def status_cmd(workspace_dir: str, as_of) -> None:
     click.echo("\n".join(tracking.summary_lines()))
 
 
-@cli.command("demo")
+@cli.command("demo", short_help="예시 작업 폴더를 만들고 배치를 실행합니다(2015년 실적).")
 @click.argument("directory", default="demo-workspace", type=usage.Path(file_okay=False))
 def demo_cmd(directory: str) -> None:
     """예시 작업 폴더를 만들고(씨앗 문서의 2015년 실적) 야간 배치를 실행합니다."""
@@ -369,7 +382,7 @@ def mail_cmd(workspace_dir: str, dry_run: bool) -> None:
     sys.exit(0 if result.ok else 1)
 
 
-@cli.group("schedule")
+@cli.group("schedule", short_help="매일 밤 자동 실행할 예약 작업을 만듭니다(Windows, cron).")
 def schedule_group() -> None:
     """매일 밤 자동 실행할 예약 작업을 만듭니다(Windows 작업 스케줄러 또는 cron)."""
 
@@ -423,7 +436,7 @@ def schedule_cron_cmd(workspace_dir: str, at: str | None) -> None:
         _fail(str(exc), 2)
 
 
-@cli.command("doctor")
+@cli.command("doctor", short_help="작업 폴더·설정·메일 서버 등을 점검하고 고칠 방법을 알려 줍니다.")
 @_workspace_option
 def doctor_cmd(workspace_dir: str) -> None:
     """작업 폴더·설정·규칙·서식·메일 서버·디스크·최근 실행을 점검하고 고치는 방법을 알려 줍니다."""

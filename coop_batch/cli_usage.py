@@ -212,6 +212,8 @@ class _Korean:
     example = ""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            value = value.strip()  # ` 2016-03-25` pasted with a space
         try:
             return super().convert(value, param, ctx)  # type: ignore[misc]
         except click.BadParameter:

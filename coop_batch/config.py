@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -190,6 +192,39 @@ class Workspace:
 _TOML_PLACE = re.compile(r"^(?P<what>.*?)\s*\(at line (?P<line>\d+), column (?P<column>\d+)\)\s*$")
 
 
+_BOUNDS = {  # pydantic's error type → (its context key, how the limit reads)
+    "greater_than_equal": ("ge", "{} 이상이어야"), "greater_than": ("gt", "{}보다 커야"),
+    "less_than_equal": ("le", "{} 이하여야"), "less_than": ("lt", "{}보다 작아야"),
+}
+
+
+def value_problem(err: Mapping[str, Any]) -> str:
+    """A pydantic error on a settings or rules value, in Korean, saying what is allowed."""
+    kind, ctx, given = str(err.get("type", "")), err.get("ctx") or {}, err.get("input")
+    if kind == "missing":
+        return "값이 없습니다"
+    if kind == "extra_forbidden":
+        return "알 수 없는 항목입니다(오타인지 확인)"
+    if kind in _BOUNDS:
+        key, limit = _BOUNDS[kind]
+        bound = ctx.get(key)
+        bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound  # 0, not 0.0
+        return f"값 {given!r}: {limit.format(bound)} 합니다"
+    if kind == "string_pattern_mismatch":
+        choices = re.fullmatch(r"\^\(([\w|]+)\)\$", str(ctx.get("pattern", "")))
+        if choices:
+            return f"값 {given!r}: {' / '.join(choices[1].split('|'))} 중 하나여야 합니다"
+    if kind == "literal_error" and ctx.get("expected"):
+        return f"값 {given!r}: {ctx['expected']} 중 하나여야 합니다"
+    wanted = {"int_": "정수(따옴표 없이, 예: 30)", "float_": "숫자(따옴표 없이, 예: 2.5)", "bool_": "true 또는 false",
+              "date_": "날짜(따옴표 없이, 예: 2016-12-31)", "string_": "따옴표로 감싼 글자", "list_": "목록(예: [\"가\", \"나\"])",
+              "dict_": "표([이름] 아래의 항목들)"}
+    for prefix, what in wanted.items():
+        if kind.startswith(prefix):
+            return f"값 {given!r}: {what}여야 합니다"
+    return str(err.get("msg", "")).removeprefix("Value error, ") or f"값 {given!r}이(가) 올바르지 않습니다"
+
+
 def toml_mistake(exc: tomllib.TOMLDecodeError) -> str:
     """tomllib's English error as a Korean place and hint: `47번째 줄 22번째 칸 근처` (its own words kept,
     in brackets, for whoever helps)."""
@@ -213,12 +248,8 @@ def load_settings(root: Path) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: "
-            + ("알 수 없는 항목(오타인지 확인)" if err["type"] == "extra_forbidden" else f"값 {err.get('input')!r}이(가) 올바르지 않음")
-            for err in exc.errors()
-        )
-        raise ConfigError(f"설정 파일 {path}에 잘못된 값이 있습니다 — {details}. 고친 뒤 다시 실행해 주세요.") from None
+        details = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {value_problem(err)}" for err in exc.errors())
+        raise ConfigError(f"설정 파일 {path}에 잘못된 값이 있습니다: {details}. 고친 뒤 다시 실행해 주세요.") from None
 
 
 def open_workspace(root: Path | str) -> Workspace:

@@ -49,6 +49,7 @@ class Check:
 class Diagnosis:
     root: Path
     checks: list[Check] = field(default_factory=list)
+    settings_broken: bool = False  # the settings file is invalid: its defaults stood in for the checks
 
     def add(self, topic: str, level: Level, message: str, fix: str = "") -> None:
         self.checks.append(Check(topic, level, message, fix))
@@ -103,6 +104,14 @@ def diagnose(
 def _check_config(result: Diagnosis, root: Path) -> Settings:
     path = root / CONFIG_NAME
     if not path.is_file():
+        from .config import Paths
+
+        if not (root / Paths().ledger).is_file():  # as `run` judges it (cli._open): it refuses to run here
+            result.add("작업 폴더", Level.FAIL,
+                       f"{root}은(는) 작업 폴더가 아닙니다(설정 파일 {path.name}도 접수 대장도 없음). 'coop-batch run'은 "
+                       "여기서 실행되지 않습니다.",
+                       f"작업 폴더에서 실행하거나 -w로 지정해 주세요. 새로 만들려면 'coop-batch init {root}'.")
+            return Settings()
         result.add("설정", Level.WARN, f"설정 파일 {path.name}이(가) 없어 기본값으로 실행됩니다.",
                    f"'coop-batch init {root}'를 실행하면 설명이 달린 설정 파일이 만들어집니다.")
         return Settings()
@@ -110,7 +119,8 @@ def _check_config(result: Diagnosis, root: Path) -> Settings:
         settings = load_settings(root)
     except ConfigError as exc:
         result.add("설정", Level.FAIL, str(exc), "설정 파일을 메모장으로 열어 표시된 항목을 고쳐 주세요. "
-                   "아래 점검은 기본값으로 했습니다.")
+                   "아래 점검은 기본값으로 했습니다(메일 서버는 설정을 고친 뒤 점검합니다).")
+        result.settings_broken = True
         return Settings()
     result.add("설정", Level.OK, f"{path.name}이(가) 올바릅니다(정책 연도 {settings.policy_year}).")
     return settings
@@ -214,6 +224,11 @@ def _check_owner_files(result: Diagnosis, scan) -> None:
 
 def _check_mail(result: Diagnosis, settings: Settings, timeout: float, tls_context: ssl.SSLContext | None) -> None:
     from .mail_smtp import addr_spec, connect, describe_error
+
+    if result.settings_broken:  # the defaults say nothing of the server the file names
+        result.add("메일 서버", Level.WARN, "설정 파일에 잘못된 값이 있어 메일 설정을 점검하지 못했습니다.",
+                   "위 '설정' 항목을 고친 뒤 'coop-batch doctor'로 다시 확인해 주세요.")
+        return
 
     mail = settings.mail
     configured = bool(mail.smtp_host)

@@ -56,12 +56,15 @@ def test_option_help_lines_up_and_defaults_are_korean() -> None:
 
 
 def test_group_help_lists_commands_in_korean_cut_to_the_console() -> None:
-    narrow, wide = _help([], 80), _help([], 120)
+    narrow, wide, narrower = _help([], 80), _help([], 120), _help([], 60)
     assert "사용법: coop-batch [옵션] 명령 [인자]..." in narrow and "\n명령:\n" in narrow
-    assert "야간 배치를..." in narrow or "야간 배치를 한 번 실행합니다:" in narrow
+    commands = narrow.split("\n명령:\n")[1].splitlines()
+    assert len(commands) == 9 and not [line for line in commands if line.endswith("...")]  # whole on 80 columns
     run_line = next(line for line in wide.splitlines() if line.startswith("  run "))
-    assert run_line.endswith("메일.")  # a wide console shows the whole first sentence
+    assert run_line.endswith("메일).")
     assert all(width(line) <= 120 for line in wide.splitlines())
+    assert "  run        야간 배치를 한 번 실행합니다(검증·보관·통..." in narrower  # cut by console columns
+    assert all(width(line) <= 60 for line in narrower.split("\n명령:\n")[1].splitlines())
 
 
 def test_version_is_korean() -> None:

@@ -169,9 +169,10 @@ def test_unsettled_file_waits_with_the_configured_settle_time(root, rules):
         ("policy_year", "policy_year = 2099", "2099.toml"),  # no rules file for that year
         ("policy_year", "policy_year = ", "5번째 줄 15번째 칸 근처의 문법이 잘못되었습니다"),  # not TOML
         ("settle_seconds", "settle_secnds = 0", "알 수 없는 항목"),  # a typo
-        ("settle_seconds", 'settle_seconds = "두 시간"', "settle_seconds"),  # a wrong value
+        ("settle_seconds", 'settle_seconds = "두 시간"', "settle_seconds: 값 '두 시간': 숫자(따옴표 없이"),  # a wrong value
+        ("settle_seconds", "settle_seconds = -1", "settle_seconds: 값 -1: 0 이상이어야 합니다"),  # out of range
     ],
-    ids=["no-rules-for-year", "broken-toml", "unknown-key", "bad-value"],
+    ids=["no-rules-for-year", "broken-toml", "unknown-key", "bad-value", "out-of-range"],
 )
 def test_bad_configuration_exits_2_and_touches_nothing(root, rules, line_start, line, says):
     path = put(root, "안전치수과/주간실적.xlsx", "weekly", weekly("안전치수과", date(2016, 3, 4)), rules)
@@ -179,6 +180,7 @@ def test_bad_configuration_exits_2_and_touches_nothing(root, rules, line_start, 
     result = run(root)
     assert result.exit_code == 2, result.output
     assert says in result.output and "Traceback" not in result.output
+    result.output.encode("cp949")  # a Korean Windows console shows all of it
     assert path.is_file() and history(root) == []
     assert list((root / "outbox").iterdir()) == []
     assert says in (root / "logs" / "coop-batch.log").read_text(encoding="utf-8")  # a scheduled run's only trace
@@ -510,3 +512,24 @@ def test_a_new_years_rules_in_the_workspace_need_no_change_to_the_package(tmp_pa
     assert CliRunner().invoke(cli, ["templates", "--out", "서식"]).exit_code == 0
     meta = CalamineWorkbook.from_path(str(ws / "서식" / "평가결과.xlsx")).get_sheet_by_name("_meta").to_python()
     assert ["policy_year", "2017"] in [[str(v) for v in row[:2]] for row in meta]
+
+
+def test_init_for_a_year_without_rules_makes_nothing(tmp_path: Path):
+    """A workspace for 2099 with no 2099 rules would stop every night: refused at once, and made once the
+    year's rules file is in its rules folder."""
+    refused = invoke("init", str(tmp_path / "ws"), "--year", "2099")
+    assert refused.exit_code == 2 and "2099년 규칙 파일이 없어" in refused.output and "2016" in refused.output
+    assert not (tmp_path / "ws").exists()
+    rules_dir = tmp_path / "ws" / "rules"
+    rules_dir.mkdir(parents=True)
+    from coop_batch.rules import RULES_DIR
+
+    text = (RULES_DIR / "2016.toml").read_text("utf-8")
+    (rules_dir / "2099.toml").write_text(text.replace("year = 2016", "year = 2099", 1), "utf-8")
+    made = invoke("init", str(tmp_path / "ws"), "--year", "2099")
+    assert made.exit_code == 0, made.output
+    assert "policy_year = 2099" in (tmp_path / "ws" / CONFIG_NAME).read_text("utf-8")
+
+
+def test_a_date_pasted_with_spaces_is_read(root):
+    assert invoke("run", "--workspace", str(root), "--as-of", " 2016-03-25 ").exit_code == 0

@@ -119,6 +119,22 @@ def test_invalid_settings_are_reported_and_the_rest_is_still_checked(ws):
     assert levels(diagnosis, "작업 폴더") == [Level.OK] and levels(diagnosis, "규칙") == [Level.OK]
 
 
+def test_with_invalid_settings_the_mail_server_is_not_judged_by_the_defaults(ws):
+    """The defaults have no server: doctor must not say '메일 서버 정상, 설정되지 않음' of a file that names one."""
+    edit(ws, 'smtp_host = ""', 'smtp_host = "127.0.0.1"')
+    edit(ws, "smtp_port = 587", "smtp_port = 99999")
+    diagnosis = diagnose(ws.root, now=LATER)
+    assert "smtp_port: 값 99999: 65535 이하여야 합니다" in only(diagnosis, "설정", Level.FAIL).message
+    assert "점검하지 못했습니다" in only(diagnosis, "메일 서버", Level.WARN).message
+
+
+def test_a_folder_that_is_not_a_workspace_is_said_so_as_run_would(tmp_path):
+    diagnosis = diagnose(tmp_path, now=LATER)
+    check = only(diagnosis, "작업 폴더", Level.FAIL)
+    assert "작업 폴더가 아닙니다" in check.message and "coop-batch init" in check.fix
+    assert levels(diagnosis, "설정") == [] and diagnosis.exit_code == 1
+
+
 def test_no_rules_for_the_policy_year(ws):
     edit(ws, "policy_year = 2016", "policy_year = 2031")
     check = only(diagnose(ws.root, now=LATER), "규칙", Level.FAIL)

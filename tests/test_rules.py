@@ -79,3 +79,22 @@ def test_a_toml_syntax_mistake_is_placed_in_korean(tmp_path: Path):
     bom.parent.mkdir()
     bom.write_bytes(b"\xef\xbb\xbf" + SOURCE.read_bytes())  # Notepad's UTF-8 with a BOM
     assert load_rules(bom).year == 2016
+
+
+@pytest.mark.parametrize(
+    ("err", "says"),
+    [
+        ({"type": "string_pattern_mismatch", "input": "tls", "ctx": {"pattern": "^(starttls|ssl|none)$"}},
+         "값 'tls': starttls / ssl / none 중 하나여야 합니다"),
+        ({"type": "less_than_equal", "input": 99999, "ctx": {"le": 65535}}, "값 99999: 65535 이하여야 합니다"),
+        ({"type": "greater_than", "input": 0, "ctx": {"gt": 0.0}}, "값 0: 0보다 커야 합니다"),
+        ({"type": "bool_parsing", "input": "네"}, "값 '네': true 또는 false여야 합니다"),
+        ({"type": "missing", "input": {}}, "값이 없습니다"),
+        ({"type": "value_error", "msg": "Value error, 등급이 겹칩니다"}, "등급이 겹칩니다"),
+    ],
+)
+def test_a_wrong_value_is_told_with_what_is_allowed(err, says):
+    from coop_batch.config import value_problem
+
+    assert value_problem(err) == says
+    says.encode("cp949")

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..config import toml_mistake
+from ..config import toml_mistake, value_problem
 from ..normalize import squash
 
 RULES_DIR = Path(__file__).resolve().parent
@@ -293,10 +293,10 @@ def load_rules(source: int | Path, folder: Path | None = None) -> Rules:
         rules = Rules.model_validate(data)
     except ValidationError as exc:
         details = "; ".join(  # a whole-file check (no key) says its keys itself
-            f"{'.'.join(str(p) for p in err['loc'])}: {_korean(err)}" if err["loc"] else _korean(err)
+            f"{'.'.join(str(p) for p in err['loc'])}: {value_problem(err)}" if err["loc"] else value_problem(err)
             for err in exc.errors()
         )
-        raise RulesError(f"규칙 파일 {path.name}에 잘못된 값이 있습니다 — {details}. 파일을 고쳐 주세요.") from None
+        raise RulesError(f"규칙 파일 {path.name}에 잘못된 값이 있습니다: {details}. 파일을 고쳐 주세요.") from None
     if path.stem.isdigit() and int(path.stem) != rules.year:  # a copied file whose `year` was not changed
         raise RulesError(
             f"규칙 파일 {path.name}의 year가 {rules.year}입니다. 파일 이름의 연도와 같게 year = {path.stem}로 고쳐 "
@@ -305,14 +305,3 @@ def load_rules(source: int | Path, folder: Path | None = None) -> Rules:
     return rules
 
 
-def _korean(err: dict) -> str:
-    kind = err.get("type", "")
-    if kind == "missing":
-        return "값이 없습니다"
-    if kind == "extra_forbidden":
-        return "알 수 없는 항목입니다(오타인지 확인)"
-    if kind.startswith(("int_", "bool_", "date_", "string_", "list_", "dict_")):
-        return f"형식이 맞지 않습니다({err.get('input')!r})"
-    if kind in ("greater_than_equal", "less_than_equal", "too_short"):
-        return f"허용 범위를 벗어났습니다({err.get('input')!r})"
-    return str(err.get("msg", "")).removeprefix("Value error, ")
