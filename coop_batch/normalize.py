@@ -26,6 +26,7 @@ _PROJECT_NOISE_RE = re.compile(r"[\s·‧ㆍ\u119e•∙・･\.\-_,'\"“”‘
 _EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 == 1900-01-01, after Lotus' leap-year bug
 _DATE_RE = re.compile(r"^(\d{4})\s*[.\-/년]\s*(\d{1,2})\s*[.\-/월]\s*(\d{1,2})\s*[.일]?\s*(?:\(.\))?$")
 _DATE_COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_TIME_TAIL_RE = re.compile(r"(?:\s+|T)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$")  # `2016-03-04 00:00:00` (CSV, pandas)
 _PHONE_RE = re.compile(r"^(0\d{1,2})-(\d{3,4})-(\d{4})$")
 _PAREN_RE = re.compile(r"\(.*?\)|（.*?）")
 LEAD_MARK_RE = re.compile(r"[(（]\s*총\s*괄\s*[)）]")
@@ -202,6 +203,7 @@ def to_date(value: Any) -> date:
             raise ValueError("serial out of range")
         return _EXCEL_EPOCH + timedelta(days=int(value))
     text = unicodedata.normalize("NFKC", str(value)).strip().rstrip(".").strip()
+    text = _TIME_TAIL_RE.sub("", text)  # the date of a date-and-time typed as text
     match = _DATE_RE.match(text) or _DATE_COMPACT_RE.match(text)
     if not match:
         if re.fullmatch(r"\d{5}(\.0+)?", text):  # a serial that arrived as text

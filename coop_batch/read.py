@@ -125,6 +125,7 @@ def _read(path: Path, limits: Limits, name: str, error_cells_possible: bool = Tr
                     heads[sheet] = whole[sheet][: limits.header_search_rows]
                 else:
                     heads[sheet] = loaded[sheet].to_python(skip_empty_area=False, nrows=limits.header_search_rows)
+                heads[sheet] = _titles_merged_down(heads[sheet], getattr(loaded[sheet], "merged_cell_ranges", None))
             return heads[sheet]
 
         kind, sheet, header = _choose_sheet(_kind_from_meta(meta), data_sheets, head)
@@ -166,6 +167,25 @@ def _read(path: Path, limits: Limits, name: str, error_cells_possible: bool = Tr
         if error_cells_possible:  # the pre-parse check saw an error cell's mark in some part
             _mark_errors(result.rows, header, error_cells(path, sheet))
         return result
+
+
+def _titles_merged_down(head: list[list[Any]], merged: Any) -> list[list[Any]]:
+    """The head rows as the header search should see them: a title merged down over two rows (`보고일`
+    in A1:A2 beside titles typed in row 2) counts in each row it covers, in its own column only.  A
+    copy: the data rows (and the cells under the header) are not touched."""
+    spans = [(top, left, bottom) for (top, left), (bottom, _) in merged or ()
+             if bottom > top and top < len(head) and left < len(head[top]) and head[top][left] != ""]
+    if not spans:
+        return head
+    head = [list(row) for row in head]
+    for top, left, bottom in spans:
+        for r in range(top + 1, min(bottom, len(head) - 1) + 1):
+            row = head[r]
+            if len(row) <= left:
+                row.extend([""] * (left + 1 - len(row)))
+            if row[left] == "":
+                row[left] = head[top][left]
+    return head
 
 
 def _spread_merged(rows: list[list[Any]], merged: Any, header_row: int) -> None:

@@ -37,13 +37,14 @@ def test_bad_money(raw):
 
 @pytest.mark.parametrize(
     "raw", ["2016. 1. 22.", "2016.1.22", "2016-01-22", "2016/01/22", "20160122", "2016년 1월 22일", 42391, 42391.0,
-            "２０１６-０１-２２", date(2016, 1, 22)],
+            "２０１６-０１-２２", date(2016, 1, 22),
+            "2016-01-22 00:00:00", "2016-01-22T00:00:00", "2016.1.22 9:30"],  # a date and time as text (CSV, pandas)
 )
 def test_dates(raw):
     assert n.to_date(raw) == date(2016, 1, 22)
 
 
-@pytest.mark.parametrize("raw", ["2016-02-30", "내일", "", 0, -3])
+@pytest.mark.parametrize("raw", ["2016-02-30", "내일", "", 0, -3, "12:00", "2016-01-22 25시"])
 def test_bad_dates(raw):
     with pytest.raises(ValueError):
         n.to_date(raw)

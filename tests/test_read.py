@@ -661,3 +661,25 @@ def test_a_merged_cell_below_the_header_counts_for_every_row_it_covers(tmp_path:
     assert [row[1][:2] for row in data.rows] == [["안전도시 만들기", "안전치수과"]] * 2 + [["청렴도 향상", "감사담당관"]]
     sub = validate_file(path, rules)
     assert sub.problems == [] and [r["name"] for r in sub.records if r["project"] == "안전도시 만들기"] == ["이영희", "김철수"]
+
+
+def test_a_title_merged_over_two_header_rows_is_the_columns_title(tmp_path: Path):
+    """`보고일` and `협조사항` merged down over rows 1–2 beside titles typed in row 2: the header is row 2 and
+    both columns are read (협조사항 was dropped without a word, 보고일 said to be missing)."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "주간실적"
+    sheet.append(["보고일", None, None, "추진 상황", None, None, "협조사항"])
+    sheet.append([None, "사업명", "부서명", "추진실적", "문제점", "대책", None])
+    sheet.append([date(2016, 3, 4), "안전도시 만들기", "안전치수과", "점검 3회", "", "", "협조 내용"])
+    sheet.append([date(2016, 3, 11), "안전도시 만들기", "안전치수과", "점검 2회", "", "", None])
+    sheet.merge_cells("A1:A2")
+    sheet.merge_cells("G1:G2")
+    sheet.merge_cells("D1:F1")  # a group title across columns: not a column title, and not spread across
+    path = tmp_path / "두줄제목.xlsx"
+    book.save(path)
+    data = read_sheet(path)
+    assert data.problems == [] and data.header_row == 2
+    assert data.columns["report_date"] == 0 and data.columns["requests"] == 6
+    assert [row[1][0] for row in data.rows] == [date(2016, 3, 4), date(2016, 3, 11)]
+    assert [row[1][6] for row in data.rows] == ["협조 내용", ""]  # the merge does not reach the data rows
