@@ -58,8 +58,10 @@ def _recover(workspace: Workspace, ledger: Ledger) -> tuple[list[str], set[str]]
             else:
                 target = inbox_mod.find_filed(dest_dir, row.name, row.sha256)
         except OSError as exc:
+            from .safety import os_detail  # (a rare path: not loaded before)
+
             message = (f"지난 실행이 중단되어 옮기지 못한 {row.original_path}을(를) 이번에도 옮기지 못했습니다"
-                       f"({exc.strerror or exc}). 다음 실행에서 다시 보관합니다.")
+                       f"({os_detail(exc)}). 다음 실행에서 다시 보관합니다.")
             notes.append(message)
             log.warning(message)
             pending.add(row.original_path)
@@ -268,8 +270,16 @@ def _move(report: RunReport, filing: _Filing) -> Path | None:
     candidate = filing.candidate
     try:
         target = inbox_mod.file_into(candidate.path, filing.dest_dir, candidate.sha256)
+    except FileNotFoundError:  # taken out of the inbox after it was read: nothing left to file
+        message = (f"{candidate.rel}이(가) 읽은 뒤 제출 폴더에서 없어져 보관함에 넣지 못했습니다(접수 기록은 대장에 "
+                   "남음). 원본이 필요하면 제출한 부서에 다시 받아 주세요.")
+        report.notes.append(message)
+        log.warning(message)
+        return None
     except OSError as exc:
-        message = f"{candidate.rel}을(를) 옮기지 못했습니다({exc.strerror or exc}). 다음 실행에서 마저 보관합니다."
+        from .safety import os_detail  # (a rare path: not loaded before)
+
+        message = f"{candidate.rel}을(를) 옮기지 못했습니다({os_detail(exc)}). 다음 실행에서 마저 보관합니다."
         report.notes.append(message)
         log.warning(message)
         return None

@@ -629,7 +629,8 @@ def test_a_killed_runs_file_that_still_cannot_be_moved_waits_for_the_next_run(ws
 
     monkeypatch.setattr(inbox_mod, "file_into", locked)
     report = run(ws)
-    assert any("이번에도 옮기지 못했습니다" in note and "주간실적_A.xlsx" in note for note in report.notes)
+    assert any("이번에도 옮기지 못했습니다(읽기 권한이 없거나 다른 프로그램이 사용 중)" in note
+               and "주간실적_A.xlsx" in note for note in report.notes)
     assert [(o.path, o.status) for o in report.outcomes] == [("안전치수과/주간실적_A.xlsx", "deferred")]
     assert len(waiting_in_inbox(ws)) == 1 and [r.filed_path for r in history(ws)] == [None]  # not a repeat of itself
     monkeypatch.undo()
@@ -864,3 +865,29 @@ def test_circulation_copies_print_without_the_basis_column_which_the_master_keep
     assert all(BASIS in [c.title for c in spec.columns] for spec in policy_sheets(policy))
     for spec in reward_sheets(policy, rules, _date(2016, 3, 25)) + honour_sheets(policy, rules, _date(2016, 3, 25)):
         assert BASIS not in [c.title for c in spec.columns] and spec.title
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [(FileNotFoundError(2, "No such file or directory"), "읽은 뒤 제출 폴더에서 없어져 보관함에 넣지 못했습니다"),
+     (PermissionError(13, "Permission denied"), "옮기지 못했습니다(읽기 권한이 없거나 다른 프로그램이 사용 중). 다음 실행에서")],
+    ids=["taken-away", "locked"],
+)
+def test_a_file_that_cannot_be_filed_after_it_was_read_is_told_in_korean(ws, rules, monkeypatch, error, says):
+    """Taken out of the inbox (or locked) between its reading and its move: said in Korean, without
+    the promise to file it next night when there is nothing left to file; the other files go on."""
+    put(ws, "안전치수과/주간실적_A.xlsx", "weekly", weekly("안전치수과", date(2016, 3, 4)), rules)
+    put(ws, "도로관리과/주간실적_B.xlsx", "weekly", weekly("도로관리과", date(2016, 3, 4)), rules)
+    real = inbox_mod.file_into
+
+    def file_into(src: Path, dest_dir: Path, sha256: str) -> Path:
+        if Path(src).name == "주간실적_A.xlsx":
+            raise error
+        return real(src, dest_dir, sha256)
+
+    monkeypatch.setattr(inbox_mod, "file_into", file_into)
+    report = run(ws)
+    notes = [note for note in report.notes if "주간실적_A.xlsx" in note]
+    assert len(notes) == 1 and says in notes[0] and "No such file" not in notes[0] and "denied" not in notes[0]
+    assert ("다음 실행에서" in notes[0]) == isinstance(error, PermissionError)
+    assert len(files_under(ws.archive)) == 1  # 주간실적_B filed all the same
