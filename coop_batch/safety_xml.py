@@ -178,7 +178,7 @@ class _PartScanner:
             self.max_row = max(self.max_row, row + 1)
             self.max_col = max(self.max_col, self.col + 1)
             self.col += 1
-            self._bound(self.max_row, self.max_col)
+            self._bound(self.max_row, self.max_col, (row, self.col - 1))
         tail = buf.rfind(b"<", pos)
         return buf[tail:] if not final and tail >= 0 and len(buf) - tail < 256 else b""
 
@@ -197,7 +197,9 @@ class _PartScanner:
             refs.append((row, _col_index(match.group(1)) if match.group(1) else 0))
         return refs or None
 
-    def _bound(self, rows: int, cols: int) -> None:
+    def _bound(self, rows: int, cols: int, cell: tuple[int, int] | None = None) -> None:
+        """`cell`: the cell (0-based) that took the sheet this far, named so that the clerk can delete a
+        value typed far below or right of the table (Ctrl+End in Excel goes there)."""
         lim = self.limits
         if rows > lim.max_rows or cols > lim.max_cols:
             detail = f"시트 범위 {rows:,}행 × {cols:,}열, 한도 {lim.max_rows:,}행 × {lim.max_cols:,}열"
@@ -205,6 +207,11 @@ class _PartScanner:
             detail = f"시트 범위 {rows:,}행 × {cols:,}열 = {rows * cols:,}셀, 한도 {lim.max_cells:,}셀"
         else:
             return
+        if cell is not None and cell[0] < 2**32:
+            from .normalize import column_letter
+
+            where = f"{column_letter(cell[1])}{cell[0] + 1}"
+            detail = f"{where} 칸에 값이 있어 {detail}: 필요 없는 값이면 그 칸을 지우고 저장해 주세요"
         raise _Refused("file-too-large", detail)
 
 

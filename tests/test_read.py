@@ -253,6 +253,14 @@ def test_rows_beyond_max_rows_are_refused(tmp_path: Path):
     assert "50" in problem.message
 
 
+def test_a_value_typed_far_below_the_table_is_named_by_its_cell(tmp_path: Path):
+    """One stray value (Ctrl+↓ then typing) makes the sheet too big to read: the refusal says which cell."""
+    rows = [(1, list(WEEKLY.titles)), (2, ["2016-03-04", "a", "b", "c"]), (90, ["x"])]
+    path = write_book(tmp_path / "w.xlsx", [{"name": "주간실적", "rows": rows}])
+    problem = only_problem(read_sheet(path, Limits(max_rows=50)), "file-too-large", "w.xlsx")
+    assert "A90 칸에 값이 있어" in problem.message and "그 칸을 지우고" in problem.message
+
+
 def _fields(data) -> tuple:
     return (data.path, data.kind, data.sheet, data.header_row, data.columns, data.rows, data.meta,
             [(p.code, p.file, p.sheet, p.cell, p.column, p.params) for p in data.problems])
