@@ -335,7 +335,11 @@ def status_cmd(workspace_dir: str, as_of) -> None:
     if tracking is None:
         click.echo(f"접수 대장({workspace.ledger_path.name})이 아직 없습니다. 'coop-batch run'을 먼저 실행해 주세요.")
         return
-    click.echo("\n".join(tracking.summary_lines()))
+    from .korean import josa
+    from .rules import year_gap_note
+
+    gap = year_gap_note(workspace.settings.policy_year, tracking.as_of)
+    click.echo("\n".join(tracking.summary_lines() + ([f"참고: {josa(gap)}"] if gap else [])))
 
 
 @cli.command("demo", short_help="예시 작업 폴더를 만들고 배치를 실행합니다(2015년 실적).")

@@ -13,7 +13,7 @@ import smtplib
 import ssl
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -90,7 +90,7 @@ def diagnose(
     settings = _check_config(result, root)
     workspace = Workspace(root, settings)
     _check_folders(result, workspace)
-    rules = _check_rules(result, settings, workspace.rules_dir)
+    rules = _check_rules(result, settings, workspace.rules_dir, seoul_time(now).date())
     _check_inbox_templates(result, workspace, rules)
     _check_mail(result, settings, smtp_timeout, tls_context)
     _check_disk(result, root)
@@ -157,8 +157,9 @@ def _check_folders(result: Diagnosis, workspace: Workspace) -> None:
         result.add("작업 폴더", Level.OK, f"{names} 폴더가 모두 있고 쓸 수 있습니다.")
 
 
-def _check_rules(result: Diagnosis, settings: Settings, folder: Path | None = None):
-    from .rules import RulesError, load_rules, rules_path
+def _check_rules(result: Diagnosis, settings: Settings, folder: Path | None = None, today: date | None = None):
+    from .korean import josa
+    from .rules import RulesError, load_rules, rules_path, year_gap_note
 
     try:
         rules = load_rules(settings.policy_year, folder)
@@ -166,6 +167,12 @@ def _check_rules(result: Diagnosis, settings: Settings, folder: Path | None = No
         result.add("규칙", Level.FAIL, str(exc), "설정의 policy_year를 규칙 파일이 있는 연도로 고치거나 규칙 파일을 고쳐 주세요.")
         return None
     result.add("규칙", Level.OK, f"{rules.year}년 격려방안 규칙({rules.version}, {rules_path(rules.year, folder)})을 읽었습니다.")
+    gap = year_gap_note(rules.year, today) if today is not None else None
+    if gap is not None:  # what a run without --as-of would compute tonight
+        result.add("규칙", Level.WARN, josa(f"오늘({today})은 규칙 연도 {rules.year}년과 {abs(today.year - rules.year)}년 "
+                                          "떨어져 있습니다. --as-of 없이 실행하면 오늘 기준으로 계산됩니다."),
+                   f"올해 자료라면 작업 폴더 rules 폴더에 {today.year}.toml을 만들고(지난해 파일을 복사해 고침) 설정의 "
+                   f"policy_year를 {today.year}(으)로 바꿔 주세요.")
     return rules
 
 

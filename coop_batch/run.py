@@ -27,7 +27,7 @@ from .lock import WorkspaceLock
 from .logs import setup_logging
 from .merge import Source, merge
 from .records import SheetData, Submission
-from .rules import Rules, load_rules
+from .rules import Rules, load_rules, year_gap_note
 from .run_filing import _Candidate, _file_chunk, _recover
 from .run_report import FileOutcome, RunReport  # callers import these from here
 
@@ -62,6 +62,8 @@ def run_batch(
     now = seoul_time(now)
     as_of = as_of or now.date()
     report = RunReport(workspace.root, as_of)
+    if (gap := year_gap_note(rules.year, as_of)) is not None:
+        report.notes.append(gap)
     with WorkspaceLock(workspace.lock_path, command) as lock:
         if lock.took_over is not None:
             report.notes.append(lock.took_over.took_over_message())
@@ -74,6 +76,8 @@ def run_batch(
         with Ledger.open(workspace.ledger_path) as ledger:
             report.run_id = ledger.start_run(as_of, now)
             log.info("실행 %d 시작 (기준일 %s)", report.run_id, as_of)
+            if gap is not None:
+                log.warning("%s", gap)
             notes, unmoved = _recover(workspace, ledger)
             report.notes += notes
             _remove_stale_temps(workspace.outbox)

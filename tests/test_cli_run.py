@@ -533,3 +533,13 @@ def test_init_for_a_year_without_rules_makes_nothing(tmp_path: Path):
 
 def test_a_date_pasted_with_spaces_is_read(root):
     assert invoke("run", "--workspace", str(root), "--as-of", " 2016-03-25 ").exit_code == 0
+
+
+def test_status_years_from_the_rules_year_says_so(tmp_path: Path):
+    ws = tmp_path / "ws"
+    assert CliRunner().invoke(cli, ["init", str(ws)]).exit_code == 0
+    assert CliRunner().invoke(cli, ["run", "-w", str(ws), "--as-of", "2016-03-04", "--no-mail"]).exit_code == 0
+    near = CliRunner().invoke(cli, ["status", "-w", str(ws), "--as-of", "2016-03-04"])
+    far = CliRunner().invoke(cli, ["status", "-w", str(ws), "--as-of", "2026-11-27"])
+    assert near.exit_code == far.exit_code == 0 and "규칙으로 계산했습니다" not in near.output
+    assert "참고: 기준일 2026-11-27을 2016년 규칙으로 계산했습니다" in far.output and "2026.toml" in far.output

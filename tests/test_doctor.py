@@ -345,3 +345,11 @@ def test_status_and_mail_say_a_damaged_ledger_in_korean(ws, monkeypatch):
         result = CliRunner().invoke(cli, [*command, "-w", str(ws.root)])
         assert result.exit_code == 2 and "손상되어 읽을 수 없습니다" in result.output, (command, result.output)
         assert "Traceback" not in result.output
+
+
+def test_a_clock_years_past_the_rules_year_is_warned_of(ws):
+    """A new year without its rules: a run without --as-of would count the whole year's reports missing."""
+    years_on = datetime(2026, 11, 27, 9, 0, tzinfo=SEOUL)
+    check = only(diagnose(ws.root, now=years_on), "규칙", Level.WARN)
+    assert "규칙 연도 2016년과 10년 떨어져" in check.message and "2026.toml" in check.fix
+    assert levels(diagnose(ws.root, now=datetime(2017, 1, 20, 9, 0, tzinfo=SEOUL)), "규칙") == [Level.OK]

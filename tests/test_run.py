@@ -891,3 +891,15 @@ def test_a_file_that_cannot_be_filed_after_it_was_read_is_told_in_korean(ws, rul
     assert len(notes) == 1 and says in notes[0] and "No such file" not in notes[0] and "denied" not in notes[0]
     assert ("다음 실행에서" in notes[0]) == isinstance(error, PermissionError)
     assert len(files_under(ws.archive)) == 1  # 주간실적_B filed all the same
+
+
+@pytest.mark.parametrize(("as_of", "warned"), [(date(2015, 12, 31), False), (date(2017, 1, 20), False),
+                                                (date(2018, 1, 5), True), (date(2014, 6, 1), True)])
+def test_an_as_of_years_from_the_rules_year_is_noted(ws, as_of, warned):
+    report = run_batch(ws, as_of=as_of, settle_seconds=0)
+    notes = [n for n in report.notes if "2016년 규칙으로 계산했습니다" in n]
+    assert bool(notes) == warned
+    if warned:
+        particle = "를" if as_of.isoformat()[-1] in "2459" else "을"  # 2018-01-05를, 2014-06-01을
+        assert f"{as_of.year}.toml" in notes[0] and any(f"참고: 기준일 {as_of.isoformat()}{particle} 2016년" in line
+                                                          for line in report.summary_lines())

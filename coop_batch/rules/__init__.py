@@ -266,6 +266,19 @@ def rules_path(year: int, folder: Path | None = None) -> Path:
     return RULES_DIR / f"{year}.toml"
 
 
+def year_gap_note(rules_year: int, as_of: date) -> str | None:
+    """A Korean note when the as-of date lies years away from the rules' year: a new year whose rules
+    were never made (the clock says 2018, the settings still 2016) gives a plausible-looking night of
+    hundreds of 'missing' weekly reports and last year's rewards.  None within a year either side (the
+    2016 rules pay out until January 2017)."""
+    if rules_year - 1 <= as_of.year <= rules_year + 1:
+        return None
+    return (f"기준일 {as_of.isoformat()}을(를) {rules_year}년 규칙으로 계산했습니다. 규칙 연도와 "
+            f"{abs(as_of.year - rules_year)}년 떨어져 있어 주간보고 현황·일정·포상이 그해 것이 아닙니다. 올해 자료라면 "
+            f"작업 폴더 rules 폴더에 {as_of.year}.toml을 만들고(지난해 파일을 복사해 고침) 설정의 policy_year를 "
+            f"{as_of.year}(으)로 바꿔 주세요. 지난 자료를 다시 보려면 --as-of에 그때 날짜를 주세요.")
+
+
 def available_years(folder: Path | None = None) -> list[int]:
     places = [RULES_DIR, *([folder] if folder is not None and folder.is_dir() else [])]
     return sorted({int(p.stem) for place in places for p in place.glob("*.toml") if p.stem.isdigit()})
