@@ -382,7 +382,9 @@ def mail_cmd(workspace_dir: str, dry_run: bool) -> None:
             result = mail_pending(workspace, dry_run=dry_run)
     except LockBusy as exc:
         _fail(str(exc), 3)
-    click.echo("\n".join(result.lines) if result.lines else "보낼 메일이 없습니다.")
+    from .korean import josa
+
+    click.echo("\n".join(josa(line) for line in result.lines) if result.lines else "보낼 메일이 없습니다.")
     sys.exit(0 if result.ok else 1)
 
 

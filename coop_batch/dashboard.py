@@ -130,6 +130,8 @@ def key_figures(report: RunReport, history: Sequence[FileRow], weeks: Sequence[W
         missing = getattr(report.tracking, "missing_this_week", lambda: [])()
         names = list(dict.fromkeys(r.project.department for r in missing))
         departments = ", ".join(names[:5]) + (f" 외 {len(names) - 5}곳" if len(names) > 5 else "")
+        if departments:  # the figure counts projects: a department may owe two reports
+            departments = f"사업 {last.missing}건, 부서 {len(names)}곳: {departments}"
         figures.append(
             Figure(f"이번 주({last.day.month}/{last.day.day}) 주간보고 미제출", last.missing,
                    note=departments or f"제출 {last.submitted} · 지연 {last.late} · '주간보고현황' 시트")

@@ -55,9 +55,10 @@ def build_reminders(tracking: Tracking) -> list[Reminder]:
             for label, (cell, projects) in groups.items():
                 names = ", ".join(projects)
                 if cell.status == MISSING:
-                    message = (f"{short(week)} 주간 추진실적 보고({names})가 아직 제출되지 않았습니다. "
+                    # 접수, not 제출: a report sent and rejected is not there either (its reasons are in 반려/)
+                    message = (f"{short(week)} 주간 추진실적 보고({names})가 아직 접수되지 않았습니다. "
                                f"'주간실적' 서식에 작성하여 기획예산과로 바로 제출해 주시기 바랍니다"
-                               f"(매주 {weekday}요일까지).")
+                               f"(매주 {weekday}요일까지; 반려된 파일은 고쳐서 다시 내야 접수됩니다).")
                 else:
                     arrived = seoul_day(cell.arrived) if cell.arrived else deadline
                     message = (f"{short(week)} 주간 추진실적 보고({names})가 기한({short(deadline)})보다 늦은 "

@@ -88,8 +88,10 @@ DEFAULT_TONES: dict[str, Tone] = {
     "승인": "good",
 }
 
-# XML 1.0 cannot carry these at all (tab, LF and CR are fine); lone surrogates cannot be encoded.
-_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# XML 1.0 cannot carry these at all (tab, LF and CR are fine); lone surrogates cannot be encoded.  And
+# the invisible bidirectional overrides and isolates (U+202A–202E, U+2066–2069): pasted into a cell they
+# reorder what Excel shows ('대책\u202e역방향'), so a reader sees other text than the file holds.
+_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 _SHEET_BAD_RE = re.compile(r"[\[\]:*?/\\]")
 
 

@@ -429,7 +429,7 @@ def test_mail_command_dry_run_then_send(tmp_path, ca, trust):
     assert dict(mails(ws)[0]) == dict(before)  # a dry run records nothing
 
     down = CliRunner().invoke(cli, ["mail", "--workspace", str(ws.root)])
-    assert down.exit_code == 1 and "연결을 거부" in down.output
+    assert down.exit_code == 1 and "연결을 거부" in down.output and "이(가)" not in down.output  # particles settled
     with Server(ca, port) as server:
         sent = CliRunner().invoke(cli, ["mail", "--workspace", str(ws.root)])
         assert sent.exit_code == 0, sent.output

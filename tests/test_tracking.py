@@ -113,7 +113,7 @@ def test_on_time_late_and_missing_weekly_reports(rules):
         ("주간 추진실적 보고(3/11(금))", "지연 3/12"), ("주간 추진실적 보고(3/18(금))", "미제출"),
         ("자체 추진계획서 제출", "미제출"),
     ]
-    assert "3/12(토)에 접수" in mine[0].message and "아직 제출되지 않았습니다" in mine[1].message
+    assert "3/12(토)에 접수" in mine[0].message and "아직 접수되지 않았습니다" in mine[1].message and "반려된 파일은" in mine[1].message
 
 
 def test_arrival_is_judged_in_seoul_time_whatever_zone_it_comes_in(rules):

@@ -129,12 +129,13 @@ def test_timezone_aware_datetimes_keep_their_wall_clock(tmp_path: Path):
 
 def test_control_characters_are_stripped_and_long_text_is_cut_with_a_marker(tmp_path: Path):
     long_text = "가" * 40_000
-    rows = [["a\x00b\x07c\tok\nline", long_text], ["𝒳" * 20_000, "짧음"]]
+    rows = [["a\x00b\x07c\tok\nline", long_text], ["𝒳" * 20_000, "짧음"], ["대책\u202e역방향\u2067끝\u2069", "x"]]
     result = write_workbook(
         tmp_path / "c.xlsx", [SheetSpec("s", [ColumnSpec("A"), ColumnSpec("B")], rows)], created=AS_OF
     )
     ws = openpyxl.load_workbook(result.path)["s"]
     assert ws["A2"].value == "abc\tok\nline"
+    assert ws["A4"].value == "대책역방향끝"  # the bidirectional overrides would show other text than was sent
     cut = ws["B2"].value
     assert len(cut) <= wf.EXCEL_MAX_CHARS and cut.startswith("가" * 1000) and "이하 생략" in cut and "40,000자" in cut
     astral = ws["A3"].value  # each 𝒳 takes two UTF-16 units: Excel's limit counts those
