@@ -321,3 +321,22 @@ def test_styles_number_the_data_formats_first_whatever_is_written_first(tmp_path
         book.close()
     assert numbers[0] == numbers[1]
     assert sorted(set(numbers[0])) == list(range(1, len(set(numbers[0])) + 1))  # the first numbers (0 is Excel's)
+
+
+def test_a_file_whose_department_was_not_read_shows_its_inbox_folder_in_the_history():
+    """A CSV saved as .xlsx in 안전치수과/: its 부서 in 제출이력 is the folder, as on the 오류 sheet."""
+    from datetime import datetime
+
+    from coop_batch.ledger import FileRow, FileStatus
+    from coop_batch.master_history import history_rows
+    from coop_batch.seoul import SEOUL
+
+    when = datetime(2016, 3, 4, 9, 0, tzinfo=SEOUL)
+
+    def row(path: str, department: str) -> FileRow:
+        return FileRow(1, 1, "0" * 64, path, path.rsplit("/", 1)[-1], 10, when, when, when, FileStatus.REJECTED,
+                       "", department, None, None, "", "", ({"severity": "error", "code": "file-not-xlsx"},))
+
+    departments = [r[6] for r in history_rows([row("안전치수과/표.xlsx", ""), row("표.xlsx", ""),
+                                               row("안전치수과/주간.xlsx", "도로관리과")])]
+    assert departments == ["안전치수과", "", "도로관리과"]
