@@ -143,14 +143,55 @@ Plan = Mapping[int, PurePosixPath]  # file id → its current copy's path under 
 
 
 def plan_copies(history: Sequence[FileRow]) -> dict[int, PurePosixPath]:
-    """file id → the copy's path under 반려/, for the rows whose copy is current (not taken over).
+    """file id → the copy's path under 반려/, for the rows whose copy is current (not taken over, and
+    not cleared by the same file sent again and accepted without a problem: see `cleared_copies`).
     A run plans once (`feedback_job.start_feedback`) and hands the plan to the copies, the master's
     links and its counts (`plan=`); without one, each plans for itself."""
+    return _claims(history)[0]
+
+
+def cleared_copies(history: Sequence[FileRow], run_id: int) -> list[PurePosixPath]:
+    """The copies (paths under 반려/) that run `run_id` made stale: the department sent the file again
+    under the same name, fixed, and it was accepted without a problem.  Their red cells would only
+    mislead now (the night's run removes them; the rejected original stays in quarantine/)."""
+    return [rel for rel, by in _claims(history)[1] if by == run_id]
+
+
+def remove_cleared(folder: Path, history: Sequence[FileRow], run_id: int) -> list[Path]:
+    """Remove the copies run `run_id` made stale (`cleared_copies`) from `folder` (반려/); never raises."""
+    removed = []
+    for rel in cleared_copies(history, run_id):
+        target = folder / Path(*rel.parts)
+        for path in (target, _note_for(target)):  # the workbook, or the list written in its place
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:  # open in Excel (Windows): it stays, unlinked from the master
+                log.info("지난 검토본 %s을(를) 지우지 못했습니다 (%s)", path, exc)
+                continue
+            removed.append(path)
+            log.info("고친 파일이 접수되어 지난 검토본 %s을(를) 지웠습니다", path)
+    return removed
+
+
+def _claims(history: Sequence[FileRow]) -> tuple[dict[int, PurePosixPath], list[tuple[PurePosixPath, int]]]:
     claims: dict[str, tuple[int, int]] = {}  # casefolded path → (file id, run id) of the latest claim
     planned: dict[int, PurePosixPath] = {}
+    cleared: list[tuple[PurePosixPath, int]] = []  # (a copy's path, the run whose clean file cleared it)
+    claimed_names: set[str] = set()  # the file names behind the claims: most clean files match none (cheap)
     for row in sorted(history, key=lambda r: r.id):
         if not needs_feedback(row):
+            if row.name in claimed_names and row.status.value == "accepted":
+                folder, name = department_folder(row), _copy_name(row)  # sent again, fixed: its old copy is done
+                for stale in (name, name + NOTE_SUFFIX):
+                    key = PurePosixPath(folder, stale).as_posix().casefold()
+                    prior = claims.get(key)
+                    if prior is not None and prior[1] != row.run_id:
+                        del claims[key]
+                        cleared.append((planned[prior[0]], row.run_id))
             continue
+        claimed_names.add(row.name)
         folder, name = department_folder(row), _copy_name(row)
         rel = PurePosixPath(folder, name)
         prior = claims.get(rel.as_posix().casefold())
@@ -158,7 +199,8 @@ def plan_copies(history: Sequence[FileRow]) -> dict[int, PurePosixPath]:
             rel = PurePosixPath(folder, f"{row.sha256[:8]}_{name}")
         claims[rel.as_posix().casefold()] = (row.id, row.run_id)
         planned[row.id] = rel
-    return {fid: rel for fid, rel in planned.items() if claims[rel.as_posix().casefold()][0] == fid}
+    current = {fid: rel for fid, rel in planned.items() if claims.get(rel.as_posix().casefold(), (0,))[0] == fid}
+    return current, cleared
 
 
 def copy_links(

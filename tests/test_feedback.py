@@ -561,3 +561,35 @@ def test_dashboard_is_values_and_native_charts(ws, rules):
     assert "연도별 수상금(원)·수상 사업 수" in text and "사업구분별 포상금(원)" in text
     # The evaluation year (2015 here) keeps its rank; its bar is the merged 69.2 + 10 백만원 of the same 사업구분.
     assert "2015년 (9위)" in text and "79200000" in text and "509000000" not in text
+
+
+def test_a_copy_is_cleared_once_its_file_is_sent_again_fixed():
+    rows = [
+        file_row(1, 1, "세무과/주간.xlsx", department="세무과"),
+        file_row(2, 1, "세무과/깨짐.xlsx", problems=(problem("file-corrupt", detail="zip"),)),
+        file_row(3, 1, "환경과/주간.xlsx", department="환경과"),
+        file_row(4, 2, "세무과/주간.xlsx", status="accepted", department="세무과", problems=()),  # fixed
+        file_row(5, 2, "세무과/깨짐.xlsx", status="accepted", department="세무과", problems=()),  # re-saved
+        file_row(6, 2, "환경과/기타/주간.xlsx", status="duplicate", department="환경과"),  # not a fix
+    ]
+    assert {fid: rel.as_posix() for fid, rel in plan_copies(rows).items()} == {3: "환경과/주간.xlsx"}
+    assert [rel.as_posix() for rel in feedback.cleared_copies(rows, 2)] == ["세무과/주간.xlsx", "세무과/깨짐.xlsx_검토결과.txt"]
+    assert feedback.cleared_copies(rows, 1) == []
+    same_night = [file_row(1, 1, "세무과/주간.xlsx", department="세무과"),
+                  file_row(2, 1, "세무과/옛날/주간.xlsx", status="accepted", department="세무과", problems=())]
+    assert list(plan_copies(same_night)) == [1] and feedback.cleared_copies(same_night, 1) == []
+
+
+def test_a_department_that_sends_its_file_again_fixed_has_no_red_copy_left(ws, rules):
+    department_file(ws.inbox / "안전치수과" / "주간실적.xlsx", BAD_WEEKLY, rules)
+    first = run(ws)
+    copy = ws.outbox / "반려" / "안전치수과" / "주간실적.xlsx"
+    assert copy.is_file() and first.count("rejected") == 1
+    write_template(KIND_BY_ID["weekly"], rules, ws.inbox / "안전치수과" / "주간실적.xlsx", BAD_WEEKLY[1:])
+    second = run(ws)
+    assert second.count("accepted") == 1 and second.outcomes[0].errors == second.outcomes[0].warnings == 0
+    assert not copy.exists()  # its red cells would only mislead now; the rejected original stays in quarantine/
+    assert [c.department for c in second.feedback.by_department()] == []
+    master = CalamineWorkbook.from_path(str(second.outputs[0]))
+    assert "outbox/반려/안전치수과/주간실적.xlsx" not in repr(master.get_sheet_by_name("오류").to_python())
+    assert any(p.suffix == ".xlsx" for p in ws.quarantine.rglob("*"))
