@@ -162,11 +162,32 @@ def _read(path: Path, limits: Limits, name: str, error_cells_possible: bool = Tr
             if col.required and col.field not in header.columns:
                 result.problems.append(Problem("missing-column", name, sheet, column=col.title))
         rows = whole[sheet] if sheet in whole else loaded[sheet].to_python(skip_empty_area=False)
+        result.problems += _untitled_values(rows, header, name, sheet)  # before merged cells are spread
         _spread_merged(rows, getattr(loaded[sheet], "merged_cell_ranges", None), header.row)
         result.rows = _data_rows(rows, header)
         if error_cells_possible:  # the pre-parse check saw an error cell's mark in some part
             _mark_errors(result.rows, header, error_cells(path, sheet))
         return result
+
+
+def _untitled_values(rows: list[list[Any]], header: _Header, name: str, sheet: str) -> list[Problem]:
+    """A warning for each column whose title cell is blank but which holds values beside the table's rows
+    (a title merged over two columns, `추진실적` in D1:E1, leaves E's values unread): they are not read,
+    and without a word the clerk would think they were.  Columns the clerk titled otherwise are extras."""
+    titles = rows[header.row]
+    width = max((len(row) for row in rows[header.row + 1:]), default=0)
+    used = sorted(header.columns.values())  # (a title merged down from the row above is one, though blank here)
+    blank = [c for c in range(width) if (c >= len(titles) or titles[c] == "") and c not in used]
+    if not blank:
+        return []
+    problems = []
+    for c in blank:
+        for number, row in enumerate(rows[header.row + 1:], start=header.row + 2):
+            if c < len(row) and row[c] != "" and any(row[u] != "" for u in used if u < len(row)):
+                problems.append(Problem("untitled-column", name, sheet, f"{column_letter(c)}{number}",
+                                        params={"letter": column_letter(c)}))
+                break
+    return problems
 
 
 def _titles_merged_down(head: list[list[Any]], merged: Any) -> list[list[Any]]:

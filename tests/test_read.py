@@ -691,3 +691,22 @@ def test_a_title_merged_over_two_header_rows_is_the_columns_title(tmp_path: Path
     assert data.columns["report_date"] == 0 and data.columns["requests"] == 6
     assert [row[1][0] for row in data.rows] == [date(2016, 3, 4), date(2016, 3, 11)]
     assert [row[1][6] for row in data.rows] == ["협조 내용", ""]  # the merge does not reach the data rows
+
+
+def test_values_under_a_blank_title_are_said_to_be_unread(tmp_path: Path):
+    """`추진실적` merged over D1:E1 with values typed in both columns: E's are not read, and the clerk is told
+    where; a column the clerk titled otherwise (`메모`) is an extra, and a note beside no row is no row."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "주간실적"
+    sheet.append(["보고일", "사업명", "부서명", "추진실적", None, "문제점", "대책", "협조사항", "메모"])
+    sheet.append([date(2016, 3, 4), "안전도시 만들기", "안전치수과", "점검 3회", None, "", "", "", "내부용"])
+    sheet.append([date(2016, 3, 11), "안전도시 만들기", "안전치수과", "점검 2회", "교육 1회", "", "", "", ""])
+    sheet.append([None, None, None, None, None, None, None, None, None, None, "※ 따로 적은 말"])
+    sheet.merge_cells("D1:E1")
+    path = tmp_path / "병합제목.xlsx"
+    book.save(path)
+    data = read_sheet(path)
+    assert [(p.code, p.sheet, p.cell) for p in data.problems] == [("untitled-column", "주간실적", "E3")]
+    assert "E열에 값이 있어 읽지 않았습니다" in data.problems[0].message
+    assert [row[1][3] for row in data.rows] == ["점검 3회", "점검 2회"]
