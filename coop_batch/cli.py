@@ -358,6 +358,8 @@ def demo_cmd(directory: str) -> None:
     workspace = init_workspace(root, policy_year=2016, evaluation_year=2015)
     paths = build_demo_inbox(workspace.inbox, load_rules(workspace.settings.policy_year, workspace.rules_dir), as_of=DEFAULT_AS_OF)
     click.echo(f"예시 작업 폴더 {workspace.root}에 부서 제출 파일 {len(paths)}개를 넣었습니다.")
+    click.echo("  (씨앗 문서 V장의 2015년 결과에, 규칙마다 한 번씩 보이도록 평가계획 미통보·자체추진계획 없음·경상보조금·"
+               "틀린 파일 등을 더한 자료입니다: README '빠른 시작' 참고)")
     # The demo files were just written, so waiting for them to settle would only defer them all.
     code = _run(workspace, DEFAULT_AS_OF, settle_seconds=0)
     click.echo(f"통합현황과 명단은 {workspace.outbox}에, 반려 사유는 {workspace.quarantine}의 .txt에 있습니다.")
