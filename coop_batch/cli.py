@@ -193,8 +193,9 @@ def init_cmd(directory: str, year: int | None) -> None:
 
     if year is not None:  # a year without rules would make a workspace whose every run stops (exit 2)
         rules_dir = Path(directory) / "rules"
-        if year not in available_years(rules_dir):
-            years = ", ".join(str(y) for y in available_years(rules_dir)) or "없음"
+        known = available_years(rules_dir)
+        if year not in known:
+            years = ", ".join(str(y) for y in known) or "없음"
             _fail(f"{year}년 규칙 파일이 없어 작업 폴더를 만들지 않았습니다(규칙 파일이 있는 연도: {years}). 새 연도라면 "
                   f"{rules_dir / f'{year}.toml'}을(를) 먼저 만들거나(지난해 파일을 복사해 고침) --year에 있는 연도를 "
                   "주세요.", 2)
@@ -222,9 +223,10 @@ def _log_failure(workspace, message: str, exc_info: bool = False) -> None:
 
 
 def _damaged(workspace, exc: Exception) -> str:
+    from .ledger import DAMAGED_FIX
+
     return (f"접수 대장 {workspace.ledger_path}이(가) 손상되어 읽을 수 없습니다({exc}). 받은 파일은 archive와 quarantine에 "
-            f"그대로 있습니다. PC 백업에서 대장 파일을 되돌려 주세요. 되돌릴 수 없으면 이 파일을 다른 이름으로 옮기고, "
-            f"보관된 파일을 inbox로 옮긴 뒤 실행하면 모두 다시 받아 대장을 새로 만듭니다.")
+            f"그대로 있습니다. {DAMAGED_FIX}")
 
 
 @contextmanager

@@ -158,7 +158,6 @@ def _check_folders(result: Diagnosis, workspace: Workspace) -> None:
 
 
 def _check_rules(result: Diagnosis, settings: Settings, folder: Path | None = None, today: date | None = None):
-    from .korean import josa
     from .rules import RulesError, load_rules, rules_path, year_gap_note
 
     try:
@@ -169,8 +168,8 @@ def _check_rules(result: Diagnosis, settings: Settings, folder: Path | None = No
     result.add("규칙", Level.OK, f"{rules.year}년 격려방안 규칙({rules.version}, {rules_path(rules.year, folder)})을 읽었습니다.")
     gap = year_gap_note(rules.year, today) if today is not None else None
     if gap is not None:  # what a run without --as-of would compute tonight
-        result.add("규칙", Level.WARN, josa(f"오늘({today})은 규칙 연도 {rules.year}년과 {abs(today.year - rules.year)}년 "
-                                          "떨어져 있습니다. --as-of 없이 실행하면 오늘 기준으로 계산됩니다."),
+        result.add("규칙", Level.WARN, f"오늘({today})은 규칙 연도 {rules.year}년과 {abs(today.year - rules.year)}년 "
+                                     "떨어져 있습니다. --as-of 없이 실행하면 오늘 기준으로 계산됩니다.",
                    f"올해 자료라면 작업 폴더 rules 폴더에 {today.year}.toml을 만들고(지난해 파일을 복사해 고침) 설정의 "
                    f"policy_year를 {today.year}(으)로 바꿔 주세요.")
     return rules
@@ -287,7 +286,7 @@ def _check_disk(result: Diagnosis, root: Path) -> None:
 def _check_ledger(result: Diagnosis, workspace: Workspace, now: datetime) -> None:
     import sqlite3
 
-    from .ledger import Ledger, LedgerError, RunStatus, lost_ledger
+    from .ledger import DAMAGED_FIX, Ledger, LedgerError, RunStatus, lost_ledger
 
     path = workspace.ledger_path
     lost = lost_ledger(path, (workspace.archive, workspace.quarantine))
@@ -312,9 +311,7 @@ def _check_ledger(result: Diagnosis, workspace: Workspace, now: datetime) -> Non
             after = ledger.run(last.id + 1) if last is not None else ledger.run(1)
             unsent = ledger.unsent_mails()
     except sqlite3.DatabaseError as exc:
-        result.add("접수 대장", Level.FAIL, f"접수 대장 {path}이(가) 손상되었습니다({exc}).",
-                   "PC 백업에서 대장 파일을 되돌려 주세요. 되돌릴 수 없으면 이 파일을 다른 이름으로 옮기고, 보관된 "
-                   "파일(archive, quarantine)을 inbox로 옮긴 뒤 'coop-batch run'을 실행하면 모두 다시 받아 대장을 새로 만듭니다.")
+        result.add("접수 대장", Level.FAIL, f"접수 대장 {path}이(가) 손상되었습니다({exc}).", DAMAGED_FIX)
         return
     if last is None:
         result.add("최근 실행", Level.WARN, "아직 끝난 실행이 없습니다.",

@@ -428,8 +428,8 @@ def legacy_xls_what(suffix: str) -> str:
 # Parameters a template gained later, for problems recorded (ledger) without them.
 _PARAM_DEFAULTS: dict[str, dict[str, str]] = {
     "unknown-project": {"fix": UNKNOWN_PROJECT_FIX[""]},
-    "bad-money": {"blank": ""},
-    "not-friday": {"week": "그 주"},  # recorded before {week} existed  # a column that may be empty says so (수상금: ' 없으면 비워 두거나 …')
+    "bad-money": {"blank": ""},  # a column that may be empty says so (수상금: ' 없으면 비워 두거나 …')
+    "not-friday": {"week": "그 주"},  # recorded before {week} existed
     "file-legacy-xls": {"what": legacy_xls_what(".xlsx")},
 }
 

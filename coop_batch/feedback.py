@@ -142,40 +142,24 @@ def _copy_name(row: FileRow) -> str:
 Plan = Mapping[int, PurePosixPath]  # file id → its current copy's path under 반려/ (`plan_copies`)
 
 
-def plan_copies(history: Sequence[FileRow]) -> dict[int, PurePosixPath]:
-    """file id → the copy's path under 반려/, for the rows whose copy is current (not taken over, and
-    not cleared by the same file sent again and accepted without a problem: see `cleared_copies`).
-    A run plans once (`feedback_job.start_feedback`) and hands the plan to the copies, the master's
-    links and its counts (`plan=`); without one, each plans for itself."""
-    return _claims(history)[0]
+class CopyPlan(dict[int, PurePosixPath]):
+    """file id → the copy's path under 반려/ (`plan_copies`), and the copies the plan no longer holds
+    because a later night took them back (`cleared`: (path, run id))."""
+
+    def __init__(self, current: Mapping[int, PurePosixPath], cleared: list[tuple[PurePosixPath, int]]) -> None:
+        super().__init__(current)
+        self.cleared = cleared
+
+    def cleared_by(self, run_id: int) -> list[PurePosixPath]:
+        return [rel for rel, by in self.cleared if by == run_id]
 
 
-def cleared_copies(history: Sequence[FileRow], run_id: int) -> list[PurePosixPath]:
-    """The copies (paths under 반려/) that run `run_id` made stale: the department sent the file again
-    under the same name, fixed, and it was accepted without a problem.  Their red cells would only
-    mislead now (the night's run removes them; the rejected original stays in quarantine/)."""
-    return [rel for rel, by in _claims(history)[1] if by == run_id]
-
-
-def remove_cleared(folder: Path, history: Sequence[FileRow], run_id: int) -> list[Path]:
-    """Remove the copies run `run_id` made stale (`cleared_copies`) from `folder` (반려/); never raises."""
-    removed = []
-    for rel in cleared_copies(history, run_id):
-        target = folder / Path(*rel.parts)
-        for path in (target, _note_for(target)):  # the workbook, or the list written in its place
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                continue
-            except OSError as exc:  # open in Excel (Windows): it stays, unlinked from the master
-                log.info("지난 검토본 %s을(를) 지우지 못했습니다 (%s)", path, exc)
-                continue
-            removed.append(path)
-            log.info("고친 파일이 접수되어 지난 검토본 %s을(를) 지웠습니다", path)
-    return removed
-
-
-def _claims(history: Sequence[FileRow]) -> tuple[dict[int, PurePosixPath], list[tuple[PurePosixPath, int]]]:
+def plan_copies(history: Sequence[FileRow]) -> CopyPlan:
+    """file id → the copy's path under 반려/, for the rows whose copy is current: not taken over by a
+    later file of the same name, and not cleared by the same file sent again and accepted without a
+    problem (its red cells would only mislead now: `CopyPlan.cleared`, removed by `remove_cleared`; the
+    rejected original stays in quarantine/).  A run plans once (`feedback_job.start_feedback`) and hands
+    the plan to the copies, the master's links and its counts (`plan=`); without one, each plans for itself."""
     claims: dict[str, tuple[int, int]] = {}  # casefolded path → (file id, run id) of the latest claim
     planned: dict[int, PurePosixPath] = {}
     cleared: list[tuple[PurePosixPath, int]] = []  # (a copy's path, the run whose clean file cleared it)
@@ -200,7 +184,30 @@ def _claims(history: Sequence[FileRow]) -> tuple[dict[int, PurePosixPath], list[
         claims[rel.as_posix().casefold()] = (row.id, row.run_id)
         planned[row.id] = rel
     current = {fid: rel for fid, rel in planned.items() if claims.get(rel.as_posix().casefold(), (0,))[0] == fid}
-    return current, cleared
+    return CopyPlan(current, cleared)
+
+
+def cleared_copies(history: Sequence[FileRow], run_id: int) -> list[PurePosixPath]:
+    """The copies (paths under 반려/) that run `run_id` made stale (`CopyPlan.cleared`)."""
+    return plan_copies(history).cleared_by(run_id)
+
+
+def remove_cleared(folder: Path, plan: CopyPlan, run_id: int) -> list[Path]:
+    """Remove from `folder` (반려/) the copies run `run_id` made stale; never raises."""
+    removed = []
+    for rel in plan.cleared_by(run_id):
+        target = folder / Path(*rel.parts)
+        for path in (target, _note_for(target)):  # the workbook, or the list written in its place
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:  # open in Excel (Windows): it stays, unlinked from the master
+                log.info("지난 검토본 %s을(를) 지우지 못했습니다 (%s)", path, exc)
+                continue
+            removed.append(path)
+            log.info("고친 파일이 접수되어 지난 검토본 %s을(를) 지웠습니다", path)
+    return removed
 
 
 def copy_links(

@@ -72,6 +72,12 @@ def _select_files(db: sqlite3.Connection, where: str, params: Sequence[Any] = ()
     return [build(r) for r in cursor]
 
 
+# How to get the ledger back, or a new one that knows every filed file (run, doctor, status, mail).
+_REBUILD = ("보관된 파일(archive, quarantine)을 inbox로 옮긴 뒤 실행하면 모두 다시 받아 대장을 새로 만듭니다(도착 시각은 "
+            "그날로 기록됨).")
+DAMAGED_FIX = f"PC 백업에서 대장 파일을 되돌려 주세요. 되돌릴 수 없으면 이 파일을 다른 이름으로 옮기고, {_REBUILD}"
+
+
 def lost_ledger(path: Path, filed: Sequence[Path]) -> tuple[str, str] | None:
     """(what is wrong, how to fix it) when the ledger must not be made anew, else None: it is missing
     or empty while `filed` (archive/, quarantine/) holds files — a run would start an empty ledger
@@ -89,9 +95,9 @@ def lost_ledger(path: Path, filed: Sequence[Path]) -> tuple[str, str] | None:
     return (
         f"접수 대장 {path}이(가) {state}. 그런데 {', '.join(str(r) for r in filed)}에는 이미 받은 파일이 있어, 이대로 "
         f"실행하면 빈 대장으로 포상금 0원인 결과를 만들게 됩니다.",
-        "대장을 옮기거나 지웠다면 제자리로(PC 백업에서) 되돌려 주세요. 되돌릴 수 없으면 보관된 파일(archive, "
-        "quarantine)을 inbox로 옮긴 뒤 실행하면 모두 다시 받아 대장을 새로 만듭니다(도착 시각은 그날로 기록됨).",
+        f"대장을 옮기거나 지웠다면 제자리로(PC 백업에서) 되돌려 주세요. 되돌릴 수 없으면 {_REBUILD}",
     )
+
 
 def read_history(path: Path) -> list[FileRow]:
     """`Ledger.history()` of a ledger a run holds open, for a helper process of that run: read

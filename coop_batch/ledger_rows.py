@@ -24,7 +24,6 @@ class LedgerError(Exception):
     """The ledger file cannot be used; the message is Korean and says how to fix it (CLI exit 2)."""
 
 
-
 class FileStatus(StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"

@@ -56,4 +56,3 @@ def _prune(log_dir: Path, keep_days: int) -> None:
                 path.unlink()
         except OSError:  # pragma: no cover - in use or gone: the next run tries again
             pass
-

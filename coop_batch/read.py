@@ -114,6 +114,7 @@ def _read(path: Path, limits: Limits, name: str, error_cells_possible: bool = Tr
         loaded: dict[str, Any] = {}
         heads: dict[str, list[list[Any]]] = {}
         whole: dict[str, list[list[Any]]] = {}
+        merged: dict[str, Any] = {}  # sheet → its merged ranges, as calamine gives them (read once)
 
         def head(sheet: str) -> list[list[Any]]:
             if sheet not in heads:
@@ -125,7 +126,8 @@ def _read(path: Path, limits: Limits, name: str, error_cells_possible: bool = Tr
                     heads[sheet] = whole[sheet][: limits.header_search_rows]
                 else:
                     heads[sheet] = loaded[sheet].to_python(skip_empty_area=False, nrows=limits.header_search_rows)
-                heads[sheet] = _titles_merged_down(heads[sheet], getattr(loaded[sheet], "merged_cell_ranges", None))
+                merged[sheet] = getattr(loaded[sheet], "merged_cell_ranges", None)
+                heads[sheet] = _titles_merged_down(heads[sheet], merged[sheet])
             return heads[sheet]
 
         kind, sheet, header = _choose_sheet(_kind_from_meta(meta), data_sheets, head)
@@ -163,7 +165,7 @@ def _read(path: Path, limits: Limits, name: str, error_cells_possible: bool = Tr
                 result.problems.append(Problem("missing-column", name, sheet, column=col.title))
         rows = whole[sheet] if sheet in whole else loaded[sheet].to_python(skip_empty_area=False)
         result.problems += _untitled_values(rows, header, name, sheet)  # before merged cells are spread
-        _spread_merged(rows, getattr(loaded[sheet], "merged_cell_ranges", None), header.row)
+        _spread_merged(rows, merged[sheet], header.row)
         result.rows = _data_rows(rows, header)
         if error_cells_possible:  # the pre-parse check saw an error cell's mark in some part
             _mark_errors(result.rows, header, error_cells(path, sheet))
@@ -174,15 +176,13 @@ def _untitled_values(rows: list[list[Any]], header: _Header, name: str, sheet: s
     """A warning for each column whose title cell is blank but which holds values beside the table's rows
     (a title merged over two columns, `추진실적` in D1:E1, leaves E's values unread): they are not read,
     and without a word the clerk would think they were.  Columns the clerk titled otherwise are extras."""
-    titles = rows[header.row]
-    width = max((len(row) for row in rows[header.row + 1:]), default=0)
+    titles, data = rows[header.row], rows[header.row + 1:]
+    width = max(map(len, data), default=0)
     used = sorted(header.columns.values())  # (a title merged down from the row above is one, though blank here)
     blank = [c for c in range(width) if (c >= len(titles) or titles[c] == "") and c not in used]
-    if not blank:
-        return []
     problems = []
     for c in blank:
-        for number, row in enumerate(rows[header.row + 1:], start=header.row + 2):
+        for number, row in enumerate(data, start=header.row + 2):
             if c < len(row) and row[c] != "" and any(row[u] != "" for u in used if u < len(row)):
                 problems.append(Problem("untitled-column", name, sheet, f"{column_letter(c)}{number}",
                                         params={"letter": column_letter(c)}))

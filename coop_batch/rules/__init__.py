@@ -316,5 +316,3 @@ def load_rules(source: int | Path, folder: Path | None = None) -> Rules:
             f"주세요(지난해 파일을 복사했다면 version도 {path.stem}.1처럼 고쳐 주세요)."
         )
     return rules
-
-
