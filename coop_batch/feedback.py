@@ -7,10 +7,12 @@ problem with a link to its cell.  A file that could not be opened at all gets a 
 `.txt` instead.
 
 Decisions (the why):
-- The copy is the FILED file (archive/quarantine) loaded and saved with openpyxl: values,
-  formulas, formats, other sheets, validations and names survive; only the problem cells'
-  fill and comment change.  A department's own comment is kept under ours; our comments
-  from an earlier round (the annotated copy sent back) are taken out first.
+- The copy is made from the FILED file (archive/quarantine), its package edited directly
+  (every part but the ones that change copied as it was), or loaded and saved with openpyxl
+  where that path does not go (feedback_annotate.py): values, formulas, formats, other sheets,
+  validations and names survive; only the problem cells' fill and comment change.  A
+  department's own comment is kept under ours; our comments from an earlier round (the
+  annotated copy sent back) are taken out first.
 - Where a copy goes is a pure function of the ledger history (`plan_copies`): folder = the
   submission's department, else the inbox subfolder, else `부서미상`; name = the original
   name.  A later file with the same folder and name takes the path over (latest wins, like
@@ -31,7 +33,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .inbox import fit_name, write_note
-# The openpyxl side, re-exported: callers and tests know these names from here.
+# The copy's side, re-exported: callers and tests know these names from here.
 from .feedback_annotate import AUTHOR as AUTHOR
 from .feedback_annotate import FILLS as FILLS
 from .feedback_annotate import REVIEW_COLUMNS as REVIEW_COLUMNS
@@ -337,7 +339,7 @@ def _write_one(root: Path, inbox: Path, row: FileRow, target: Path, as_of: date)
                                         rejected=row.status.value == "rejected", as_of=as_of)
             target.with_name(target.name + NOTE_SUFFIX).unlink(missing_ok=True)  # an older file's note
             return written
-        except Exception as exc:  # calamine could read it but openpyxl cannot: say so, list the problems
+        except Exception as exc:  # calamine could read it but neither copy writer can: say so, list the problems
             log.warning("%s: 표시본을 만들 수 없어 목록으로 대신합니다 (%s: %s)", row.original_path, type(exc).__name__, exc)
             reason = "파일 구조 때문에 표시본(엑셀)을 만들 수 없어 목록으로 안내합니다."
     note = _note_for(target)

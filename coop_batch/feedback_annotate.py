@@ -1,16 +1,18 @@
 """The annotated copy itself: a department's workbook with its problem cells filled and commented
 and a first sheet `검토결과` listing every problem (see feedback.py for where copies go and when).
 
-openpyxl loads and saves the filed workbook, so everything the department entered survives; only
-the problem cells' fill and comment change.  Imported only where a copy is written (openpyxl and
-its import cost stay out of the rest of the run).
+Two ways to the same copy.  Usually the package is edited directly (feedback_patch.py): its XML
+gets the formats, the comments and the new sheet, every other part is copied byte for byte; about
+2 ms a copy.  A package that path does not edit (comments of its own, a copy of ours sent back, markup
+in another shape) goes through openpyxl, which loads and saves the whole workbook (~25 ms a copy,
+and 0.2 s to import: imported only then), so everything the department entered survives either way.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,11 @@ REVIEW_COLUMNS = ("위치", "열", "구분", "문제", "내용")
 AUTHOR = "기획예산과(coop-batch)"
 ORIGINAL_MARK = "\n\n[원래 메모]\n"
 FILLS = {"error": "FFC7CE", "warning": "FFEB9C"}  # Excel's light red / light amber presets
+# The 검토결과 sheet's look, the same whichever way the copy is written.
+REVIEW_HEADER_ROW = 5
+REVIEW_WIDTHS = (18, 14, 7, 16, 80)
+REVIEW_FONT = "맑은 고딕"
+HEADER_RGB, BORDER_RGB, NOTE_RGB, LINK_RGB = "1F4E79", "BFBFBF", "595959", "0563C1"
 _TITLE_MARK = "검토결과:"  # first cell of a 검토결과 sheet we wrote (recognised on resubmission)
 
 
@@ -50,23 +57,91 @@ def annotate_workbook(
 ) -> Path:
     """Save `source` as `target` with problem cells filled and commented and a first 검토결과 sheet;
     returns the path written.  `problems` are `Problem.as_dict()` records, as the ledger keeps them."""
+    from .feedback_patch import patch_workbook
+    from .feedback_xml import Unsupported
+    from .write import temp_beside
+
+    review = Review(sorted(problems, key=lambda p: p.get("severity") != "error"),  # errors first, stable
+                    display_name=display_name, rejected=rejected, as_of=as_of)
+    tmp = temp_beside(target)
+    try:
+        try:
+            patch_workbook(source, tmp, review)
+        except Unsupported as exc:  # a package in another shape: openpyxl reads whatever it is
+            log.debug("%s: 검토본을 openpyxl로 만듭니다 (%s)", display_name, exc)
+            _with_openpyxl(source, tmp, review)
+        except Exception:  # a bug of the direct path must not cost the department its copy
+            log.warning("%s: 검토본을 직접 만들지 못해 openpyxl로 만듭니다", display_name, exc_info=True)
+            _with_openpyxl(source, tmp, review)
+        return _replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class Review:
+    """What a copy says, whichever way it is written: the problems (errors first) and the 검토결과 sheet's texts."""
+
+    def __init__(self, problems: Sequence[Mapping[str, Any]], *, display_name: str, rejected: bool, as_of: date) -> None:
+        self.problems = problems
+        self.errors, self.warnings = _severity_counts(problems)
+        state = "반려" if rejected else "접수(확인 필요)"
+        todo = "오류를 모두 고친 뒤 파일을 다시 제출 폴더(inbox)에 넣어 주세요." if self.errors else "경고 내용을 확인해 주세요."
+        self.heading = (
+            clean_text(f"{_TITLE_MARK} {display_name}")[0],
+            f"{as_of.isoformat()} 기획예산과 검토 — {state}: 오류 {self.errors}건, 경고 {self.warnings}건. {todo}",
+            "빨간 칸은 오류(고쳐야 접수), 노란 칸은 경고(확인 권장)입니다. 위치를 누르면 그 칸으로 가고, 칸의 메모에 고치는 방법이 있습니다.",
+        )
+
+    @property
+    def last_row(self) -> int:
+        return REVIEW_HEADER_ROW + max(len(self.problems), 1)
+
+    @property
+    def tab_colour(self) -> str:
+        return "C00000" if self.errors else "FFC000"
+
+    def rows(self, sheets: Sequence[str]) -> list[tuple[tuple[str, ...], bool, str | None]]:
+        """Each problem's row of the 검토결과 table: (the five texts, an error?, where 위치 links to or None)."""
+        rows = []
+        for p in self.problems:
+            where, sheet, ref = _position(p, sheets)
+            is_error = p.get("severity") == "error"
+            values = (where, p.get("column") or "", "오류" if is_error else "경고", p.get("title") or "", p.get("message") or "")
+            link = _link(sheet, ref) if sheet is not None and ref is not None else None
+            rows.append((tuple(clean_text(str(v))[0] for v in values), is_error, link))
+        return rows
+
+    def cells(self, sheets: Collection[str]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+        """The problems on each cell of the department's sheets, (sheet, cell) → problems."""
+        by_cell: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+        for p in self.problems:
+            sheet, cell = p.get("sheet") or "", p.get("cell") or ""
+            if sheet in sheets and cell:
+                by_cell.setdefault((sheet, cell), []).append(p)
+        return by_cell
+
+
+def comment_text(items: Sequence[Mapping[str, Any]]) -> str:
+    """A problem cell's comment: each of its problems, errors first."""
+    return "\n".join(
+        f"[{'오류' if p.get('severity') == 'error' else '경고'}] {p.get('title', '')}\n{p.get('message', '')}" for p in items
+    )
+
+
+def severity_of(items: Sequence[Mapping[str, Any]]) -> str:
+    return "error" if any(p.get("severity") == "error" for p in items) else "warning"
+
+
+def _with_openpyxl(source: Path, tmp: Path, review: Review) -> None:
     import openpyxl  # here: openpyxl costs a fifth of a second to import
 
     with warnings.catch_warnings():  # "extension not supported" and the like: nothing for the user
         warnings.simplefilter("ignore")
         wb = openpyxl.load_workbook(source, rich_text=True, keep_links=True)
     _drop_previous_round(wb)
-    ordered = sorted(problems, key=lambda p: p.get("severity") != "error")  # errors first, stable
-    _mark_cells(wb, ordered)
-    _review_sheet(wb, ordered, display_name=display_name, rejected=rejected, as_of=as_of)
-    from .write import temp_beside
-
-    tmp = temp_beside(target)
-    try:
-        wb.save(tmp)
-        return _replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _mark_cells(wb, review)
+    _review_sheet(wb, review)
+    wb.save(tmp)
 
 
 def _replace(tmp: Path, target: Path) -> Path:
@@ -112,28 +187,22 @@ def _our_fill(fill: Any) -> bool:
 def _comment(text: str, author: str) -> Any:
     from openpyxl.comments import Comment
 
+    from .feedback_xml import comment_box
+
     text = clean_text(text)[0]
-    lines = sum(1 + len(line) // 24 for line in text.split("\n"))
-    return Comment(text, author or "", height=min(400, 24 + 16 * lines), width=320)
+    width, height = comment_box(text)
+    return Comment(text, author or "", height=height, width=width)
 
 
-def _mark_cells(wb: Any, problems: Sequence[Mapping[str, Any]]) -> None:
+def _mark_cells(wb: Any, review: Review) -> None:
     from openpyxl.styles import PatternFill
 
-    by_cell: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for p in problems:
-        sheet, cell = p.get("sheet") or "", p.get("cell") or ""
-        if sheet in wb.sheetnames and cell:
-            by_cell.setdefault((sheet, cell), []).append(p)
-    for (sheet, ref), items in by_cell.items():
+    for (sheet, ref), items in review.cells(wb.sheetnames).items():
         ws = wb[sheet]
         cell = _anchor(ws, ref)
-        severity = "error" if any(p.get("severity") == "error" for p in items) else "warning"
-        cell.fill = PatternFill("solid", fgColor=FILLS[severity], bgColor=FILLS[severity])
-        text = "\n".join(
-            f"[{'오류' if p.get('severity') == 'error' else '경고'}] {p.get('title', '')}\n{p.get('message', '')}"
-            for p in items
-        )
+        colour = FILLS[severity_of(items)]
+        cell.fill = PatternFill("solid", fgColor=colour, bgColor=colour)
+        text = comment_text(items)
         previous = cell.comment
         if previous is not None and previous.author != AUTHOR and previous.text:
             text += ORIGINAL_MARK + previous.text
@@ -148,56 +217,44 @@ def _anchor(ws: Any, ref: str) -> Any:
     return ws[ref]
 
 
-def _review_sheet(
-    wb: Any, problems: Sequence[Mapping[str, Any]], *, display_name: str, rejected: bool, as_of: date
-) -> None:
+def _review_sheet(wb: Any, review: Review) -> None:
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.worksheet.hyperlink import Hyperlink
 
     sheets = list(wb.sheetnames)
     title = REVIEW_SHEET if REVIEW_SHEET not in sheets else f"{REVIEW_SHEET}(coop-batch)"
     ws = wb.create_sheet(title, 0)
-    font = "맑은 고딕"
-    errors, warnings_ = _severity_counts(problems)
-    state = "반려" if rejected else "접수(확인 필요)"
-    todo = "오류를 모두 고친 뒤 파일을 다시 제출 폴더(inbox)에 넣어 주세요." if errors else "경고 내용을 확인해 주세요."
-    ws["A1"] = clean_text(f"{_TITLE_MARK} {display_name}")[0]
-    ws["A2"] = f"{as_of.isoformat()} 기획예산과 검토 — {state}: 오류 {errors}건, 경고 {warnings_}건. {todo}"
-    ws["A3"] = "빨간 칸은 오류(고쳐야 접수), 노란 칸은 경고(확인 권장)입니다. 위치를 누르면 그 칸으로 가고, 칸의 메모에 고치는 방법이 있습니다."
-    ws["A1"].font = Font(name=font, size=14, bold=True)
-    ws["A2"].font = ws["A3"].font = Font(name=font, size=10, color="595959")
-    header_row = 5
-    thin = Side(style="thin", color="BFBFBF")
+    for row, text in enumerate(review.heading, 1):
+        ws.cell(row, 1, text)
+    ws["A1"].font = Font(name=REVIEW_FONT, size=14, bold=True)
+    ws["A2"].font = ws["A3"].font = Font(name=REVIEW_FONT, size=10, color=NOTE_RGB)
+    thin = Side(style="thin", color=BORDER_RGB)
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     for c, text in enumerate(REVIEW_COLUMNS, 1):
-        cell = ws.cell(header_row, c, text)
-        cell.font, cell.fill = Font(name=font, bold=True, color="FFFFFF"), PatternFill("solid", fgColor="1F4E79")
+        cell = ws.cell(REVIEW_HEADER_ROW, c, text)
+        cell.font, cell.fill = Font(name=REVIEW_FONT, bold=True, color="FFFFFF"), PatternFill("solid", fgColor=HEADER_RGB)
         cell.border, cell.alignment = border, Alignment(horizontal="center", vertical="center")
-    for i, p in enumerate(problems, header_row + 1):
-        where, sheet, ref = _position(p, sheets)
-        is_error = p.get("severity") == "error"
-        values = (where, p.get("column") or "", "오류" if is_error else "경고", p.get("title") or "", p.get("message") or "")
+    for i, (values, is_error, link) in enumerate(review.rows(sheets), REVIEW_HEADER_ROW + 1):
         for c, value in enumerate(values, 1):
             cell = ws.cell(i, c)
             if value:
-                cell.value = clean_text(value)[0]
+                cell.value = value
                 cell.data_type = "s"  # text, always: openpyxl would take '=...' for a formula
-            cell.font, cell.border, cell.alignment = Font(name=font), border, Alignment(vertical="top", wrap_text=c == 5)
+            cell.font, cell.border, cell.alignment = Font(name=REVIEW_FONT), border, Alignment(vertical="top", wrap_text=c == 5)
         ws.cell(i, 3).fill = PatternFill("solid", fgColor=FILLS["error" if is_error else "warning"])
-        if sheet is not None and ref is not None:
-            link = ws.cell(i, 1)
-            link.hyperlink = Hyperlink(ref=link.coordinate, location=_link(sheet, ref), display=where)
-            link.font = Font(name=font, color="0563C1", underline="single")
-    for letter, width in zip("ABCDE", (18, 14, 7, 16, 80)):
+        if link is not None:
+            cell = ws.cell(i, 1)
+            cell.hyperlink = Hyperlink(ref=cell.coordinate, location=link, display=values[0])
+            cell.font = Font(name=REVIEW_FONT, color=LINK_RGB, underline="single")
+    for letter, width in zip("ABCDE", REVIEW_WIDTHS):
         ws.column_dimensions[letter].width = width
-    last = header_row + max(len(problems), 1)
-    ws.freeze_panes = ws.cell(header_row + 1, 1)
-    ws.auto_filter.ref = f"A{header_row}:E{last}"
-    ws.sheet_properties.tabColor = "C00000" if errors else "FFC000"
+    ws.freeze_panes = ws.cell(REVIEW_HEADER_ROW + 1, 1)
+    ws.auto_filter.ref = f"A{REVIEW_HEADER_ROW}:E{review.last_row}"
+    ws.sheet_properties.tabColor = review.tab_colour
     setup = ws.page_setup  # A4 landscape, one page wide, like the master's sheets
     setup.orientation, setup.paperSize, setup.fitToWidth, setup.fitToHeight = "landscape", ws.PAPERSIZE_A4, 1, 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.print_title_rows = f"{REVIEW_HEADER_ROW}:{REVIEW_HEADER_ROW}"
     ws.oddFooter.center.text = "&P / &N"
     for other in wb.worksheets:  # one selected tab, or Excel opens the book with sheets grouped
         if hasattr(other, "sheet_view"):

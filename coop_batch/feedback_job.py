@@ -1,10 +1,11 @@
 """The night's annotated copies, written beside the master workbook when there are several.
 
-openpyxl costs ~0.25 s to import and ~30 ms a copy, and the copies used to be written before the
-master, in series.  With copies due (and two cores), a child process writes them while this
+A copy costs ~5 ms written directly (feedback_patch.py), ~25 ms and openpyxl's 0.2 s import when
+openpyxl writes it (a workbook in a shape the direct path does not edit), and a bad night can
+bring hundreds.  With copies due (and two cores), a child process writes them while this
 process merges, computes the policy and builds the master.  The master links to the paths
 `feedback.expected_copy` predicts; when the copies ended up elsewhere (a copy open in Excel, a
-workbook openpyxl could not save) the caller writes the master again with the real paths.
+workbook that could not be saved) the caller writes the master again with the real paths.
 
 Nothing here may stop the run: a child that dies or hangs leaves Korean notes for its copies,
 and a child that cannot start means the copies are written here, as before.
@@ -34,8 +35,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("coop_batch")
 
-# One copy is enough: openpyxl's import (~0.15 s) and the copy then run beside the master instead of
-# before it.  With one core there is nothing beside: the copies are written here, in series.
+# One copy is enough: the child's start and the copy then run beside the master instead of before
+# it.  With one core there is nothing beside: the copies are written here, in series.
 PARALLEL_MIN = 1 if (os.cpu_count() or 1) >= 2 else 10**9
 _SECONDS_BASE, _SECONDS_PER_COPY = 60.0, 10.0  # a child still busy after this is taken for hung
 
@@ -43,8 +44,8 @@ Due = list[tuple["FileRow", PurePosixPath]]
 
 
 class _Child(Errand):
-    """A copy-writing child process.  It imports openpyxl as soon as it starts, then waits for its
-    job: started early (`Prewarm`), its start-up overlaps the reading and filing."""
+    """A copy-writing child process.  It imports the copy writer as soon as it starts, then waits for
+    its job: started early (`Prewarm`), its start-up overlaps the reading and filing."""
 
     def __init__(self) -> None:
         super().__init__(adopt(_BOOT) or spawn(_BOOT))  # one started early (spawn.start_early), or a new one
@@ -196,10 +197,10 @@ def _child_main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle (it reports the copies)
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print (an import's, a library's) must not corrupt the result: fd 1 → stderr
-    # openpyxl imports numpy when it can (a tenth of a second) only to accept numpy numbers; the
-    # copies hold what openpyxl itself read from the files, so this process goes without.
+    # openpyxl (for a copy the direct path does not edit) imports numpy when it can (a tenth of a
+    # second) only to accept numpy numbers; the copies hold what openpyxl itself read from the files.
     sys.modules.setdefault("numpy", None)  # type: ignore[arg-type]
-    import openpyxl  # noqa: F401 - now, while the parent still reads and files: the job finds it loaded
+    from . import feedback_patch  # noqa: F401 - now, while the parent still reads and files
 
     try:
         root, inbox, folder, due, as_of = pickle.load(sys.stdin.buffer)
