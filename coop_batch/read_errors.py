@@ -25,6 +25,7 @@ import re
 import zipfile
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 from xml.etree import ElementTree
 
 from .normalize import CellError
@@ -41,8 +42,9 @@ _F = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f(?:\s[^>]*?)?(?:/>|>([^<]*)<)")
 _T_TEXT = re.compile(rb"""\st\s*=\s*["'](?:str|s|inlineStr)["']""")
 
 
-def error_cells(path: Path, sheet: str) -> dict[tuple[int, int], CellError]:
-    """(0-based row, 0-based column) → the error value of every error cell of `sheet` ({} when none)."""
+def error_cells(path: Path | BinaryIO, sheet: str) -> dict[tuple[int, int], CellError]:
+    """(0-based row, 0-based column) → the error value of every error cell of `sheet` ({} when none);
+    `path` may be the file's bytes, open (as the reader holds them when it read them ahead)."""
     try:
         with zipfile.ZipFile(path) as book:
             names = {name.replace("\\", "/").lower(): name for name in book.namelist()}

@@ -137,7 +137,7 @@ def _take_tasks(inp: Any, tasks: queue.Queue[Any]) -> None:
     tasks.put(None)
 
 
-def _read_fields(path_text: str, display: str, limits: Limits, fault: str) -> tuple[Any, ...]:
+def _read_fields(path_text: str, display: str, limits: Limits, fault: str, data: bytes | None = None) -> tuple[Any, ...]:
     from .read import read_sheet  # (loaded at the worker's start)
 
     if fault and fault.partition(":")[2] == Path(path_text).name:
@@ -145,7 +145,7 @@ def _read_fields(path_text: str, display: str, limits: Limits, fault: str) -> tu
             _mark("hang")
             time.sleep(3600)
         os._exit(70)
-    return _fields(read_sheet(Path(path_text), limits, display))
+    return _fields(read_sheet(Path(path_text), limits, display, data))
 
 
 def _read_ahead(path_text: str, limits: Limits, fault: str) -> tuple[str, tuple[Any, ...]] | None:
@@ -155,10 +155,11 @@ def _read_ahead(path_text: str, limits: Limits, fault: str) -> tuple[str, tuple[
         with open(path_text, "rb") as handle:
             if os.fstat(handle.fileno()).st_size > AHEAD_FILE_BYTES:
                 return None
-            sha = hashlib.sha256(handle.read(AHEAD_FILE_BYTES + 1)).hexdigest()
+            data = handle.read(AHEAD_FILE_BYTES + 1)
     except OSError:
         return None
-    return sha, _read_fields(path_text, Path(path_text).name, limits, fault)
+    # Checked and parsed from these bytes (not the file again): what the hash answers for is what was read.
+    return hashlib.sha256(data).hexdigest(), _read_fields(path_text, Path(path_text).name, limits, fault, data)
 
 
 def _fields(data: SheetData) -> tuple[Any, ...]:

@@ -23,6 +23,7 @@ inflated again (`_PASSED`); what remains is mostly zlib's own inflating.
 from __future__ import annotations
 
 import codecs
+import io
 import struct
 import zlib
 from pathlib import Path
@@ -109,12 +110,13 @@ def check_package(path: Path, limits: Limits) -> list[Problem]:
     return inspect_package(path, limits)[0]
 
 
-def inspect_package(path: Path, limits: Limits) -> tuple[list[Problem], bool]:
+def inspect_package(path: Path, limits: Limits, data: bytes | None = None) -> tuple[list[Problem], bool]:
     """`check_package`, and whether a part may hold an Excel error cell (`t="e"`, see read_errors.py):
     the check inflates every part anyway, so the reader looks for error cells only in files that have
-    one (found in a part checked whole; a part streamed in chunks, over 1 MiB, always counts)."""
+    one (found in a part checked whole; a part streamed in chunks, over 1 MiB, always counts).
+    `data`: the file's bytes, when the caller has them (`path` then only names the file)."""
     try:
-        return [], _check(path, limits)
+        return [], _check(path, limits) if data is None else _check_bytes(data, limits)
     except _Refused as refused:
         params = {"detail": refused.detail} if refused.detail else {}
         if refused.code == "file-legacy-xls":  # a `.xls` is told apart from legacy bytes named .xlsx
@@ -146,25 +148,38 @@ def size_text(n: float) -> str:
 
 def _check(path: Path, limits: Limits) -> bool:
     size = path.stat().st_size
+    _check_size(size, limits)
+    with path.open("rb") as fp:
+        # A small file (all real submissions) is read in one call and checked from memory: two seeks
+        # and reads per zip entry cost more than the inflating.
+        return _check_open(fp, fp.read(size) if size <= _WHOLE_FILE_BYTES else None, size, limits)
+
+
+def _check_size(size: int, limits: Limits) -> None:
     if size == 0:
         raise _Refused("file-empty")
     if size > limits.max_file_bytes:
         raise _Refused("file-too-large", f"파일 크기 {size_text(size)}, 한도 {size_text(limits.max_file_bytes)}")
-    with path.open("rb") as fp:
-        # A small file (all real submissions) is read in one call and checked from memory: two seeks
-        # and reads per zip entry cost more than the inflating.
-        whole = fp.read(size) if size <= _WHOLE_FILE_BYTES else None
-        head = whole[:8192] if whole is not None else fp.read(8192)
-        kind = _sniff_head(head)
-        if kind == "empty":
-            raise _Refused("file-empty")
-        if kind == "text":
-            raise _Refused("file-not-xlsx", _text_detail(head))
-        if kind == "unknown":
-            raise _Refused("file-not-xlsx", _unknown_detail(head))
-        if kind == "ole":
-            _check_cfb(fp, size)
-        return _check_zip(_Source(fp, whole, size), limits)
+
+
+def _check_open(fp: BinaryIO, whole: bytes | None, size: int, limits: Limits) -> bool:
+    """The checks of an open file of `size` bytes, from memory where `whole` holds them all."""
+    head = whole[:8192] if whole is not None else fp.read(8192)
+    kind = _sniff_head(head)
+    if kind == "empty":
+        raise _Refused("file-empty")
+    if kind == "text":
+        raise _Refused("file-not-xlsx", _text_detail(head))
+    if kind == "unknown":
+        raise _Refused("file-not-xlsx", _unknown_detail(head))
+    if kind == "ole":
+        _check_cfb(fp, size)
+    return _check_zip(_Source(fp, whole, size), limits)
+
+
+def _check_bytes(data: bytes, limits: Limits) -> bool:
+    _check_size(len(data), limits)
+    return _check_open(io.BytesIO(data), data, len(data), limits)
 
 
 # --- CFB (OLE2): legacy .xls, or an encrypted OOXML package --------------------------------

@@ -96,6 +96,9 @@ def refused(path: Path, code: str, limits: Limits = Limits(), detail: str = ""):
     assert HANGUL.search(problem.message) and "Traceback" not in problem.message and "{" not in problem.message
     assert detail in problem.message
     assert [p.code for p in check_package(path, limits)] == [code]
+    # The same verdict from the bytes a reader worker read ahead (and hashed) as from the file.
+    from_bytes = read_sheet(path, limits, data=path.read_bytes()).problems
+    assert [(p.code, p.message) for p in from_bytes] == [(problem.code, problem.message)]
     return problem
 
 

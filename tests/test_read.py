@@ -316,16 +316,27 @@ def error_book(path: Path, first_sheet: str = "주간실적") -> Path:
     return path
 
 
-def test_an_error_cell_is_read_as_its_error_not_as_a_blank(tmp_path: Path):
+def test_an_error_cell_is_read_as_its_error_not_as_a_blank(tmp_path: Path, monkeypatch):
     from coop_batch.normalize import CellError
 
     data = read_sheet(error_book(tmp_path / "오류값.xlsx"))
+    seen, real_inspect = [], read_module.inspect_package
+    with monkeypatch.context() as patched:  # a file over IN_MEMORY_BYTES is read from the file: the same
+        patched.setattr(read_module, "IN_MEMORY_BYTES", 0)
+        patched.setattr(read_module, "inspect_package",
+                        lambda path, limits, data: seen.append(data) or real_inspect(path, limits, data))
+        assert _fields(read_sheet(data.path)) == _fields(data)
+        assert seen == [None]
     assert data.problems == [] and [n for n, _ in data.rows] == [2, 3]
     row = data.rows[0][1]
     assert row[2] == CellError("#NAME?", "공원녹지과") and row[4] == CellError("#DIV/0!", "1/0")
     assert row[5] == "#N/A" and row[3] == "재난안전 교육"  # text stays text; H2 is no template column
     assert data.rows[1][1][:4] == ["2016-03-04", "안전도시 만들기", "안전치수과", "교육 2회"]
     assert _fields(read_one(data.path)) == _fields(data)  # it comes back the same from a worker
+    # and from the bytes a worker read ahead, error cells included, without opening the file again
+    content = data.path.read_bytes()
+    data.path.unlink()
+    assert _fields(read_sheet(data.path, data=content)) == _fields(data)
 
 
 def test_an_error_cell_through_validation(tmp_path: Path, rules):
@@ -365,10 +376,11 @@ def test_error_cells_are_looked_for_only_where_the_check_saw_one(tmp_path: Path,
     assert inspect_package(errors, Limits()) == ([], True)
     looked: list[str] = []
     real = read_mod.error_cells
-    monkeypatch.setattr(read_mod, "error_cells", lambda path, *a: looked.append(path.name) or real(path, *a))
+    monkeypatch.setattr(read_mod, "error_cells", lambda source, *a: looked.append(source) or real(source, *a))
     read_sheet(plain)
+    assert looked == []
     read_sheet(errors)
-    assert looked == ["오류값.xlsx"]
+    assert len(looked) == 1 and looked[0].getvalue() == errors.read_bytes()  # the bytes read once, not the file
 
 
 def test_a_typed_error_value_without_a_formula(tmp_path: Path):
@@ -462,6 +474,10 @@ class _ExplodingWorkbook:
 
     @classmethod
     def from_path(cls, path: str):
+        raise cls.error
+
+    @classmethod
+    def from_filelike(cls, handle):  # (every small file is parsed from its bytes)
         raise cls.error
 
 

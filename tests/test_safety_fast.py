@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coop_batch import safety
-from coop_batch.safety import check_package
+from coop_batch.safety import check_package, inspect_package
 from coop_batch.safety_limits import Limits, _Refused
 from coop_batch.safety_xml import (
     _PartScanner,
@@ -174,6 +174,8 @@ def test_fast_path_gives_the_streamed_verdict(package):
         path = Path(tmp) / "w.xlsx"
         path.write_bytes(data)
         assert verdict(path, limits, fast=True) == verdict(path, limits, fast=False)
+        from_bytes = inspect_package(path, limits, data)[0]  # as a reader that read the file ahead
+        assert [(p.code, p.message, p.params) for p in from_bytes] == verdict(path, limits, fast=True)
 
 
 def test_the_fast_path_is_taken_and_can_refuse(monkeypatch, tmp_path: Path):
