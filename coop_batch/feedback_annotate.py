@@ -102,21 +102,26 @@ class Review:
 
     def rows(self, sheets: Sequence[str]) -> list[tuple[tuple[str, ...], bool, str | None]]:
         """Each problem's row of the 검토결과 table: (the five texts, an error?, where 위치 links to or None)."""
+        from .feedback_xml import is_cell_ref
+
         rows = []
         for p in self.problems:
             where, sheet, ref = _position(p, sheets)
             is_error = p.get("severity") == "error"
             values = (where, p.get("column") or "", "오류" if is_error else "경고", p.get("title") or "", p.get("message") or "")
-            link = _link(sheet, ref) if sheet is not None and ref is not None else None
+            on_grid = ref is not None and all(is_cell_ref(part) for part in ref.split(":"))
+            link = _link(sheet, ref) if sheet is not None and ref is not None and on_grid else None
             rows.append((tuple(clean_text(str(v))[0] for v in values), is_error, link))
         return rows
 
     def cells(self, sheets: Collection[str]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
         """The problems on each cell of the department's sheets, (sheet, cell) → problems."""
+        from .feedback_xml import is_cell_ref
+
         by_cell: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
         for p in self.problems:
             sheet, cell = p.get("sheet") or "", p.get("cell") or ""
-            if sheet in sheets and cell:
+            if sheet in sheets and is_cell_ref(cell):  # (a range, or a cell off the grid: listed, not marked)
                 by_cell.setdefault((sheet, cell), []).append(p)
         return by_cell
 
@@ -124,7 +129,8 @@ class Review:
 def comment_text(items: Sequence[Mapping[str, Any]]) -> str:
     """A problem cell's comment: each of its problems, errors first."""
     return "\n".join(
-        f"[{'오류' if p.get('severity') == 'error' else '경고'}] {p.get('title', '')}\n{p.get('message', '')}" for p in items
+        f"[{'오류' if p.get('severity') == 'error' else '경고'}] {p.get('title', '')}\n{p.get('message', '')}"
+        for p in sorted(items, key=lambda p: p.get("severity") != "error")
     )
 
 
@@ -181,7 +187,8 @@ def _our_fill(fill: Any) -> bool:
     if getattr(fill, "fill_type", None) != "solid":
         return False
     colour = str(getattr(fill.fgColor, "rgb", "") or "")[-6:].upper()
-    return colour in FILLS.values()
+    background = str(getattr(fill.bgColor, "rgb", "") or "")[-6:].upper()
+    return colour in FILLS.values() and background == colour  # ours have both; Excel's 나쁨/보통 do not
 
 
 def _comment(text: str, author: str) -> Any:
@@ -197,9 +204,12 @@ def _comment(text: str, author: str) -> Any:
 def _mark_cells(wb: Any, review: Review) -> None:
     from openpyxl.styles import PatternFill
 
+    anchored: dict[Any, list[Mapping[str, Any]]] = {}  # two problems in one merged range: one cell, both
     for (sheet, ref), items in review.cells(wb.sheetnames).items():
         ws = wb[sheet]
-        cell = _anchor(ws, ref)
+        if hasattr(ws, "merged_cells"):  # a chartsheet has no cells to mark
+            anchored.setdefault(_anchor(ws, ref), []).extend(items)
+    for cell, items in anchored.items():
         colour = FILLS[severity_of(items)]
         cell.fill = PatternFill("solid", fgColor=colour, bgColor=colour)
         text = comment_text(items)

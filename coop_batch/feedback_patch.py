@@ -25,7 +25,8 @@ from .feedback_annotate import (
 )
 from .feedback_xml import (
     REL_NS, StyleSheet, Unsupported, add_legacy_drawing, anchor, attrs, col_letters, comments_xml, esc_attr,
-    mark_cells, merged_ranges, root_tag, section, set_attr, split_ref, t_element, unselect, vml_xml,
+    mark_cells, merged_ranges, plain_markup, root_tag, section, set_attr, shape_blocks, split_ref, t_element,
+    tag_re, tags, unselect, vml_xml,
 )
 from .write_format import clean_text
 
@@ -40,7 +41,8 @@ _XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
 
 class Package:
-    """The parts of an .xlsx, read whole (a copy is made only of files under feedback.MAX_ANNOTATE_BYTES)."""
+    """The parts of an .xlsx, read whole (a copy is made only of files under feedback.MAX_ANNOTATE_BYTES).
+    Part names are matched without regard to letter case, as the package format compares them."""
 
     def __init__(self, path: Path) -> None:
         try:
@@ -49,39 +51,54 @@ class Package:
                 self.data = {info.filename: zf.read(info) for info in self.infos}
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
             raise Unsupported(f"the package does not read: {exc}") from exc
-        self.edited: dict[str, str] = {}  # part → its new text (parts added too)
+        self.names = {name.lower(): name for name in self.data}
+        if len(self.names) != len(self.data):
+            raise Unsupported("two parts whose names differ only in letter case")
+        self.edited: dict[str, str] = {}  # part → its new text (parts added too), under the name it has
 
-    def has(self, name: str) -> bool:
-        return name in self.data or name in self.edited
+    def name(self, part: str) -> str:
+        """`part` as the package spells it (a part added here: as given)."""
+        return self.names.get(part.lower(), part)
 
-    def text(self, name: str) -> str:
-        if name in self.edited:
-            return self.edited[name]
-        if name not in self.data:
-            raise Unsupported(f"no part {name}")
-        raw = self.data[name]
-        declared = re.match(rb"""<\?xml[^>]*encoding=["']([\w-]+)["']""", raw)
+    def has(self, part: str) -> bool:
+        return part.lower() in self.names
+
+    def text(self, part: str) -> str:
+        part = self.name(part)
+        if part in self.edited:
+            return self.edited[part]
+        if part not in self.data:
+            raise Unsupported(f"no part {part}")
+        raw = self.data[part]
+        declared = re.match(rb"""\s*<\?xml[^>]*encoding=["']([\w-]+)["']""", raw)
         if declared and declared[1].lower() not in (b"utf-8", b"utf8"):
-            raise Unsupported(f"{name} is not UTF-8")
+            raise Unsupported(f"{part} is not UTF-8")
         try:
-            return raw.decode("utf-8")
+            return plain_markup(part, raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
-            raise Unsupported(f"{name} is not UTF-8") from exc
+            raise Unsupported(f"{part} is not UTF-8") from exc
+
+    def set(self, part: str, text: str) -> None:
+        part = self.name(part)
+        self.edited[part] = text
+        self.names.setdefault(part.lower(), part)
 
     def free(self, pattern: str) -> str:
-        """The first name `pattern.format(n)` (n = 1, 2, ...) that no part has, in any letter case."""
-        taken = {n.lower() for n in (*self.data, *self.edited)}
+        """The first name `pattern.format(n)` (n = 1, 2, ...) that no part has, nor the content types
+        name (an override left behind for a part since removed), in any letter case."""
+        taken = set(self.names)
+        taken.update(a.get("PartName", "").lstrip("/").lower() for a in tags(self.text("[Content_Types].xml"), "Override"))
         n = 1
         while pattern.format(n).lower() in taken:
             n += 1
         return pattern.format(n)
 
     def save(self, target: Path) -> None:
-        for name, text in self.edited.items():  # a slip of ours must never reach a department
+        for part, text in self.edited.items():  # a slip of ours must never reach a department
             try:
                 expat.ParserCreate().Parse(text.encode("utf-8"), True)
             except expat.ExpatError as exc:
-                raise RuntimeError(f"{name} as edited is not well-formed: {exc}") from exc
+                raise RuntimeError(f"{part} as edited is not well-formed: {exc}") from exc
         now = time.localtime()[:6]
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
             for info in self.infos:
@@ -97,7 +114,7 @@ def rels_of(part: str) -> str:
 
 
 def relationships(xml: str) -> list[dict[str, str]]:
-    return [attrs(m[0]) for m in re.finditer(r"<Relationship\b[^>]*>", xml)]
+    return tags(xml, "Relationship")
 
 
 def resolve(source_part: str, target: str) -> str:
@@ -108,7 +125,7 @@ def resolve(source_part: str, target: str) -> str:
 
 def add_relationship(pkg: Package, part: str, kind: str, target_part: str) -> str:
     """Relate `part` to `target_part` (creating its .rels); the new relationship's id."""
-    name = rels_of(part)
+    name = rels_of(pkg.name(part))
     xml = pkg.text(name) if pkg.has(name) else f'{_XML_DECL}<Relationships xmlns="{PKG_RELS_NS}"></Relationships>'
     taken = {r.get("Id") for r in relationships(xml)}
     n = len(taken) + 1
@@ -119,20 +136,20 @@ def add_relationship(pkg: Package, part: str, kind: str, target_part: str) -> st
     at = xml.rfind("</Relationships>")
     if at < 0:
         raise Unsupported(f"{name} does not end")
-    pkg.edited[name] = xml[:at] + element + xml[at:]
+    pkg.set(name, xml[:at] + element + xml[at:])
     return f"rId{n}"
 
 
 def add_content_types(pkg: Package, overrides: list[tuple[str, str]]) -> None:
     xml = pkg.text("[Content_Types].xml")
-    head = re.search(r"<Types\b[^>]*?(?<!/)>", xml)
+    head = re.search(tag_re("Types"), xml)
     at = xml.rfind("</Types>")
-    if head is None or at < 0:
+    if head is None or head[2] or at < 0:
         raise Unsupported("[Content_Types].xml")
-    extensions = {attrs(m[0]).get("Extension", "").lower() for m in re.finditer(r"<Default\b[^>]*>", xml)}
+    extensions = {a.get("Extension", "").lower() for a in tags(xml, "Default")}
     vml = "" if "vml" in extensions else f'<Default Extension="vml" ContentType="{CT_VML}"/>'
     added = "".join(f'<Override PartName="/{esc_attr(part)}" ContentType="{kind}"/>' for part, kind in overrides)
-    pkg.edited["[Content_Types].xml"] = xml[: head.end()] + vml + xml[head.end(): at] + added + xml[at:]
+    pkg.set("[Content_Types].xml", xml[: head.end()] + vml + xml[head.end(): at] + added + xml[at:])
 
 
 def patch_workbook(source: Path, target: Path, review: Review) -> None:
@@ -150,7 +167,7 @@ def patch_workbook(source: Path, target: Path, review: Review) -> None:
     if prefix is None:
         raise Unsupported("the workbook's relationship prefix")
     targets = {r.get("Id"): r for r in relationships(pkg.text(rels_of(book_part)))}
-    entries = [attrs(m[0]) for m in re.finditer(r"<sheet\b[^>]*>", section(book, "sheets")[2])]
+    entries = tags(section(book, "sheets")[2], "sheet")
     names = [e.get("name", "") for e in entries]
     if any(name.startswith(REVIEW_SHEET) for name in names):
         raise Unsupported("a 검토결과 sheet is there already")
@@ -160,19 +177,19 @@ def patch_workbook(source: Path, target: Path, review: Review) -> None:
     except (KeyError, StopIteration) as exc:
         raise Unsupported(f"a sheet or the styles without their part: {exc}") from exc
     styles = StyleSheet(pkg.text(styles_part))
-    if any(rgb in styles.xml.upper() for rgb in FILLS.values()):
-        raise Unsupported("our colours are in the file: a copy of ours, its marks to clear")
+    if styles.has_fill_of(FILLS.values()):
+        raise Unsupported("fills of ours are in the file: a copy of ours, its marks to clear")
     overrides = _mark(pkg, review, parts, styles)
     for part in parts.values():
         text = pkg.text(part)
         if "tabSelected" in text:
-            pkg.edited[part] = unselect(text)
+            pkg.set(part, unselect(text))
     sheet_part = pkg.free("xl/worksheets/sheet{}.xml")
-    pkg.edited[sheet_part] = review_sheet_xml(review, names, styles)
+    pkg.set(sheet_part, review_sheet_xml(review, names, styles))
     rel_id = add_relationship(pkg, book_part, RT_SHEET, sheet_part)
     sheet_id = max((int(e["sheetId"]) for e in entries if e.get("sheetId", "").isdigit()), default=0) + 1
-    pkg.edited[book_part] = _book_with_review(book, f'{prefix}:id="{rel_id}"', sheet_id, review.last_row)
-    pkg.edited[styles_part] = styles.text()
+    pkg.set(book_part, _book_with_review(book, f'{prefix}:id="{rel_id}"', sheet_id, review.last_row))
+    pkg.set(styles_part, styles.text())
     add_content_types(pkg, [*overrides, (sheet_part, CT_SHEET)])
     pkg.save(target)
 
@@ -183,10 +200,13 @@ def _mark(pkg: Package, review: Review, parts: dict[str, str], styles: StyleShee
     for (sheet, ref), items in review.cells(parts).items():
         by_sheet.setdefault(sheet, {}).setdefault(ref, []).extend(items)
     overrides = []
-    for drawing, (sheet, cells) in enumerate(by_sheet.items(), 1):
+    block = _first_free_block(pkg)
+    for sheet, cells in by_sheet.items():
         part = parts[sheet]
         xml = pkg.text(part)
-        root_tag(xml, "worksheet")  # a chartsheet has no cells to mark
+        if re.search(r"<(?:\w+:)?(?:chartsheet|dialogsheet)\b", xml[:2000]):
+            continue  # no cells to mark (the 검토결과 sheet lists the problem all the same)
+        root_tag(xml, "worksheet")
         merged = merged_ranges(xml)
         anchored: dict[str, list] = {}
         for ref, items in cells.items():
@@ -196,12 +216,21 @@ def _mark(pkg: Package, review: Review, parts: dict[str, str], styles: StyleShee
         notes = [(ref, clean_text(comment_text(items))[0])
                  for ref, items in sorted(anchored.items(), key=lambda kv: split_ref(kv[0])[::-1])]
         comments, vml = pkg.free("xl/comments{}.xml"), pkg.free("xl/drawings/vmlDrawing{}.vml")
-        pkg.edited[comments] = comments_xml(AUTHOR, notes)
-        pkg.edited[vml] = vml_xml(drawing, notes)
+        blocks = shape_blocks(block, len(notes))
+        block = blocks[-1] + 1
+        pkg.set(comments, comments_xml(AUTHOR, notes))
+        pkg.set(vml, vml_xml(blocks, notes))
         add_relationship(pkg, part, RT_COMMENTS, comments)
-        pkg.edited[part] = add_legacy_drawing(xml, add_relationship(pkg, part, RT_VML, vml))
+        pkg.set(part, add_legacy_drawing(xml, add_relationship(pkg, part, RT_VML, vml)))
         overrides.append((comments, CT_COMMENTS))
     return overrides
+
+
+def _first_free_block(pkg: Package) -> int:
+    """The first block of shape ids no drawing of the package uses (a header's picture has its own)."""
+    used = [int(n) for name, data in pkg.data.items() if name.lower().endswith(".vml")
+            for m in re.finditer(rb'idmap[^>]*?data\s*=\s*["\']([\d,\s]+)["\']', data) for n in m[1].split(b",") if n.strip()]
+    return max(used, default=0) + 1
 
 
 def _quoted(sheet: str) -> str:
@@ -217,14 +246,14 @@ def _book_with_review(book: str, rel_attr: str, sheet_id: int, last_row: int) ->
     q, h = _quoted(REVIEW_SHEET), REVIEW_HEADER_ROW
     names = (f'<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">{q}!$A${h}:$E${last_row}</definedName>'
              f'<definedName name="_xlnm.Print_Titles" localSheetId="0">{q}!${h}:${h}</definedName>')
-    existing = re.search(r"<definedNames\b[^>]*?(?<!/)>", book)
-    if existing is not None:
+    existing = re.search(tag_re("definedNames"), book)
+    if existing is not None and not existing[2]:
         book = book[: existing.end()] + names + book[existing.end():]
     else:
-        book = re.sub(r"<definedNames\s*/>", "", book)
+        book = re.sub(tag_re("definedNames"), "", book)
         after = max((m.end() for m in re.finditer(r"</sheets>|</externalReferences>|<functionGroups\b[^>]*/>|</functionGroups>", book)))
         book = f"{book[:after]}<definedNames>{names}</definedNames>{book[after:]}"
-    views = list(re.finditer(r"<workbookView\b[^>]*>", book))
+    views = list(re.finditer(tag_re("workbookView"), book))
     if not views:
         at = book.index("<sheets")
         return f'{book[:at]}<bookViews><workbookView activeTab="0"/></bookViews>{book[at:]}'

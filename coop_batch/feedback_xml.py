@@ -25,6 +25,13 @@ class Unsupported(Exception):
 # --- attributes and text ---
 
 _ATTR_RE = re.compile(r"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+# A start tag's attributes, quotes respected: XML allows a raw `>` (even `/>`) inside a value.
+ATTRS = r"""(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*"""
+
+
+def tag_re(name: str) -> str:
+    """A pattern for the start (or empty) tag `name`; group 1 its attributes, group 2 `/` when empty."""
+    return rf"<{name}(?![\w.:-])({ATTRS})(/?)>"
 
 
 def attrs(tag: str) -> dict[str, str]:
@@ -64,7 +71,7 @@ def t_element(text: str) -> str:
 def root_tag(xml: str, name: str) -> str:
     """The start tag of the part's root element `name`, which must bind SpreadsheetML as the default
     namespace (a part with prefixed elements, or Strict OOXML, is not edited here)."""
-    m = re.search(rf"<{name}\b[^>]*>", xml)
+    m = re.search(tag_re(name), xml)
     if m is None or attrs(m[0]).get("xmlns") != MAIN_NS:
         raise Unsupported(f"{name}: not transitional SpreadsheetML as the default namespace")
     return m[0]
@@ -72,26 +79,52 @@ def root_tag(xml: str, name: str) -> str:
 
 def section(xml: str, name: str, start: int = 0) -> re.Match[str]:
     """`<name ...>inner</name>` (group 1 the start tag, group 2 the inner text); Unsupported if absent."""
-    m = re.compile(rf"(<{name}\b[^>]*?(?<!/)>)(.*?)</{name}>", re.S).search(xml, start)
+    m = re.compile(rf"(<{name}(?![\w.:-]){ATTRS}>)(.*?)</{name}>", re.S).search(xml, start)
     if m is None:
         raise Unsupported(f"no <{name}>")
     return m
 
 
+def tags(xml: str, name: str) -> list[dict[str, str]]:
+    """The attributes of every `<name>` start or empty tag in `xml`."""
+    return [attrs(m[1]) for m in re.finditer(tag_re(name), xml)]
+
+
+def plain_markup(name: str, xml: str) -> str:
+    """`xml` when it holds no comment, CDATA section or processing instruction past its declaration
+    (where a tag could hide that a text search would take for one); Unsupported otherwise."""
+    body = xml[xml.index("?>") + 2:] if xml.lstrip("\ufeff \r\n\t").startswith("<?xml") and "?>" in xml else xml
+    if "<!--" in body or "<![CDATA[" in body or "<?" in body or "<!DOCTYPE" in body:
+        raise Unsupported(f"{name} holds comments, CDATA or processing instructions")
+    return xml
+
+
 # --- cell references ---
 
 _REF_RE = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")
+MAX_COL, MAX_ROW = 16384, 1048576  # XFD1048576, Excel's last cell
 
 
 def split_ref(ref: str) -> tuple[int, int]:
-    """(column, row), both from 1, of `C7`; Unsupported for anything else."""
+    """(column, row), both from 1, of `C7`; Unsupported for anything else, or off Excel's grid."""
     m = _REF_RE.fullmatch(ref)
     if m is None:
         raise Unsupported(f"cell reference {ref!r}")
     col = 0
     for letter in m[1]:
         col = col * 26 + ord(letter) - 64
+    if col > MAX_COL or int(m[2]) > MAX_ROW:
+        raise Unsupported(f"cell reference {ref!r} off the grid")
     return col, int(m[2])
+
+
+def is_cell_ref(ref: str) -> bool:
+    """A single cell on Excel's grid (`C7`), what a copy can mark; not a range, not past XFD1048576."""
+    try:
+        split_ref(ref)
+    except Unsupported:
+        return False
+    return True
 
 
 def col_letters(col: int) -> str:
@@ -114,7 +147,7 @@ def anchor(ref: str, merged: Iterable[str]) -> str:
 
 
 def merged_ranges(sheet: str) -> list[str]:
-    return [attrs(m[0]).get("ref", "") for m in re.finditer(r"<mergeCell\b[^>]*>", sheet)]
+    return [a.get("ref", "") for a in tags(sheet, "mergeCell")]
 
 
 # --- the style sheet ---
@@ -140,7 +173,19 @@ class StyleSheet:
     def _items(self, name: str) -> list[str]:
         inner = section(self.xml, name)[2]
         child = self.LISTS[name]
-        return re.findall(rf"<{child}\b[^>]*?/>|<{child}\b[^>]*?(?<!/)>.*?</{child}>", inner, re.S)
+        return [m[0] for m in re.finditer(rf"<{child}(?![\w.:-]){ATTRS}(?:/>|>.*?</{child}>)", inner, re.S)]
+
+    def has_fill_of(self, colours: Iterable[str]) -> bool:
+        """Whether some fill is solid with fore- and background both one of `colours` (RRGGBB): how a
+        copy of ours fills a problem cell (Excel's own 나쁨/보통 fills leave the background out)."""
+        wanted = {c.upper() for c in colours}
+        for fill in self._items("fills"):
+            colours_of = {m[1]: attrs(m[2]).get("rgb", "")[-6:].upper()
+                          for m in re.finditer(rf"<(fgColor|bgColor)({ATTRS})/?>", fill)}
+            if 'patternType="solid"' in fill and len(set(colours_of.values())) == 1 and len(colours_of) == 2:
+                if colours_of["fgColor"] in wanted:
+                    return True
+        return False
 
     def add(self, name: str, element: str) -> int:
         """Append `element` to list `name`; its index."""
@@ -162,9 +207,10 @@ class StyleSheet:
         if key not in self._filled:
             if not 0 <= base < len(self._xfs):
                 raise Unsupported(f"cell format {base} out of range")
-            start, _, rest = self._xfs[base].partition(">")  # rest: "" for <xf .../>
-            start = set_attr(set_attr(start + ">", "fillId", str(self.fill(rgb))), "applyFill", "1")
-            self._filled[key] = self.add("cellXfs", start + rest)
+            xf = self._xfs[base]
+            end = re.match(rf"<xf{ATTRS}/?>", xf).end()  # type: ignore[union-attr]  (_items matched it)
+            start = set_attr(set_attr(xf[:end], "fillId", str(self.fill(rgb))), "applyFill", "1")
+            self._filled[key] = self.add("cellXfs", start + xf[end:])
         return self._filled[key]
 
     def text(self) -> str:
@@ -180,9 +226,11 @@ class StyleSheet:
 
 # --- marking a worksheet's cells ---
 
-_ROW_RE = re.compile(r"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
-_CELL_RE = re.compile(r"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
-_SHEET_DATA_RE = re.compile(r"<sheetData\s*/>|<sheetData\b[^>]*?(?<!/)>(.*?)</sheetData>", re.S)
+# (`<` cannot appear in an attribute value, nor unescaped in text: `</row>` ends the row, once comments
+# and CDATA are ruled out, which `plain_markup` does for every part edited.)
+_ROW_RE = re.compile(rf"<row(?![\w.:-])({ATTRS})(?:/>|>(.*?)</row>)", re.S)
+_CELL_RE = re.compile(rf"<c(?![\w.:-])({ATTRS})(?:/>|>(.*?)</c>)", re.S)
+_SHEET_DATA_RE = re.compile(rf"<sheetData{ATTRS}/>|<sheetData(?![\w.:-]){ATTRS}>(.*?)</sheetData>", re.S)
 
 Restyle = Callable[[int, str], int]  # (the cell's format now, its severity) -> the format to give it
 
@@ -198,7 +246,7 @@ def mark_cells(sheet: str, marks: Mapping[str, str], restyle: Restyle) -> str:
         col, row = split_ref(ref)
         wanted.setdefault(row, {})[col] = severity
     columns = _column_formats(sheet[: m.start()])
-    inner = m[1] or ""
+    inner = plain_markup("sheetData", m[1] or "")
     out: list[str] = []
     at = 0
     for row_m in _ROW_RE.finditer(inner):
@@ -223,12 +271,10 @@ def mark_cells(sheet: str, marks: Mapping[str, str], restyle: Restyle) -> str:
 
 def _column_formats(head: str) -> list[tuple[int, int, int]]:
     """(first column, last column, format) of each `<col>` with a style: a new cell there takes it."""
-    found = []
-    for m in re.finditer(r"<col\b[^>]*>", head):
-        a = attrs(m[0])
-        if "style" in a:
-            found.append((int(a.get("min", "0")), int(a.get("max", "0")), int(a["style"])))
-    return found
+    try:
+        return [(int(a.get("min", "0")), int(a.get("max", "0")), int(a["style"])) for a in tags(head, "col") if "style" in a]
+    except ValueError as exc:
+        raise Unsupported(f"a column's format: {exc}") from exc
 
 
 def _base_format(col: int, row_format: int | None, columns: Sequence[tuple[int, int, int]]) -> int:
@@ -249,6 +295,8 @@ def _mark_row(row_m: re.Match[str], number: int, row_attrs: Mapping[str, str], c
     custom = row_attrs.get("customFormat") in ("1", "true") and "s" in row_attrs
     row_format = int(row_attrs["s"]) if custom else None
     inner = row_m[2] or ""
+    if "<extLst" in inner:  # cells go before it: a row with extensions is left to openpyxl
+        raise Unsupported("a row with extensions")
     out: list[str] = []
     at = 0
     for cell_m in _CELL_RE.finditer(inner):
@@ -266,7 +314,7 @@ def _mark_row(row_m: re.Match[str], number: int, row_attrs: Mapping[str, str], c
         text = cell_m[0]
         if col in cols:
             start_end = len("<c") + len(cell_m[1]) + (2 if text[len("<c") + len(cell_m[1]):].startswith("/>") else 1)
-            start = text[:start_end]
+            start = text[:start_end]  # `<c ...>` or `<c .../>`
             base = int(attrs(start).get("s", "0"))
             text = set_attr(start, "s", str(restyle(base, cols.pop(col)))) + text[start_end:]
         out.append(text)
@@ -278,7 +326,7 @@ def _mark_row(row_m: re.Match[str], number: int, row_attrs: Mapping[str, str], c
 
 
 def _grow_dimension(head: str, marks: Iterable[str]) -> str:
-    m = re.search(r"<dimension\b[^>]*>", head)
+    m = re.search(tag_re("dimension"), head)
     if m is None:
         return head
     ref = attrs(m[0]).get("ref", "")
@@ -302,7 +350,7 @@ def unselect(sheet: str) -> str:
 # The worksheet's children that come after <legacyDrawing> in the schema's order.
 _AFTER_LEGACY = {"legacyDrawingHF", "drawingHF", "picture", "oleObjects", "controls", "webPublishItems",
                  "tableParts", "extLst"}
-_TAG_RE = re.compile(r"<(/?)([A-Za-z_][\w.-]*(?::[\w.-]+)?)[^>]*?(/?)>")
+_TAG_RE = re.compile(rf"<(/?)([A-Za-z_][\w.-]*(?::[\w.-]+)?){ATTRS}(/?)>")
 
 
 def add_legacy_drawing(sheet: str, rel_id: str) -> str:
@@ -310,11 +358,12 @@ def add_legacy_drawing(sheet: str, rel_id: str) -> str:
     end = _SHEET_DATA_RE.search(sheet)
     if end is None:
         raise Unsupported("no sheetData")
-    tail = sheet[end.end():]
-    if "<!--" in tail or "<![CDATA[" in tail or "<?" in tail:
-        raise Unsupported("markup after sheetData this path does not read")
-    depth = 0
+    tail = plain_markup("the worksheet", sheet[end.end():])
+    depth, at = 0, 0
     for m in _TAG_RE.finditer(tail):
+        if tail[at:m.start()].count("<"):  # a tag the pattern could not read: do not guess where we are
+            raise Unsupported("markup after sheetData this path does not read")
+        at = m.end()
         closing, name, empty = m.groups()
         local = name.rpartition(":")[2]
         if closing:
@@ -352,15 +401,20 @@ def comment_box(text: str) -> tuple[int, int]:
     return 320, min(400, 24 + 16 * lines)
 
 
-def vml_xml(drawing: int, notes: Sequence[tuple[str, str]]) -> str:
-    """The legacy drawing that shows the comments of one sheet (Excel needs it to show them);
-    `drawing` numbers the sheet's shapes apart from another sheet's (idmap, shape ids)."""
+def shape_blocks(first: int, notes: int) -> list[int]:
+    """The blocks of 1,024 shape ids a drawing of `notes` shapes takes, from block `first` (its idmap)."""
+    return list(range(first, first + notes // 1024 + 1))
+
+
+def vml_xml(blocks: Sequence[int], notes: Sequence[tuple[str, str]]) -> str:
+    """The legacy drawing that shows the comments of one sheet (Excel needs it to show them); its
+    shapes are numbered in `blocks` (`shape_blocks`), apart from every other drawing's."""
     shapes = []
     for i, (ref, text) in enumerate(notes, 1):
         col, row = split_ref(ref)
         width, height = comment_box(text)
         shapes.append(
-            f'<v:shape id="_x0000_s{drawing * 1024 + i}" type="#_x0000_t202" style="position:absolute;'
+            f'<v:shape id="_x0000_s{blocks[0] * 1024 + i}" type="#_x0000_t202" style="position:absolute;'
             f"margin-left:59.25pt;margin-top:1.5pt;width:{width}px;height:{height}px;z-index:{i};"
             f'visibility:hidden" fillcolor="#ffffe1" o:insetmode="auto"><v:fill color2="#ffffe1"/>'
             f'<v:shadow on="t" color="black" obscured="t"/><v:path o:connecttype="none"/>'
@@ -371,7 +425,7 @@ def vml_xml(drawing: int, notes: Sequence[tuple[str, str]]) -> str:
     return (
         '<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
         'xmlns:x="urn:schemas-microsoft-com:office:excel">'
-        f'<o:shapelayout v:ext="edit"><o:idmap v:ext="edit" data="{drawing}"/></o:shapelayout>'
+        f'<o:shapelayout v:ext="edit"><o:idmap v:ext="edit" data="{",".join(map(str, blocks))}"/></o:shapelayout>'
         '<v:shapetype id="_x0000_t202" coordsize="21600,21600" o:spt="202" path="m,l,21600r21600,l21600,xe">'
         '<v:stroke joinstyle="miter"/><v:path gradientshapeok="t" o:connecttype="rect"/></v:shapetype>'
         f"{''.join(shapes)}</xml>"

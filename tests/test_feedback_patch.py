@@ -24,7 +24,7 @@ from coop_batch import feedback_annotate
 from coop_batch.feedback import AUTHOR, FILLS, REVIEW_SHEET, annotate_workbook
 from coop_batch.feedback_annotate import ORIGINAL_MARK, Review, _with_openpyxl
 from coop_batch.feedback_patch import patch_workbook
-from coop_batch.feedback_xml import Unsupported, col_letters, split_ref
+from coop_batch.feedback_xml import Unsupported, add_legacy_drawing, col_letters, mark_cells, split_ref
 from coop_batch.schema import KIND_BY_ID
 from coop_batch.templates import write_template
 from test_feedback import AS_OF, BAD_WEEKLY, HEADER_ROW, department_file, problem
@@ -207,11 +207,25 @@ def test_comments_and_copies_of_ours_go_through_openpyxl(tmp_path, rules):
     assert ORIGINAL_MARK.strip() in load(tmp_path / "first.xlsx")["주간실적"]["A2"].comment.text
     plain = template_file(tmp_path / "plain.xlsx", rules)
     wb = load(plain)
-    wb["주간실적"]["A2"].fill = PatternFill("solid", fgColor=FILLS["error"])  # marks of ours, comments gone
+    wb["주간실적"]["A2"].fill = PatternFill("solid", fgColor=FILLS["error"], bgColor=FILLS["error"])  # ours, comments gone
     wb.save(plain)
-    with pytest.raises(Unsupported, match="colours"):
+    with pytest.raises(Unsupported, match="fills of ours"):
         patch_workbook(plain, tmp_path / "x.xlsx", review())
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_a_department_s_own_red_and_amber_are_its_own(tmp_path, rules):
+    """Excel's 나쁨/보통 cell styles use our colours as a foreground only: such a file is edited
+    directly, and its own fills stay (openpyxl would have taken them for ours and cleared them)."""
+    source = template_file(tmp_path / "own.xlsx", rules)
+    wb = load(source)
+    wb["주간실적"]["C3"].fill = PatternFill("solid", fgColor=FILLS["error"])  # 나쁨
+    wb["주간실적"]["B3"].fill = PatternFill("solid", fgColor=FILLS["warning"])  # 보통
+    wb.save(source)
+    for write in (direct, lambda s, t, rv=None: _with_openpyxl(s, t, rv or review()) or t):
+        data = load(write(source, tmp_path / "out.xlsx"))["주간실적"]
+        assert data["C3"].fill.fgColor.rgb[-6:] == FILLS["error"] and data["C3"].comment is None
+        assert data["B3"].fill.fgColor.rgb[-6:] == FILLS["warning"]
 
 
 def test_a_package_in_another_shape_goes_through_openpyxl(sources, tmp_path):
@@ -266,3 +280,124 @@ def test_any_cells_are_marked_and_nothing_else_changes(sources, tmp_path, cells)
     marked = {(name, ref) for name in before.sheetnames for ref in marks(after[name])}
     assert marked == set(expected)
     assert split_ref("AB12") == (28, 12)
+
+
+# --- shapes that once slipped through (a review with hand-made and hostile packages) ---
+
+NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+
+
+def restyle(base: int, severity: str) -> int:
+    return 9
+
+
+def test_a_raw_angle_bracket_in_a_value_does_not_move_the_drawing_inside_an_element():
+    """XML allows `/>` inside an attribute value (Apache POI writes it raw): the comments' drawing
+    still goes after </dataValidations>, at the worksheet's level."""
+    sheet = (f'<worksheet {NS}><sheetData/><dataValidations count="1"><dataValidation type="whole" prompt="1/>0" '
+             'sqref="A1"><formula1>0</formula1></dataValidation></dataValidations><pageMargins left="0.7"/></worksheet>')
+    out = add_legacy_drawing(sheet, "rId9")
+    assert out.index("</dataValidations>") < out.index("<legacyDrawing") < out.index("</worksheet>")
+    expat.ParserCreate().Parse(out.encode(), True)
+    marked = mark_cells(f'<worksheet {NS}><sheetData><row r="2"><c r="A2" x="a>b"><v>1</v></c></row></sheetData></worksheet>',
+                        {"A2": "error"}, restyle)
+    assert '<c r="A2" x="a>b" s="9"><v>1</v></c>' in marked
+
+
+@pytest.mark.parametrize("row", [
+    '<row r="2"><!-- <c r="Z2"/> --><c r="A2"><v>1</v></c></row>',  # a comment holding cell markup
+    '<row r="2"><c r="A2" t="inlineStr"><is><t><![CDATA[</c><c r="Z2"/>]]></t></is></c></row>',  # CDATA
+    '<row r="2"><c r="A2"><v>1</v></c><extLst><ext uri="{X}"/></extLst></row>',  # cells go before extLst
+])
+def test_markup_a_text_search_could_misread_is_left_to_openpyxl(row):
+    with pytest.raises(Unsupported):
+        mark_cells(f"<worksheet {NS}><sheetData>{row}</sheetData></worksheet>", {"B2": "error"}, restyle)
+
+
+def rebuilt(source: Path, target: Path, edit) -> Path:
+    with zipfile.ZipFile(source) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    edit(parts)
+    with zipfile.ZipFile(target, "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    return target
+
+
+def test_part_names_are_matched_in_any_letter_case(sources, tmp_path):
+    def rename(parts: dict[str, bytes]) -> None:
+        parts["xl/worksheets/_rels/Sheet1.xml.rels"] = parts.pop("xl/worksheets/_rels/sheet1.xml.rels", b"") or (
+            b'<?xml version="1.0" encoding="UTF-8"?><Relationships '
+            b'xmlns="http://schemas.openxmlformats.org/package/2006/relationships"></Relationships>')
+
+    source = rebuilt(sources["template"], tmp_path / "case.xlsx", rename)
+    out = direct(source, tmp_path / "out.xlsx", review(PROBLEMS[:2]))
+    with zipfile.ZipFile(out) as zf:
+        names = zf.namelist()
+        assert len({n.lower() for n in names}) == len(names)  # the relationships went into the part there is
+        assert b"/relationships/comments" in zf.read("xl/worksheets/_rels/Sheet1.xml.rels")
+
+
+def test_a_content_type_left_for_a_removed_part_is_not_given_twice(sources, tmp_path):
+    stale = b'<Override PartName="/xl/comments1.xml" ContentType="application/x-old"/></Types>'
+    source = rebuilt(sources["template"], tmp_path / "stale.xlsx",
+                     lambda p: p.update({"[Content_Types].xml": p["[Content_Types].xml"].replace(b"</Types>", stale)}))
+    out = direct(source, tmp_path / "out.xlsx", review(PROBLEMS[:2]))
+    types = zipfile.ZipFile(out).read("[Content_Types].xml").decode()
+    names = re.findall(r'PartName="([^"]+)"', types)
+    assert len(names) == len(set(names)) and "/xl/comments2.xml" in names
+
+
+def test_shape_ids_stay_apart_past_1024_comments_on_a_sheet(tmp_path):
+    wb = openpyxl.Workbook()
+    wb.active.title, wb.create_sheet("B")["A1"] = "A", "x"
+    wb.save(tmp_path / "many.xlsx")
+    problems = [problem("required", "A", f"A{r}", "값") for r in range(1, 1101)]
+    problems += [problem("required", "B", f"B{r}", "값") for r in range(1, 6)]
+    out = direct(tmp_path / "many.xlsx", tmp_path / "out.xlsx", review(problems))
+    with zipfile.ZipFile(out) as zf:
+        drawings = [zf.read(n).decode() for n in zf.namelist() if n.endswith(".vml")]
+    ids = [i for d in drawings for i in re.findall(r'id="_x0000_s(\d+)"', d)]
+    assert len(ids) == 1105 and len(set(ids)) == len(ids)
+    blocks = sorted(re.search(r'data="([\d,]+)"', d)[1] for d in drawings)
+    assert blocks == ["1,2", "3"]
+    for d in drawings:  # each shape in its drawing's blocks
+        allowed = {int(b) for b in re.search(r'data="([\d,]+)"', d)[1].split(",")}
+        assert {int(i) // 1024 for i in re.findall(r'id="_x0000_s(\d+)"', d)} <= allowed
+
+
+def test_two_problems_in_one_merged_range_make_one_red_cell_with_both(tmp_path):
+    wb = openpyxl.Workbook()
+    wb.active.title = "S"
+    wb["S"]["A1"] = "제목"
+    wb["S"].merge_cells("A1:C1")
+    wb.save(tmp_path / "merged.xlsx")
+    rv = review([problem("not-friday", "S", "A1", "값", value="x", weekday="목"), problem("required", "S", "B1", "값")])
+    _with_openpyxl(tmp_path / "merged.xlsx", tmp_path / "openpyxl.xlsx", rv)
+    for out in (direct(tmp_path / "merged.xlsx", tmp_path / "direct.xlsx", rv), tmp_path / "openpyxl.xlsx"):
+        cell = load(out)["S"]["A1"]
+        assert cell.fill.fgColor.rgb[-6:] == FILLS["error"], out.name
+        assert cell.comment.text.startswith("[오류]") and "[경고]" in cell.comment.text, out.name
+
+
+def test_a_range_a_cell_off_the_grid_or_a_chartsheet_is_listed_not_marked(tmp_path):
+    wb = openpyxl.Workbook()
+    wb.active.title = "S"
+    chart = wb.create_chartsheet("차트")
+    from openpyxl.chart import BarChart, Reference
+
+    wb["S"].append([1, 2])
+    bar = BarChart()
+    bar.add_data(Reference(wb["S"], min_col=1, max_col=2, min_row=1))
+    chart.add_chart(bar)
+    wb.save(tmp_path / "odd.xlsx")
+    rv = review([problem("required", "S", "A1:B2", "값"), problem("required", "S", "XFE1", "값"),
+                 problem("required", "차트", "A1", "값"), problem("required", "S", "B1", "값")])
+    _with_openpyxl(tmp_path / "odd.xlsx", tmp_path / "openpyxl.xlsx", rv)
+    for out in (direct(tmp_path / "odd.xlsx", tmp_path / "direct.xlsx", rv), tmp_path / "openpyxl.xlsx"):
+        wb = load(out)
+        assert [r[0] for r in wb[REVIEW_SHEET].iter_rows(min_row=HEADER_ROW + 1, values_only=True)] == [
+            "S!A1:B2", "S!XFE1", "차트!A1", "S!B1"]
+        assert set(marks(wb["S"])) == {"B1"}, out.name
+        links = [c.hyperlink.location for row in wb[REVIEW_SHEET].iter_rows() for c in row if c.hyperlink]
+        assert links == ["'S'!A1:B2", "'차트'!A1", "'S'!B1"], out.name  # none to a cell Excel does not have
