@@ -97,9 +97,10 @@ def _small_file(path: Path) -> bytes | None:
         if not stat.S_ISREG(found.st_mode) or found.st_size > IN_MEMORY_BYTES:
             return None
         with open(path, "rb") as handle:
-            return handle.read(IN_MEMORY_BYTES + 1)
+            data = handle.read(found.st_size + 1)  # (not IN_MEMORY_BYTES + 1: a 1 MiB buffer costs more than the read)
     except OSError:
         return None
+    return data if len(data) == found.st_size else None  # changed while read: checked from the file
 
 
 def _failure(exc: BaseException, name: str) -> Problem:

@@ -153,10 +153,13 @@ def _read_ahead(path_text: str, limits: Limits, fault: str) -> tuple[str, tuple[
     worth reading ahead (it is read when asked for)."""
     try:
         with open(path_text, "rb") as handle:
-            if os.fstat(handle.fileno()).st_size > AHEAD_FILE_BYTES:
+            size = os.fstat(handle.fileno()).st_size
+            if size > AHEAD_FILE_BYTES:
                 return None
-            data = handle.read(AHEAD_FILE_BYTES + 1)
+            data = handle.read(size + 1)  # (a buffer of AHEAD_FILE_BYTES would cost more than the read)
     except OSError:
+        return None
+    if len(data) > AHEAD_FILE_BYTES:
         return None
     # Checked and parsed from these bytes (not the file again): what the hash answers for is what was read.
     return hashlib.sha256(data).hexdigest(), _read_fields(path_text, Path(path_text).name, limits, fault, data)
