@@ -182,7 +182,8 @@ class StyleSheet:
         for fill in self._items("fills"):
             colours_of = {m[1]: attrs(m[2]).get("rgb", "")[-6:].upper()
                           for m in re.finditer(rf"<(fgColor|bgColor)({ATTRS})/?>", fill)}
-            if 'patternType="solid"' in fill and len(set(colours_of.values())) == 1 and len(colours_of) == 2:
+            solid = re.search(r"""patternType\s*=\s*["']solid["']""", fill) is not None
+            if solid and len(colours_of) == 2 and len(set(colours_of.values())) == 1:
                 if colours_of["fgColor"] in wanted:
                     return True
         return False
@@ -230,7 +231,7 @@ class StyleSheet:
 # and CDATA are ruled out, which `plain_markup` does for every part edited.)
 _ROW_RE = re.compile(rf"<row(?![\w.:-])({ATTRS})(?:/>|>(.*?)</row>)", re.S)
 _CELL_RE = re.compile(rf"<c(?![\w.:-])({ATTRS})(?:/>|>(.*?)</c>)", re.S)
-_SHEET_DATA_RE = re.compile(rf"<sheetData{ATTRS}/>|<sheetData(?![\w.:-]){ATTRS}>(.*?)</sheetData>", re.S)
+_SHEET_DATA_RE = re.compile(rf"<sheetData(?![\w.:-]){ATTRS}(?:/>|>(.*?)</sheetData>)", re.S)
 
 Restyle = Callable[[int, str], int]  # (the cell's format now, its severity) -> the format to give it
 
