@@ -158,7 +158,7 @@ def _check_folders(result: Diagnosis, workspace: Workspace) -> None:
 
 
 def _check_rules(result: Diagnosis, settings: Settings, folder: Path | None = None, today: date | None = None):
-    from .rules import RulesError, load_rules, rules_path, year_gap_note
+    from .rules import RulesError, load_rules, new_year_fix, rules_path, year_gap_note
 
     try:
         rules = load_rules(settings.policy_year, folder)
@@ -170,8 +170,7 @@ def _check_rules(result: Diagnosis, settings: Settings, folder: Path | None = No
     if gap is not None:  # what a run without --as-of would compute tonight
         result.add("규칙", Level.WARN, f"오늘({today})은 규칙 연도 {rules.year}년과 {abs(today.year - rules.year)}년 "
                                      "떨어져 있습니다. --as-of 없이 실행하면 오늘 기준으로 계산됩니다.",
-                   f"올해 자료라면 작업 폴더 rules 폴더에 {today.year}.toml을 만들고(지난해 파일을 복사해 고침) 설정의 "
-                   f"policy_year를 {today.year}(으)로 바꿔 주세요.")
+                   f"올해 자료라면 {new_year_fix(today.year)}")
     return rules
 
 

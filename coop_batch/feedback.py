@@ -128,8 +128,7 @@ def safe_folder(name: str) -> str:
 
 def department_folder(row: FileRow) -> str:
     """The submission's department, else the inbox subfolder it came from, else 부서미상."""
-    parts = PurePosixPath(row.original_path).parts
-    for candidate in (row.department, parts[0] if len(parts) > 1 else ""):
+    for candidate in (row.department, row.inbox_folder):
         folder = safe_folder(candidate)
         if folder:
             return folder
@@ -187,11 +186,6 @@ def plan_copies(history: Sequence[FileRow]) -> CopyPlan:
         planned[row.id] = rel
     current = {fid: rel for fid, rel in planned.items() if claims.get(rel.as_posix().casefold(), (0,))[0] == fid}
     return CopyPlan(current, cleared)
-
-
-def cleared_copies(history: Sequence[FileRow], run_id: int) -> list[PurePosixPath]:
-    """The copies (paths under 반려/) that run `run_id` made stale (`CopyPlan.cleared`)."""
-    return plan_copies(history).cleared_by(run_id)
 
 
 def remove_cleared(folder: Path, plan: CopyPlan, run_id: int) -> list[Path]:

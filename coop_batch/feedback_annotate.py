@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from .feedback_xml import comment_box, is_cell_ref
 from .write_format import clean_text
 
 log = logging.getLogger("coop_batch")
@@ -40,12 +41,18 @@ def _severity_counts(problems: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
 
 
 def _position(problem: Mapping[str, Any], sheets: Sequence[str]) -> tuple[str, str | None, str | None]:
-    """(text for 위치, sheet to link to or None, cell or None); a sheet-wide problem links to its A1."""
+    """(text for 위치, sheet to link to or None, cell or None); a sheet-wide problem links to its A1, and
+    nothing links to a sheet the workbook lacks or a cell off Excel's grid."""
     sheet, cell = problem.get("sheet") or "", problem.get("cell") or ""
     if not sheet:
         return "파일 전체", None, None
     where = f"{sheet}!{cell}" if cell else f"{sheet} 시트"
-    return (where, sheet, cell or "A1") if sheet in sheets else (where, None, None)
+    on_grid = not cell or all(is_cell_ref(part) for part in cell.split(":"))
+    return (where, sheet, cell or "A1") if sheet in sheets and on_grid else (where, None, None)
+
+
+def _errors_first(problems: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return sorted(problems, key=lambda p: p.get("severity") != "error")  # stable: each kind in its order
 
 
 def _link(sheet: str, cell: str) -> str:
@@ -61,8 +68,7 @@ def annotate_workbook(
     from .feedback_xml import Unsupported
     from .write import temp_beside
 
-    review = Review(sorted(problems, key=lambda p: p.get("severity") != "error"),  # errors first, stable
-                    display_name=display_name, rejected=rejected, as_of=as_of)
+    review = Review(problems, display_name=display_name, rejected=rejected, as_of=as_of)
     tmp = temp_beside(target)
     try:
         try:
@@ -82,7 +88,7 @@ class Review:
     """What a copy says, whichever way it is written: the problems (errors first) and the 검토결과 sheet's texts."""
 
     def __init__(self, problems: Sequence[Mapping[str, Any]], *, display_name: str, rejected: bool, as_of: date) -> None:
-        self.problems = problems
+        self.problems = _errors_first(problems)
         self.errors, self.warnings = _severity_counts(problems)
         state = "반려" if rejected else "접수(확인 필요)"
         todo = "오류를 모두 고친 뒤 파일을 다시 제출 폴더(inbox)에 넣어 주세요." if self.errors else "경고 내용을 확인해 주세요."
@@ -102,22 +108,17 @@ class Review:
 
     def rows(self, sheets: Sequence[str]) -> list[tuple[tuple[str, ...], bool, str | None]]:
         """Each problem's row of the 검토결과 table: (the five texts, an error?, where 위치 links to or None)."""
-        from .feedback_xml import is_cell_ref
-
         rows = []
         for p in self.problems:
             where, sheet, ref = _position(p, sheets)
             is_error = p.get("severity") == "error"
             values = (where, p.get("column") or "", "오류" if is_error else "경고", p.get("title") or "", p.get("message") or "")
-            on_grid = ref is not None and all(is_cell_ref(part) for part in ref.split(":"))
-            link = _link(sheet, ref) if sheet is not None and ref is not None and on_grid else None
+            link = _link(sheet, ref) if sheet is not None and ref is not None else None
             rows.append((tuple(clean_text(str(v))[0] for v in values), is_error, link))
         return rows
 
     def cells(self, sheets: Collection[str]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
         """The problems on each cell of the department's sheets, (sheet, cell) → problems."""
-        from .feedback_xml import is_cell_ref
-
         by_cell: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
         for p in self.problems:
             sheet, cell = p.get("sheet") or "", p.get("cell") or ""
@@ -130,7 +131,7 @@ def comment_text(items: Sequence[Mapping[str, Any]]) -> str:
     """A problem cell's comment: each of its problems, errors first."""
     return "\n".join(
         f"[{'오류' if p.get('severity') == 'error' else '경고'}] {p.get('title', '')}\n{p.get('message', '')}"
-        for p in sorted(items, key=lambda p: p.get("severity") != "error")
+        for p in _errors_first(items)
     )
 
 
@@ -193,8 +194,6 @@ def _our_fill(fill: Any) -> bool:
 
 def _comment(text: str, author: str) -> Any:
     from openpyxl.comments import Comment
-
-    from .feedback_xml import comment_box
 
     text = clean_text(text)[0]
     width, height = comment_box(text)

@@ -55,6 +55,7 @@ class Package:
         if len(self.names) != len(self.data):
             raise Unsupported("two parts whose names differ only in letter case")
         self.edited: dict[str, str] = {}  # part → its new text (parts added too), under the name it has
+        self._claimed: set[str] | None = None  # names the content types claim (`free`), read once
 
     def name(self, part: str) -> str:
         """`part` as the package spells it (a part added here: as given)."""
@@ -86,10 +87,11 @@ class Package:
     def free(self, pattern: str) -> str:
         """The first name `pattern.format(n)` (n = 1, 2, ...) that no part has, nor the content types
         name (an override left behind for a part since removed), in any letter case."""
-        taken = set(self.names)
-        taken.update(a.get("PartName", "").lstrip("/").lower() for a in tags(self.text("[Content_Types].xml"), "Override"))
+        if self._claimed is None:
+            overrides = tags(self.text("[Content_Types].xml"), "Override")
+            self._claimed = {a.get("PartName", "").lstrip("/").lower() for a in overrides}
         n = 1
-        while pattern.format(n).lower() in taken:
+        while (name := pattern.format(n).lower()) in self.names or name in self._claimed:
             n += 1
         return pattern.format(n)
 

@@ -77,9 +77,9 @@ def root_tag(xml: str, name: str) -> str:
     return m[0]
 
 
-def section(xml: str, name: str, start: int = 0) -> re.Match[str]:
+def section(xml: str, name: str) -> re.Match[str]:
     """`<name ...>inner</name>` (group 1 the start tag, group 2 the inner text); Unsupported if absent."""
-    m = re.compile(rf"(<{name}(?![\w.:-]){ATTRS}>)(.*?)</{name}>", re.S).search(xml, start)
+    m = re.search(rf"(<{name}(?![\w.:-]){ATTRS}>)(.*?)</{name}>", xml, re.S)
     if m is None:
         raise Unsupported(f"no <{name}>")
     return m
@@ -163,10 +163,9 @@ class StyleSheet:
         root_tag(xml, "styleSheet")
         self.xml = xml
         self._added: dict[str, list[str]] = {name: [] for name in self.LISTS}
-        self._counts = {name: len(self._items(name)) for name in self.LISTS}
-        if min(self._counts.values()) == 0 or "<cellStyleXfs" not in xml:
+        self._lists = {name: self._items(name) for name in self.LISTS}  # as the file has them
+        if not all(self._lists.values()) or "<cellStyleXfs" not in xml:
             raise Unsupported("a style list is empty")
-        self._xfs = self._items("cellXfs")
         self._filled: dict[tuple[int, str], int] = {}
         self._fill_ids: dict[str, int] = {}
 
@@ -179,7 +178,7 @@ class StyleSheet:
         """Whether some fill is solid with fore- and background both one of `colours` (RRGGBB): how a
         copy of ours fills a problem cell (Excel's own 나쁨/보통 fills leave the background out)."""
         wanted = {c.upper() for c in colours}
-        for fill in self._items("fills"):
+        for fill in self._lists["fills"]:
             colours_of = {m[1]: attrs(m[2]).get("rgb", "")[-6:].upper()
                           for m in re.finditer(rf"<(fgColor|bgColor)({ATTRS})/?>", fill)}
             solid = re.search(r"""patternType\s*=\s*["']solid["']""", fill) is not None
@@ -191,7 +190,7 @@ class StyleSheet:
     def add(self, name: str, element: str) -> int:
         """Append `element` to list `name`; its index."""
         self._added[name].append(element)
-        return self._counts[name] + len(self._added[name]) - 1
+        return len(self._lists[name]) + len(self._added[name]) - 1
 
     def fill(self, rgb: str) -> int:
         """A solid fill of colour `rgb` (RRGGBB), added once."""
@@ -206,9 +205,10 @@ class StyleSheet:
         """The cell format `base` with a solid fill of `rgb`: font, border, number format and alignment kept."""
         key = (base, rgb)
         if key not in self._filled:
-            if not 0 <= base < len(self._xfs):
+            xfs = self._lists["cellXfs"]
+            if not 0 <= base < len(xfs):
                 raise Unsupported(f"cell format {base} out of range")
-            xf = self._xfs[base]
+            xf = xfs[base]
             end = re.match(rf"<xf{ATTRS}/?>", xf).end()  # type: ignore[union-attr]  (_items matched it)
             start = set_attr(set_attr(xf[:end], "fillId", str(self.fill(rgb))), "applyFill", "1")
             self._filled[key] = self.add("cellXfs", start + xf[end:])
@@ -220,7 +220,7 @@ class StyleSheet:
             if not added:
                 continue
             m = section(xml, name)
-            start = set_attr(m[1], "count", str(self._counts[name] + len(added)))
+            start = set_attr(m[1], "count", str(len(self._lists[name]) + len(added)))
             xml = f"{xml[:m.start()]}{start}{m[2]}{''.join(added)}</{name}>{xml[m.end():]}"
         return xml
 
@@ -303,7 +303,8 @@ def _mark_row(row_m: re.Match[str], number: int, row_attrs: Mapping[str, str], c
     for cell_m in _CELL_RE.finditer(inner):
         out.append(inner[at:cell_m.start()])
         at = cell_m.end()
-        ref = attrs(cell_m[1]).get("r")
+        cell_attrs = attrs(cell_m[1])
+        ref = cell_attrs.get("r")
         if ref is None:
             raise Unsupported("a cell without its reference")
         col, row = split_ref(ref)
@@ -314,10 +315,9 @@ def _mark_row(row_m: re.Match[str], number: int, row_attrs: Mapping[str, str], c
             out.append(f'<c r="{col_letters(new)}{number}" s="{restyle(_base_format(new, row_format, columns), severity)}"/>')
         text = cell_m[0]
         if col in cols:
-            start_end = len("<c") + len(cell_m[1]) + (2 if text[len("<c") + len(cell_m[1]):].startswith("/>") else 1)
-            start = text[:start_end]  # `<c ...>` or `<c .../>`
-            base = int(attrs(start).get("s", "0"))
-            text = set_attr(start, "s", str(restyle(base, cols.pop(col)))) + text[start_end:]
+            start_end = text.index(">", cell_m.end(1) - cell_m.start()) + 1  # `<c ...>` or `<c .../>`
+            restyled = restyle(int(cell_attrs.get("s", "0")), cols.pop(col))
+            text = set_attr(text[:start_end], "s", str(restyled)) + text[start_end:]
         out.append(text)
     out.append(inner[at:])
     out += [f'<c r="{col_letters(c)}{number}" s="{restyle(_base_format(c, row_format, columns), cols[c])}"/>'

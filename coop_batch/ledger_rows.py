@@ -208,6 +208,12 @@ class FileRow:
     def problem_objects(self) -> list[Problem]:
         return [Problem.from_dict(p) for p in self.problems]
 
+    @property
+    def inbox_folder(self) -> str:
+        """The inbox subfolder the file came in ("" at the top): its department's, by convention."""
+        parts = PurePosixPath(self.original_path).parts
+        return parts[0] if len(parts) > 1 else ""
+
 
 @dataclass(frozen=True)
 class RunRow:

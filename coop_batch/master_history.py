@@ -31,17 +31,10 @@ def history_rows(history: Sequence[FileRow]) -> Iterator[list[Any]]:
         kind = KIND_BY_ID.get(row.kind)
         yield [
             row.id, row.run_id, naive(row.first_seen), naive(row.arrived_at), row.original_path,
-            kind.sheet if kind else "", row.department or _folder(row.original_path),
+            kind.sheet if kind else "", row.department or row.inbox_folder,  # as the 오류 sheet and the copies
             STATUS_KO.get(row.status.value, row.status.value),
             errors, len(row.problems) - errors, row.filed_path or "", row.duplicate_of, row.sha256,
         ]
-
-
-def _folder(original_path: str) -> str:
-    """The inbox subfolder a file came in (the department's, by convention): the 부서 of a file whose
-    own could not be read, as the 오류 sheet and the review copies take it."""
-    head, sep, _ = original_path.partition("/")
-    return head if sep else ""
 
 
 def history_sheet(history: Sequence[FileRow], ahead: RowsAhead | None = None) -> SheetSpec:

@@ -73,7 +73,7 @@ def read_sheet(
     path = Path(path)
     name = display_name or path.name
     try:
-        data = data if data is not None else _small_file(path)
+        data = data if data is not None else small_file(path)
         problems, error_cells_possible = inspect_package(path, limits, data)
         if problems:
             return SheetData(path, None, problems=[replace(p, file=name) for p in problems])
@@ -89,18 +89,19 @@ def read_sheet(
 IN_MEMORY_BYTES = 1024 * 1024
 
 
-def _small_file(path: Path) -> bytes | None:
-    """The bytes of a regular file of at most IN_MEMORY_BYTES; None for a bigger one, anything but a
-    regular file (a pipe would block the open), or one that does not open: the checks then say why."""
+def small_file(path: Path | str, limit: int | None = None) -> bytes | None:
+    """The bytes of a regular file of at most `limit` bytes (IN_MEMORY_BYTES); None for a bigger one,
+    anything but a regular file (a pipe would block the open), one that changed while read, or one
+    that does not open: the checks then say why, reading the file itself."""
     try:
         found = os.stat(path)
-        if not stat.S_ISREG(found.st_mode) or found.st_size > IN_MEMORY_BYTES:
+        if not stat.S_ISREG(found.st_mode) or found.st_size > (IN_MEMORY_BYTES if limit is None else limit):
             return None
         with open(path, "rb") as handle:
-            data = handle.read(found.st_size + 1)  # (not IN_MEMORY_BYTES + 1: a 1 MiB buffer costs more than the read)
+            data = handle.read(found.st_size + 1)  # (not limit + 1: a 1 MiB buffer costs more than the read)
     except OSError:
         return None
-    return data if len(data) == found.st_size else None  # changed while read: checked from the file
+    return data if len(data) == found.st_size else None
 
 
 def _failure(exc: BaseException, name: str) -> Problem:

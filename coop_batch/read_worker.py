@@ -151,15 +151,10 @@ def _read_fields(path_text: str, display: str, limits: Limits, fault: str, data:
 def _read_ahead(path_text: str, limits: Limits, fault: str) -> tuple[str, tuple[Any, ...]] | None:
     """(sha256 of the file's bytes, its fields), or None for a file gone or grown past the size
     worth reading ahead (it is read when asked for)."""
-    try:
-        with open(path_text, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > AHEAD_FILE_BYTES:
-                return None
-            data = handle.read(size + 1)  # (a buffer of AHEAD_FILE_BYTES would cost more than the read)
-    except OSError:
-        return None
-    if len(data) > AHEAD_FILE_BYTES:
+    from .read import small_file  # (loaded at the worker's start)
+
+    data = small_file(path_text, AHEAD_FILE_BYTES)
+    if data is None:
         return None
     # Checked and parsed from these bytes (not the file again): what the hash answers for is what was read.
     return hashlib.sha256(data).hexdigest(), _read_fields(path_text, Path(path_text).name, limits, fault, data)

@@ -573,11 +573,11 @@ def test_a_copy_is_cleared_once_its_file_is_sent_again_fixed():
         file_row(6, 2, "환경과/기타/주간.xlsx", status="duplicate", department="환경과"),  # not a fix
     ]
     assert {fid: rel.as_posix() for fid, rel in plan_copies(rows).items()} == {3: "환경과/주간.xlsx"}
-    assert [rel.as_posix() for rel in feedback.cleared_copies(rows, 2)] == ["세무과/주간.xlsx", "세무과/깨짐.xlsx_검토결과.txt"]
-    assert feedback.cleared_copies(rows, 1) == []
+    assert [rel.as_posix() for rel in plan_copies(rows).cleared_by(2)] == ["세무과/주간.xlsx", "세무과/깨짐.xlsx_검토결과.txt"]
+    assert plan_copies(rows).cleared_by(1) == []
     same_night = [file_row(1, 1, "세무과/주간.xlsx", department="세무과"),
                   file_row(2, 1, "세무과/옛날/주간.xlsx", status="accepted", department="세무과", problems=())]
-    assert list(plan_copies(same_night)) == [1] and feedback.cleared_copies(same_night, 1) == []
+    assert list(plan_copies(same_night)) == [1] and plan_copies(same_night).cleared_by(1) == []
 
 
 def test_a_department_that_sends_its_file_again_fixed_has_no_red_copy_left(ws, rules):

@@ -275,8 +275,13 @@ def year_gap_note(rules_year: int, as_of: date) -> str | None:
         return None
     return (f"기준일 {as_of.isoformat()}을(를) {rules_year}년 규칙으로 계산했습니다. 규칙 연도와 "
             f"{abs(as_of.year - rules_year)}년 떨어져 있어 주간보고 현황·일정·포상이 그해 것이 아닙니다. 올해 자료라면 "
-            f"작업 폴더 rules 폴더에 {as_of.year}.toml을 만들고(지난해 파일을 복사해 고침) 설정의 policy_year를 "
-            f"{as_of.year}(으)로 바꿔 주세요. 지난 자료를 다시 보려면 --as-of에 그때 날짜를 주세요.")
+            f"{new_year_fix(as_of.year)} 지난 자료를 다시 보려면 --as-of에 그때 날짜를 주세요.")
+
+
+def new_year_fix(year: int) -> str:
+    """How to move a workspace on to `year`'s rules (a run's note, doctor's fix)."""
+    return (f"작업 폴더 rules 폴더에 {year}.toml을 만들고(지난해 파일을 복사해 고침) 설정의 policy_year를 "
+            f"{year}(으)로 바꿔 주세요.")
 
 
 def available_years(folder: Path | None = None) -> list[int]:
