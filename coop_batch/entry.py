@@ -18,7 +18,16 @@ HELP_OPTIONS = frozenset({"-h", "--help"})
 _ALL = RUN_VALUE_OPTIONS | RUN_FLAGS | HELP_OPTIONS
 
 
+# pydantic looks for plugins (observability hooks) by scanning every installed package's entry
+# points the first time a model is built: ~50 ms of each run's start (more with many packages or
+# an antivirus reading each file), for plugins this tool never uses.  Its own switch turns the scan
+# off for our commands only (not for a program that imports coop_batch as a library); a value the
+# user set is kept.
+PYDANTIC_PLUGINS = "PYDANTIC_DISABLE_PLUGINS"
+
+
 def main() -> None:
+    os.environ.setdefault(PYDANTIC_PLUGINS, "__all__")
     args = sys.argv[1:]
     if os.name == "nt":  # click's main() expands ~, %VAR% and wildcards there before it parses
         args = expand_like_click(args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -217,3 +218,18 @@ def test_asked_again_for_another_workspace_the_early_helpers_are_replaced(tmp_pa
     proc, share = read_ahead.adopt_reader(read_ahead.EarlySettings.of(tmp_path / "b").limits or Limits())
     assert proc is started[1] and share == {str(p.resolve()) for p in b} and not share & {str(p) for p in a}
     proc.kill()
+
+
+def test_the_console_script_turns_off_pydantics_plugin_scan_unless_the_user_set_it(monkeypatch):
+    """pydantic scans every installed package's entry points for plugins at its first model (~50 ms
+    a run); our commands use none.  The library (tests, a program importing coop_batch) is left alone."""
+    from coop_batch import cli, entry
+
+    seen: list[str | None] = []
+    monkeypatch.setattr(cli, "main", lambda: seen.append(os.environ.get("PYDANTIC_DISABLE_PLUGINS")))
+    monkeypatch.setattr(sys, "argv", ["coop-batch", "--help"])
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    entry.main()
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "my_plugin")
+    entry.main()
+    assert seen == ["__all__", "my_plugin"]
