@@ -131,6 +131,9 @@ def _build(
     warnings: list[str] = []
     pending: list[tuple[Worksheet, SummarySpec, int, int]] = []
     formulas: dict[tuple[Any, ...], str] = {}
+    from .write_zip import RowPacker, threaded_zip
+
+    packer = RowPacker()
     try:
         for spec in sheets:
             name = wf.sheet_name(spec.name, used)
@@ -148,17 +151,20 @@ def _build(
                 layout = _write_table(ws, name, spec, styles, tones, date_text, warnings)
                 layouts[spec.name] = layouts[name] = layout
                 counts[name] = layout.rows
+                packer.take(ws)  # a big table's rows deflate while the next sheets are written
         for ws, spec, row, col in pending:
             _insert_charts(workbook, ws, spec.charts, layouts, row, col, warnings)
         if charts is not None:
             charts(WorkbookContext(workbook, worksheets, layouts, styles))
     except BaseException:
         _discard(workbook)
+        packer.close()
         raise
-    from .write_zip import threaded_zip
-
-    with threaded_zip(workbook):  # the parts compressed on two threads: 0.15 s of a 5,000-file master
-        workbook.close()
+    try:
+        with threaded_zip(workbook):  # the parts compressed on two threads: 0.15 s of a 5,000-file master
+            workbook.close()
+    finally:
+        packer.close()
     return counts, warnings
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -43,6 +45,7 @@ def test_a_workbook_packed_on_threads_is_the_same_bytes_as_zipfiles(tmp_path: Pa
     real_copy = write_zip._copy_kept_rows
     monkeypatch.setattr(write_zip, "_copy_kept_rows", lambda ws: (copied.append(ws.index), real_copy(ws))[1])
     monkeypatch.setattr(write_zip.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(write_zip, "EARLY_ROWS_BYTES", 1 << 40)  # no rows packed early: see below
     threaded = write_workbook(tmp_path / "threaded.xlsx", big_sheets(), created=AS_OF).path
     assert len(used) == 1, "the threaded package was not used"
     # each sheet's part taken as soon as it was assembled; the kept rows copied as bytes
@@ -55,6 +58,77 @@ def test_a_workbook_packed_on_threads_is_the_same_bytes_as_zipfiles(tmp_path: Pa
     with zipfile.ZipFile(threaded) as archive:
         assert archive.testzip() is None
     assert openpyxl.load_workbook(threaded)["제출이력"]["A2"].value == 2999
+
+
+def parts_of(path: Path) -> list[tuple[str, bytes, int, int, tuple[int, ...]]]:
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+        return [(i.filename, archive.read(i), i.CRC, i.file_size, i.date_time) for i in archive.infolist()]
+
+
+def test_big_tables_rows_packed_early_join_their_parts_stream(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(write_zip.os, "cpu_count", lambda: 2)
+    packed: list[write_zip.PackedRows] = []
+    real_take = write_zip.RowPacker.take
+
+    def take(self, ws):
+        real_take(self, ws)
+        if hasattr(ws, "_coop_rows"):
+            packed.append(ws._coop_rows)
+
+    monkeypatch.setattr(write_zip.RowPacker, "take", take)
+    early = write_workbook(tmp_path / "early.xlsx", big_sheets(), created=AS_OF).path
+    assert len(packed) == 2  # 주간실적 and 제출이력 (3,000 rows each); the empty table has none
+    raw = early.read_bytes()
+    for rows in packed:
+        assert rows.data.startswith(b"<row") and len(rows.data) >= write_zip.EARLY_ROWS_BYTES
+        assert rows.packed.result() in raw  # the segment went into the archive as it was packed
+    monkeypatch.setattr(write_zip, "threaded_zip", without_threads)
+    plain = write_workbook(tmp_path / "plain.xlsx", big_sheets(), created=AS_OF).path
+    assert parts_of(early) == parts_of(plain)  # the same parts, read back: only their deflate differs
+    assert openpyxl.load_workbook(early)["제출이력"]["A2"].value == 2999
+
+
+def test_rows_are_not_packed_early_on_one_core_or_for_a_small_table(tmp_path: Path, monkeypatch):
+    taken: list[object] = []
+    real_take = write_zip.RowPacker.take
+    monkeypatch.setattr(write_zip.RowPacker, "take",
+                        lambda self, ws: (real_take(self, ws), taken.append(getattr(ws, "_coop_rows", None)))[0])
+    monkeypatch.setattr(write_zip.os, "cpu_count", lambda: 1)
+    write_workbook(tmp_path / "one.xlsx", big_sheets(), created=AS_OF)
+    assert taken == [None, None, None]
+    monkeypatch.setattr(write_zip.os, "cpu_count", lambda: 2)
+    taken.clear()
+    columns, rows = big_sheets()[0].columns, big_sheets()[0].rows
+    write_workbook(tmp_path / "small.xlsx", [SheetSpec("작은 표", columns, rows[:50])], created=AS_OF)
+    assert taken == [None]
+
+
+def done(value: bytes) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
+@settings(max_examples=60, deadline=None)
+@given(head=st.binary(max_size=2000), rows=st.binary(max_size=5000), tail=st.binary(max_size=2000),
+       repeat=st.integers(1, 40))
+def test_a_part_deflated_around_its_packed_rows_reads_back_whole(head, rows, tail, repeat):
+    rows = rows * repeat  # long runs too: back-references may not reach across the segments
+    part = head + rows + tail
+    packed = write_zip.PackedRows(rows, done(write_zip._deflate(rows, zlib.Z_SYNC_FLUSH)))
+    stream = write_zip._deflate_around(part, len(head), packed)
+    assert zlib.decompress(stream, -15) == part
+    if rows:
+        assert packed.packed.result() in stream
+
+
+def test_a_part_whose_bytes_are_not_the_packed_rows_is_deflated_whole():
+    rows = b"<row r='1'/>" * 100
+    packed = write_zip.PackedRows(rows, done(b"not deflate at all"))
+    part = b"<head/>" + rows.replace(b"1", b"2") + b"<tail/>"
+    assert write_zip._deflate_around(part, 7, packed) == write_zip._deflate(part)
+    assert write_zip._deflate_around(b"<head/>", 7, packed) == write_zip._deflate(b"<head/>")  # shorter than the rows
 
 
 NAMES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00/\\"), min_size=1, max_size=12)
@@ -135,7 +209,7 @@ def test_the_swap_is_undone_on_failure_and_skipped_where_it_does_not_fit(monkeyp
 
 
 def test_a_failing_compression_fails_the_write_and_leaves_no_file(tmp_path: Path, monkeypatch):
-    def broken(data: bytes) -> bytes:
+    def broken(data: bytes, *end: int) -> bytes:
         raise MemoryError("no room")
 
     monkeypatch.setattr(write_zip, "_deflate", broken)
