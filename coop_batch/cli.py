@@ -160,10 +160,10 @@ def _open(workspace_dir: str):
     refused, so a scheduled task started in the wrong folder does not mail an empty report nightly."""
     from pathlib import Path
 
-    from .config import CONFIG_NAME, ConfigError, Paths, open_workspace
+    from .config import CONFIG_NAME, ConfigError, Paths, is_workspace, open_workspace
 
     root = Path(workspace_dir).resolve()
-    if root.is_dir() and not (root / CONFIG_NAME).is_file() and not (root / Paths().ledger).is_file():
+    if root.is_dir() and not is_workspace(root):
         _fail(f"{root}은(는) 작업 폴더가 아닙니다(설정 파일 {CONFIG_NAME}이 없음). 작업 폴더에서 실행하거나 "
               f"-w로 지정해 주세요(예: coop-batch run -w D:\\coop). 새로 만들려면 'coop-batch init {root}'.", 2)
     try:

@@ -210,10 +210,11 @@ class _Korean:
     """A click type whose refusal is the Korean sentence `explain` writes."""
 
     example = ""
+    strip = False  # a date or a number pasted with a space (` 2016-03-25`) is read without it; a path is not
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str):
-            value = value.strip()  # ` 2016-03-25` pasted with a space
+        if self.strip and isinstance(value, str):
+            value = value.strip()
         try:
             return super().convert(value, param, ctx)  # type: ignore[misc]
         except click.BadParameter:
@@ -225,6 +226,7 @@ class _Korean:
 
 class Date(_Korean, click.DateTime):
     example = "2016-03-25"
+    strip = True
 
     def __init__(self) -> None:
         super().__init__(["%Y-%m-%d"])
@@ -238,6 +240,7 @@ class Date(_Korean, click.DateTime):
 
 class Year(_Korean, click.types.IntParamType):
     example = "2016"
+    strip = True
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         return "연도"
@@ -247,6 +250,8 @@ class Year(_Korean, click.types.IntParamType):
 
 
 class Choice(_Korean, click.Choice):
+    strip = True
+
     @property
     def example(self) -> str:  # type: ignore[override]
         return str(self.choices[-1])

@@ -196,6 +196,15 @@ _BOUNDS = {  # pydantic's error type → (its context key, how the limit reads)
     "greater_than_equal": ("ge", "{} 이상이어야"), "greater_than": ("gt", "{}보다 커야"),
     "less_than_equal": ("le", "{} 이하여야"), "less_than": ("lt", "{}보다 작아야"),
 }
+_LENGTHS = {  # a list's or a text's length out of bounds: (its context key, how the limit reads)
+    "too_short": ("min_length", "항목이 {}개 이상이어야"), "too_long": ("max_length", "항목이 {}개 이하여야"),
+    "string_too_short": ("min_length", "{}자 이상이어야"), "string_too_long": ("max_length", "{}자 이하여야"),
+}
+_WANTED = {  # pydantic's error type, by its prefix → the kind of value wanted
+    "int_": "정수(따옴표 없이, 예: 30)", "float_": "숫자(따옴표 없이, 예: 2.5)", "bool_": "true 또는 false",
+    "date_": "날짜(따옴표 없이, 예: 2016-12-31)", "string_": "따옴표로 감싼 글자", "list_": "목록(예: [\"가\", \"나\"])",
+    "dict_": "표([이름] 아래의 항목들)",
+}
 
 
 def value_problem(err: Mapping[str, Any]) -> str:
@@ -210,19 +219,29 @@ def value_problem(err: Mapping[str, Any]) -> str:
         bound = ctx.get(key)
         bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound  # 0, not 0.0
         return f"값 {given!r}: {limit.format(bound)} 합니다"
+    if kind in _LENGTHS:
+        key, limit = _LENGTHS[kind]
+        return f"값 {given!r}: {limit.format(ctx.get(key))} 합니다"
     if kind == "string_pattern_mismatch":
         choices = re.fullmatch(r"\^\(([\w|]+)\)\$", str(ctx.get("pattern", "")))
         if choices:
             return f"값 {given!r}: {' / '.join(choices[1].split('|'))} 중 하나여야 합니다"
+        return f"값 {given!r}이(가) 정해진 형식에 맞지 않습니다(설정 파일의 설명과 예를 참고)"  # (not 'a quoted text')
     if kind == "literal_error" and ctx.get("expected"):
         return f"값 {given!r}: {ctx['expected']} 중 하나여야 합니다"
-    wanted = {"int_": "정수(따옴표 없이, 예: 30)", "float_": "숫자(따옴표 없이, 예: 2.5)", "bool_": "true 또는 false",
-              "date_": "날짜(따옴표 없이, 예: 2016-12-31)", "string_": "따옴표로 감싼 글자", "list_": "목록(예: [\"가\", \"나\"])",
-              "dict_": "표([이름] 아래의 항목들)"}
-    for prefix, what in wanted.items():
+    for prefix, what in _WANTED.items():
         if kind.startswith(prefix):
             return f"값 {given!r}: {what}여야 합니다"
     return str(err.get("msg", "")).removeprefix("Value error, ") or f"값 {given!r}이(가) 올바르지 않습니다"
+
+
+def value_problems(exc: ValidationError) -> str:
+    """Every error of a settings or rules file, `key.key: what is wrong; ...` (a whole-file check, with no
+    key, says its keys itself)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'])}: {value_problem(err)}" if err["loc"] else value_problem(err)
+        for err in exc.errors()
+    )
 
 
 def toml_mistake(exc: tomllib.TOMLDecodeError) -> str:
@@ -248,8 +267,13 @@ def load_settings(root: Path) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        details = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {value_problem(err)}" for err in exc.errors())
-        raise ConfigError(f"설정 파일 {path}에 잘못된 값이 있습니다: {details}. 고친 뒤 다시 실행해 주세요.") from None
+        raise ConfigError(f"설정 파일 {path}에 잘못된 값이 있습니다: {value_problems(exc)}. 고친 뒤 다시 실행해 주세요.") from None
+
+
+def is_workspace(root: Path) -> bool:
+    """Whether `root` was made a workspace (its settings file, or at least a ledger at the default place):
+    `run` refuses any other folder, so that a task started in the wrong one does not mail an empty report."""
+    return (root / CONFIG_NAME).is_file() or (root / Paths().ledger).is_file()
 
 
 def open_workspace(root: Path | str) -> Workspace:

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from .config import CONFIG_NAME, ConfigError, Settings, Workspace, load_settings
+from .config import CONFIG_NAME, ConfigError, Settings, Workspace, is_workspace, load_settings
 from .seoul import SEOUL, seoul_time
 from .korean import josa
 
@@ -49,7 +49,6 @@ class Check:
 class Diagnosis:
     root: Path
     checks: list[Check] = field(default_factory=list)
-    settings_broken: bool = False  # the settings file is invalid: its defaults stood in for the checks
 
     def add(self, topic: str, level: Level, message: str, fix: str = "") -> None:
         self.checks.append(Check(topic, level, message, fix))
@@ -90,11 +89,12 @@ def diagnose(
     settings = _check_config(result, root)
     workspace = Workspace(root, settings)
     _check_folders(result, workspace)
-    rules = _check_rules(result, settings, workspace.rules_dir, seoul_time(now).date())
+    now = seoul_time(now)
+    rules = _check_rules(result, settings, workspace.rules_dir, now.date())
     _check_inbox_templates(result, workspace, rules)
     _check_mail(result, settings, smtp_timeout, tls_context)
     _check_disk(result, root)
-    _check_ledger(result, workspace, seoul_time(now))
+    _check_ledger(result, workspace, now)
     return result
 
 
@@ -104,9 +104,7 @@ def diagnose(
 def _check_config(result: Diagnosis, root: Path) -> Settings:
     path = root / CONFIG_NAME
     if not path.is_file():
-        from .config import Paths
-
-        if not (root / Paths().ledger).is_file():  # as `run` judges it (cli._open): it refuses to run here
+        if not is_workspace(root):  # as `run` judges it (cli._open): it refuses to run here
             result.add("작업 폴더", Level.FAIL,
                        f"{root}은(는) 작업 폴더가 아닙니다(설정 파일 {path.name}도 접수 대장도 없음). 'coop-batch run'은 "
                        "여기서 실행되지 않습니다.",
@@ -120,7 +118,6 @@ def _check_config(result: Diagnosis, root: Path) -> Settings:
     except ConfigError as exc:
         result.add("설정", Level.FAIL, str(exc), "설정 파일을 메모장으로 열어 표시된 항목을 고쳐 주세요. "
                    "아래 점검은 기본값으로 했습니다(메일 서버는 설정을 고친 뒤 점검합니다).")
-        result.settings_broken = True
         return Settings()
     result.add("설정", Level.OK, f"{path.name}이(가) 올바릅니다(정책 연도 {settings.policy_year}).")
     return settings
@@ -157,8 +154,8 @@ def _check_folders(result: Diagnosis, workspace: Workspace) -> None:
         result.add("작업 폴더", Level.OK, f"{names} 폴더가 모두 있고 쓸 수 있습니다.")
 
 
-def _check_rules(result: Diagnosis, settings: Settings, folder: Path | None = None, today: date | None = None):
-    from .rules import RulesError, load_rules, new_year_fix, rules_path, year_gap_note
+def _check_rules(result: Diagnosis, settings: Settings, folder: Path, today: date):
+    from .rules import RulesError, load_rules, new_year_fix, rules_path, year_gap
 
     try:
         rules = load_rules(settings.policy_year, folder)
@@ -166,9 +163,8 @@ def _check_rules(result: Diagnosis, settings: Settings, folder: Path | None = No
         result.add("규칙", Level.FAIL, str(exc), "설정의 policy_year를 규칙 파일이 있는 연도로 고치거나 규칙 파일을 고쳐 주세요.")
         return None
     result.add("규칙", Level.OK, f"{rules.year}년 격려방안 규칙({rules.version}, {rules_path(rules.year, folder)})을 읽었습니다.")
-    gap = year_gap_note(rules.year, today) if today is not None else None
-    if gap is not None:  # what a run without --as-of would compute tonight
-        result.add("규칙", Level.WARN, f"오늘({today})은 규칙 연도 {rules.year}년과 {abs(today.year - rules.year)}년 "
+    if years := year_gap(rules.year, today):  # what a run without --as-of would compute tonight
+        result.add("규칙", Level.WARN, f"오늘({today})은 규칙 연도 {rules.year}년과 {years}년 "
                                      "떨어져 있습니다. --as-of 없이 실행하면 오늘 기준으로 계산됩니다.",
                    f"올해 자료라면 {new_year_fix(today.year)}")
     return rules
@@ -230,7 +226,7 @@ def _check_owner_files(result: Diagnosis, scan) -> None:
 def _check_mail(result: Diagnosis, settings: Settings, timeout: float, tls_context: ssl.SSLContext | None) -> None:
     from .mail_smtp import addr_spec, connect, describe_error
 
-    if result.settings_broken:  # the defaults say nothing of the server the file names
+    if result.failed("설정"):  # the file is invalid: its defaults say nothing of the server it names
         result.add("메일 서버", Level.WARN, "설정 파일에 잘못된 값이 있어 메일 설정을 점검하지 못했습니다.",
                    "위 '설정' 항목을 고친 뒤 'coop-batch doctor'로 다시 확인해 주세요.")
         return

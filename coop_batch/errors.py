@@ -415,6 +415,18 @@ UNKNOWN_PROJECT_FIX: dict[str, str] = {
 }
 
 
+def os_detail(exc: OSError) -> str:
+    """An OS error's reason, in Korean words a clerk can act on (the `detail` of file-unreadable and the
+    run's notes on a file it could not move)."""
+    if isinstance(exc, FileNotFoundError):
+        return "파일이 없음"
+    if isinstance(exc, PermissionError):
+        return "읽기 권한이 없거나 다른 프로그램이 사용 중"
+    if isinstance(exc, IsADirectoryError):
+        return "파일이 아니라 폴더임"
+    return f"입출력 오류 {exc.errno or ''}".strip()
+
+
 def legacy_xls_what(suffix: str) -> str:
     """`file-legacy-xls`'s {what}, by the extension of the file's name (`Path.suffix`): a `.xls` file is
     what its name says; under another name (Hancom Office writes legacy bytes as .xlsx) it is not."""

@@ -151,8 +151,9 @@ class CopyPlan(dict[int, PurePosixPath]):
         super().__init__(current)
         self.cleared = cleared
 
-    def cleared_by(self, run_id: int) -> list[PurePosixPath]:
-        return [rel for rel, by in self.cleared if by == run_id]
+    def cleared_by(self, *runs: int) -> list[PurePosixPath]:
+        """The copies these runs' clean files took back."""
+        return [rel for rel, by in self.cleared if by in runs]
 
 
 def plan_copies(history: Sequence[FileRow]) -> CopyPlan:
@@ -188,12 +189,13 @@ def plan_copies(history: Sequence[FileRow]) -> CopyPlan:
     return CopyPlan(current, cleared)
 
 
-def remove_cleared(folder: Path, plan: CopyPlan, run_id: int) -> list[Path]:
-    """Remove from `folder` (반려/) the copies run `run_id` made stale; never raises."""
+def remove_cleared(folder: Path, plan: CopyPlan, run_id: int, redo: Collection[int] = ()) -> list[Path]:
+    """Remove from `folder` (반려/) the copies run `run_id` made stale, and those of the runs in `redo`
+    (which died after filing: `copies_due`); never raises."""
     removed = []
-    for rel in plan.cleared_by(run_id):
+    for rel in plan.cleared_by(run_id, *redo):
         target = folder / Path(*rel.parts)
-        for path in (target, _note_for(target)):  # the workbook, or the list written in its place
+        for path in dict.fromkeys((target, _note_for(target))):  # the workbook, or the list written in its place
             try:
                 path.unlink()
             except FileNotFoundError:

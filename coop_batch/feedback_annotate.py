@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .feedback_xml import comment_box, is_cell_ref
-from .write_format import clean_text
+from .write_format import FONT, clean_text
 
 log = logging.getLogger("coop_batch")
 
@@ -30,7 +30,7 @@ FILLS = {"error": "FFC7CE", "warning": "FFEB9C"}  # Excel's light red / light am
 # The 검토결과 sheet's look, the same whichever way the copy is written.
 REVIEW_HEADER_ROW = 5
 REVIEW_WIDTHS = (18, 14, 7, 16, 80)
-REVIEW_FONT = "맑은 고딕"
+REVIEW_FONT = FONT  # the master's own
 HEADER_RGB, BORDER_RGB, NOTE_RGB, LINK_RGB = "1F4E79", "BFBFBF", "595959", "0563C1"
 _TITLE_MARK = "검토결과:"  # first cell of a 검토결과 sheet we wrote (recognised on resubmission)
 
@@ -55,8 +55,13 @@ def _errors_first(problems: Sequence[Mapping[str, Any]]) -> list[Mapping[str, An
     return sorted(problems, key=lambda p: p.get("severity") != "error")  # stable: each kind in its order
 
 
+def quote_sheet(sheet: str) -> str:
+    """A sheet's name as a formula or a defined name refers to it: `'주간실적'`, `'O''Neil'`."""
+    return "'" + sheet.replace("'", "''") + "'"
+
+
 def _link(sheet: str, cell: str) -> str:
-    return "'" + sheet.replace("'", "''") + "'!" + cell
+    return quote_sheet(sheet) + "!" + cell
 
 
 def annotate_workbook(
@@ -117,14 +122,14 @@ class Review:
             rows.append((tuple(clean_text(str(v))[0] for v in values), is_error, link))
         return rows
 
-    def cells(self, sheets: Collection[str]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
-        """The problems on each cell of the department's sheets, (sheet, cell) → problems."""
-        by_cell: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    def cells(self, sheets: Collection[str]) -> dict[str, dict[str, list[Mapping[str, Any]]]]:
+        """The problems on each cell of the department's sheets, sheet → cell → problems."""
+        by_sheet: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
         for p in self.problems:
             sheet, cell = p.get("sheet") or "", p.get("cell") or ""
             if sheet in sheets and is_cell_ref(cell):  # (a range, or a cell off the grid: listed, not marked)
-                by_cell.setdefault((sheet, cell), []).append(p)
-        return by_cell
+                by_sheet.setdefault(sheet, {}).setdefault(cell, []).append(p)
+        return by_sheet
 
 
 def comment_text(items: Sequence[Mapping[str, Any]]) -> str:
@@ -204,9 +209,11 @@ def _mark_cells(wb: Any, review: Review) -> None:
     from openpyxl.styles import PatternFill
 
     anchored: dict[Any, list[Mapping[str, Any]]] = {}  # two problems in one merged range: one cell, both
-    for (sheet, ref), items in review.cells(wb.sheetnames).items():
+    for sheet, cells in review.cells(wb.sheetnames).items():
         ws = wb[sheet]
-        if hasattr(ws, "merged_cells"):  # a chartsheet has no cells to mark
+        if not hasattr(ws, "merged_cells"):  # a chartsheet has no cells to mark
+            continue
+        for ref, items in cells.items():
             anchored.setdefault(_anchor(ws, ref), []).extend(items)
     for cell, items in anchored.items():
         colour = FILLS[severity_of(items)]

@@ -157,7 +157,7 @@ def start_feedback(
     try:
         plan = plan_copies(history)
         due = copies_due(history, run_id, plan, redo)  # and those of runs that died after filing
-        remove_cleared(result.folder, plan, run_id)  # fixed and accepted: their red copies would mislead
+        remove_cleared(result.folder, plan, run_id, redo)  # fixed and accepted: their red copies would mislead
     except Exception:  # a bug here must not cost the night's master workbook
         log.exception("검토본을 만들 파일을 정하지 못했습니다")
         result.notes.append("부서별 검토본(반려 폴더)을 만들지 못했습니다. 로그를 확인해 주세요.")

@@ -21,12 +21,13 @@ from xml.parsers import expat
 
 from .feedback_annotate import (
     AUTHOR, BORDER_RGB, FILLS, HEADER_RGB, LINK_RGB, NOTE_RGB, REVIEW_COLUMNS, REVIEW_FONT, REVIEW_HEADER_ROW,
-    REVIEW_SHEET, REVIEW_WIDTHS, Review, comment_text, severity_of,
+    REVIEW_SHEET, REVIEW_WIDTHS, Review, comment_text, quote_sheet, severity_of,
 )
+from .feedback_sheet import add_legacy_drawing, mark_cells, unselect
 from .feedback_xml import (
-    REL_NS, StyleSheet, Unsupported, add_legacy_drawing, anchor, attrs, col_letters, comments_xml, esc_attr,
-    mark_cells, merged_ranges, plain_markup, root_tag, section, set_attr, shape_blocks, split_ref, t_element,
-    tag_re, tags, unselect, vml_xml,
+    MAIN_NS, REL_NS, XML_DECL, StyleSheet, Unsupported, anchor, attrs, col_letters, comments_xml, esc_attr,
+    merged_ranges, plain_markup, root_tag, section, set_attr, shape_blocks, split_ref, t_element, tag_re, tags,
+    vml_xml,
 )
 from .write_format import clean_text
 
@@ -37,7 +38,6 @@ CT_VML = _CT + "vmlDrawing"
 RT_SHEET, RT_STYLES, RT_COMMENTS, RT_VML = (f"{REL_NS}/{t}" for t in ("worksheet", "styles", "comments", "vmlDrawing"))
 RT_BOOK = f"{REL_NS}/officeDocument"
 PKG_RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-_XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
 
 class Package:
@@ -128,7 +128,7 @@ def resolve(source_part: str, target: str) -> str:
 def add_relationship(pkg: Package, part: str, kind: str, target_part: str) -> str:
     """Relate `part` to `target_part` (creating its .rels); the new relationship's id."""
     name = rels_of(pkg.name(part))
-    xml = pkg.text(name) if pkg.has(name) else f'{_XML_DECL}<Relationships xmlns="{PKG_RELS_NS}"></Relationships>'
+    xml = pkg.text(name) if pkg.has(name) else f'{XML_DECL}<Relationships xmlns="{PKG_RELS_NS}"></Relationships>'
     taken = {r.get("Id") for r in relationships(xml)}
     n = len(taken) + 1
     while f"rId{n}" in taken:
@@ -184,8 +184,8 @@ def patch_workbook(source: Path, target: Path, review: Review) -> None:
     overrides = _mark(pkg, review, parts, styles)
     for part in parts.values():
         text = pkg.text(part)
-        if "tabSelected" in text:
-            pkg.set(part, unselect(text))
+        if "tabSelected" in text and (unselected := unselect(text)) != text:
+            pkg.set(part, unselected)
     sheet_part = pkg.free("xl/worksheets/sheet{}.xml")
     pkg.set(sheet_part, review_sheet_xml(review, names, styles))
     rel_id = add_relationship(pkg, book_part, RT_SHEET, sheet_part)
@@ -198,12 +198,9 @@ def patch_workbook(source: Path, target: Path, review: Review) -> None:
 
 def _mark(pkg: Package, review: Review, parts: dict[str, str], styles: StyleSheet) -> list[tuple[str, str]]:
     """Fill and comment the problem cells, sheet by sheet; the content types of the parts added."""
-    by_sheet: dict[str, dict[str, list]] = {}
-    for (sheet, ref), items in review.cells(parts).items():
-        by_sheet.setdefault(sheet, {}).setdefault(ref, []).extend(items)
     overrides = []
     block = _first_free_block(pkg)
-    for sheet, cells in by_sheet.items():
+    for sheet, cells in review.cells(parts).items():
         part = parts[sheet]
         xml = pkg.text(part)
         if re.search(r"<(?:\w+:)?(?:chartsheet|dialogsheet)\b", xml[:2000]):
@@ -235,17 +232,13 @@ def _first_free_block(pkg: Package) -> int:
     return max(used, default=0) + 1
 
 
-def _quoted(sheet: str) -> str:
-    return "'" + sheet.replace("'", "''") + "'"
-
-
 def _book_with_review(book: str, rel_attr: str, sheet_id: int, last_row: int) -> str:
     """workbook.xml with the 검토결과 sheet first and active: the other sheets' local names move one
     place on, and the new sheet's filter and print titles are named."""
     sheets = section(book, "sheets")
     book = f'{book[:sheets.end(1)]}<sheet name="{REVIEW_SHEET}" sheetId="{sheet_id}" {rel_attr}/>{book[sheets.end(1):]}'
     book = re.sub(r"""(localSheetId\s*=\s*["'])(\d+)""", lambda m: f"{m[1]}{int(m[2]) + 1}", book)
-    q, h = _quoted(REVIEW_SHEET), REVIEW_HEADER_ROW
+    q, h = quote_sheet(REVIEW_SHEET), REVIEW_HEADER_ROW
     names = (f'<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">{q}!$A${h}:$E${last_row}</definedName>'
              f'<definedName name="_xlnm.Print_Titles" localSheetId="0">{q}!${h}:${h}</definedName>')
     existing = re.search(tag_re("definedNames"), book)
@@ -290,7 +283,7 @@ def review_sheet_xml(review: Review, sheets: list[str], styles: StyleSheet) -> s
     cols = "".join(f'<col min="{c}" max="{c}" width="{w}" customWidth="1"/>' for c, w in enumerate(REVIEW_WIDTHS, 1))
     last = review.last_row
     return (
-        f'{_XML_DECL}<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="{REL_NS}">'
+        f'{XML_DECL}<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'
         f'<sheetPr><tabColor rgb="FF{review.tab_colour}"/><pageSetUpPr fitToPage="1"/></sheetPr>'
         f'<dimension ref="A1:E{last}"/><sheetViews><sheetView tabSelected="1" workbookViewId="0">'
         f'<pane ySplit="{h}" topLeftCell="A{h + 1}" activePane="bottomLeft" state="frozen"/>'

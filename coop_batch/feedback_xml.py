@@ -6,15 +6,19 @@ Only markup in the shape spreadsheet programs write is edited (the SpreadsheetML
 default one, every row and cell with its `r`, no XML comments or CDATA where we edit); anything
 else raises `Unsupported`, and the copy is made through openpyxl instead.  Nothing is parsed into a
 tree and written back: what we do not touch stays byte for byte what the department's program wrote.
+A worksheet's own markup is edited in feedback_sheet.py.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
+
+from .normalize import column_letter
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'  # of each part this writes
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
@@ -128,11 +132,8 @@ def is_cell_ref(ref: str) -> bool:
 
 
 def col_letters(col: int) -> str:
-    letters = ""
-    while col:
-        col, rest = divmod(col - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
+    """A 1-based column's letters (this module counts columns as the references do)."""
+    return column_letter(col - 1)
 
 
 def anchor(ref: str, merged: Iterable[str]) -> str:
@@ -225,174 +226,13 @@ class StyleSheet:
         return xml
 
 
-# --- marking a worksheet's cells ---
-
-# (`<` cannot appear in an attribute value, nor unescaped in text: `</row>` ends the row, once comments
-# and CDATA are ruled out, which `plain_markup` does for every part edited.)
-_ROW_RE = re.compile(rf"<row(?![\w.:-])({ATTRS})(?:/>|>(.*?)</row>)", re.S)
-_CELL_RE = re.compile(rf"<c(?![\w.:-])({ATTRS})(?:/>|>(.*?)</c>)", re.S)
-_SHEET_DATA_RE = re.compile(rf"<sheetData(?![\w.:-]){ATTRS}(?:/>|>(.*?)</sheetData>)", re.S)
-
-Restyle = Callable[[int, str], int]  # (the cell's format now, its severity) -> the format to give it
-
-
-def mark_cells(sheet: str, marks: Mapping[str, str], restyle: Restyle) -> str:
-    """The worksheet with each cell of `marks` (reference → severity) given `restyle(its format,
-    severity)`; cells and rows that are not in the file yet are added where they belong."""
-    m = _SHEET_DATA_RE.search(sheet)
-    if m is None:
-        raise Unsupported("no sheetData")
-    wanted: dict[int, dict[int, str]] = {}
-    for ref, severity in marks.items():
-        col, row = split_ref(ref)
-        wanted.setdefault(row, {})[col] = severity
-    columns = _column_formats(sheet[: m.start()])
-    inner = plain_markup("sheetData", m[1] or "")
-    out: list[str] = []
-    at = 0
-    for row_m in _ROW_RE.finditer(inner):
-        if inner[at:row_m.start()].strip():
-            raise Unsupported("something other than rows in sheetData")
-        at = row_m.end()
-        row_attrs = attrs(row_m[1])
-        if "r" not in row_attrs:
-            raise Unsupported("a row without its number")
-        number = int(row_attrs["r"])
-        for new in sorted(r for r in wanted if r < number):
-            out.append(_new_row(new, wanted.pop(new), columns, restyle))
-        out.append(inner[row_m.start():row_m.end()] if number not in wanted else
-                   _mark_row(row_m, number, row_attrs, wanted.pop(number), columns, restyle))
-    if inner[at:].strip():
-        raise Unsupported("something other than rows in sheetData")
-    out.append(inner[at:])
-    out += [_new_row(r, wanted[r], columns, restyle) for r in sorted(wanted)]
-    data = f"<sheetData>{''.join(out)}</sheetData>"
-    return _grow_dimension(sheet[: m.start()], marks) + data + sheet[m.end():]
-
-
-def _column_formats(head: str) -> list[tuple[int, int, int]]:
-    """(first column, last column, format) of each `<col>` with a style: a new cell there takes it."""
-    try:
-        return [(int(a.get("min", "0")), int(a.get("max", "0")), int(a["style"])) for a in tags(head, "col") if "style" in a]
-    except ValueError as exc:
-        raise Unsupported(f"a column's format: {exc}") from exc
-
-
-def _base_format(col: int, row_format: int | None, columns: Sequence[tuple[int, int, int]]) -> int:
-    if row_format is not None:
-        return row_format
-    return next((style for first, last, style in columns if first <= col <= last), 0)
-
-
-def _new_row(number: int, cols: Mapping[int, str], columns: Sequence[tuple[int, int, int]], restyle: Restyle) -> str:
-    cells = "".join(
-        f'<c r="{col_letters(c)}{number}" s="{restyle(_base_format(c, None, columns), cols[c])}"/>' for c in sorted(cols)
-    )
-    return f'<row r="{number}">{cells}</row>'
-
-
-def _mark_row(row_m: re.Match[str], number: int, row_attrs: Mapping[str, str], cols: dict[int, str],
-              columns: Sequence[tuple[int, int, int]], restyle: Restyle) -> str:
-    custom = row_attrs.get("customFormat") in ("1", "true") and "s" in row_attrs
-    row_format = int(row_attrs["s"]) if custom else None
-    inner = row_m[2] or ""
-    if "<extLst" in inner:  # cells go before it: a row with extensions is left to openpyxl
-        raise Unsupported("a row with extensions")
-    out: list[str] = []
-    at = 0
-    for cell_m in _CELL_RE.finditer(inner):
-        out.append(inner[at:cell_m.start()])
-        at = cell_m.end()
-        cell_attrs = attrs(cell_m[1])
-        ref = cell_attrs.get("r")
-        if ref is None:
-            raise Unsupported("a cell without its reference")
-        col, row = split_ref(ref)
-        if row != number:
-            raise Unsupported("a cell outside its row")
-        for new in sorted(c for c in cols if c < col):
-            severity = cols.pop(new)
-            out.append(f'<c r="{col_letters(new)}{number}" s="{restyle(_base_format(new, row_format, columns), severity)}"/>')
-        text = cell_m[0]
-        if col in cols:
-            start_end = text.index(">", cell_m.end(1) - cell_m.start()) + 1  # `<c ...>` or `<c .../>`
-            restyled = restyle(int(cell_attrs.get("s", "0")), cols.pop(col))
-            text = set_attr(text[:start_end], "s", str(restyled)) + text[start_end:]
-        out.append(text)
-    out.append(inner[at:])
-    out += [f'<c r="{col_letters(c)}{number}" s="{restyle(_base_format(c, row_format, columns), cols[c])}"/>'
-            for c in sorted(cols)]
-    start = drop_attr(f"<row{row_m[1]}>", "spans")  # the row's columns may have grown past what it said
-    return f"{start}{''.join(out)}</row>"
-
-
-def _grow_dimension(head: str, marks: Iterable[str]) -> str:
-    m = re.search(tag_re("dimension"), head)
-    if m is None:
-        return head
-    ref = attrs(m[0]).get("ref", "")
-    first, _, last = ref.partition(":")
-    try:
-        (c1, r1), (c2, r2) = split_ref(first), split_ref(last or first)
-    except Unsupported:
-        return head
-    for mark in marks:
-        c, r = split_ref(mark)
-        c1, r1, c2, r2 = min(c1, c), min(r1, r), max(c2, c), max(r2, r)
-    grown = f"{col_letters(c1)}{r1}:{col_letters(c2)}{r2}"
-    return head[: m.start()] + set_attr(m[0], "ref", grown) + head[m.end():]
-
-
-def unselect(sheet: str) -> str:
-    """The worksheet with its tab no longer selected (the copy opens on its 검토결과 sheet alone)."""
-    return re.sub(r"""\stabSelected\s*=\s*(?:"(?:1|true)"|'(?:1|true)')""", "", sheet)
-
-
-# The worksheet's children that come after <legacyDrawing> in the schema's order.
-_AFTER_LEGACY = {"legacyDrawingHF", "drawingHF", "picture", "oleObjects", "controls", "webPublishItems",
-                 "tableParts", "extLst"}
-_TAG_RE = re.compile(rf"<(/?)([A-Za-z_][\w.-]*(?::[\w.-]+)?){ATTRS}(/?)>")
-
-
-def add_legacy_drawing(sheet: str, rel_id: str) -> str:
-    """The worksheet with a `<legacyDrawing>` (the comments' shapes) where the schema puts it."""
-    end = _SHEET_DATA_RE.search(sheet)
-    if end is None:
-        raise Unsupported("no sheetData")
-    tail = plain_markup("the worksheet", sheet[end.end():])
-    depth, at = 0, 0
-    for m in _TAG_RE.finditer(tail):
-        if tail[at:m.start()].count("<"):  # a tag the pattern could not read: do not guess where we are
-            raise Unsupported("markup after sheetData this path does not read")
-        at = m.end()
-        closing, name, empty = m.groups()
-        local = name.rpartition(":")[2]
-        if closing:
-            if depth == 0:  # </worksheet>
-                break
-            depth -= 1
-            continue
-        if depth == 0:
-            if local in ("legacyDrawing", "AlternateContent"):
-                raise Unsupported(f"the sheet has <{name}> already")
-            if local in _AFTER_LEGACY:
-                break
-        if not empty:
-            depth += 1
-    else:
-        raise Unsupported("the worksheet does not end")
-    at = end.end() + m.start()
-    element = f'<legacyDrawing xmlns:r="{REL_NS}" r:id="{rel_id}"/>'
-    return sheet[:at] + element + sheet[at:]
-
-
 # --- comments ---
 
 
 def comments_xml(author: str, notes: Sequence[tuple[str, str]]) -> str:
     """The comments part: (cell, text) each, all by `author`."""
     items = "".join(f'<comment ref="{ref}" authorId="0"><text>{t_element(text)}</text></comment>' for ref, text in notes)
-    return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<comments xmlns="{MAIN_NS}">'
+    return (f'{XML_DECL}<comments xmlns="{MAIN_NS}">'
             f"<authors><author>{esc_text(author)}</author></authors><commentList>{items}</commentList></comments>")
 
 

@@ -31,12 +31,12 @@ from python_calamine import (
     SheetVisibleEnum,
 )
 
-from .errors import Problem
+from .errors import Problem, os_detail
 from .normalize import cell_text, column_letter, header_key, is_blank
 from .read_errors import error_cells
 from .read_workers import TEST_FAULT_ENV, read_many, read_one
 from .records import SheetData
-from .safety import Limits, check_package, inspect_package, os_detail, sniff
+from .safety import WHOLE_FILE_BYTES, Limits, check_package, inspect_package, sniff
 from .schema import HELP_SHEET, KIND_BY_ID, KINDS, LISTS_SHEET, META_SHEET, Kind
 
 __all__ = ["TEST_FAULT_ENV", "Limits", "check_package", "read_many", "read_one", "read_sheet", "sniff"]
@@ -84,9 +84,10 @@ def read_sheet(
         return SheetData(path, None, problems=[_failure(exc, name)])
 
 
-# Files up to this size (every real submission) are read into memory once, then checked and parsed
-# from there: python-calamine reading the file itself seeks and reads in small pieces (~30 % more CPU).
-IN_MEMORY_BYTES = 1024 * 1024
+# Files up to the size the checks read whole anyway (every real submission) are read into memory once,
+# then checked and parsed from there: python-calamine reading the file itself seeks and reads in small
+# pieces (~30 % more CPU).  A bigger one is streamed through the checks and parsed from the file.
+IN_MEMORY_BYTES = WHOLE_FILE_BYTES
 
 
 def small_file(path: Path | str, limit: int | None = None) -> bytes | None:
@@ -98,7 +99,7 @@ def small_file(path: Path | str, limit: int | None = None) -> bytes | None:
         if not stat.S_ISREG(found.st_mode) or found.st_size > (IN_MEMORY_BYTES if limit is None else limit):
             return None
         with open(path, "rb") as handle:
-            data = handle.read(found.st_size + 1)  # (not limit + 1: a 1 MiB buffer costs more than the read)
+            data = handle.read(found.st_size + 1)  # (not limit + 1: a buffer of the limit costs more than the read)
     except OSError:
         return None
     return data if len(data) == found.st_size else None

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from . import inbox as inbox_mod
 from .config import Workspace
-from .errors import Problem
+from .errors import Problem, os_detail
 from .ledger import FileEntry, FileRow, FileStatus, Ledger
 from .records import Submission
 from .rules import Rules
@@ -58,8 +58,6 @@ def _recover(workspace: Workspace, ledger: Ledger) -> tuple[list[str], set[str]]
             else:
                 target = inbox_mod.find_filed(dest_dir, row.name, row.sha256)
         except OSError as exc:
-            from .safety import os_detail  # (a rare path: not loaded before)
-
             message = (f"지난 실행이 중단되어 옮기지 못한 {row.original_path}을(를) 이번에도 옮기지 못했습니다"
                        f"({os_detail(exc)}). 다음 실행에서 다시 보관합니다.")
             notes.append(message)
@@ -277,8 +275,6 @@ def _move(report: RunReport, filing: _Filing) -> Path | None:
         log.warning(message)
         return None
     except OSError as exc:
-        from .safety import os_detail  # (a rare path: not loaded before)
-
         message = f"{candidate.rel}을(를) 옮기지 못했습니다({os_detail(exc)}). 다음 실행에서 마저 보관합니다."
         report.notes.append(message)
         log.warning(message)

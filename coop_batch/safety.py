@@ -29,7 +29,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import Problem, legacy_xls_what
+from .errors import Problem, legacy_xls_what, os_detail
 from .safety_limits import Limits, MiB, _Refused
 from .safety_xml import (
     _PartScanner,
@@ -128,16 +128,6 @@ def inspect_package(path: Path, limits: Limits, data: bytes | None = None) -> tu
         return [Problem("file-corrupt", file=path.name, params={"detail": "압축 구조가 손상됨", "reason": str(exc)})], False
 
 
-def os_detail(exc: OSError) -> str:
-    if isinstance(exc, FileNotFoundError):
-        return "파일이 없음"
-    if isinstance(exc, PermissionError):
-        return "읽기 권한이 없거나 다른 프로그램이 사용 중"
-    if isinstance(exc, IsADirectoryError):
-        return "파일이 아니라 폴더임"
-    return f"입출력 오류 {exc.errno or ''}".strip()
-
-
 def size_text(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1024 or unit == "TB":
@@ -152,7 +142,7 @@ def _check(path: Path, limits: Limits) -> bool:
     with path.open("rb") as fp:
         # A small file (all real submissions) is read in one call and checked from memory: two seeks
         # and reads per zip entry cost more than the inflating.
-        return _check_open(fp, fp.read(size) if size <= _WHOLE_FILE_BYTES else None, size, limits)
+        return _check_open(fp, fp.read(size) if size <= WHOLE_FILE_BYTES else None, size, limits)
 
 
 def _check_size(size: int, limits: Limits) -> None:
@@ -230,7 +220,7 @@ def _aligned_find(chunk: bytes, needle: bytes) -> bool:
 
 _CHUNK = MiB
 _STORED, _DEFLATED = 0, 8
-_WHOLE_FILE_BYTES = 4 * MiB  # read into memory at once up to this size; larger files are streamed
+WHOLE_FILE_BYTES = 4 * MiB  # read into memory at once up to this size; larger files are streamed
 _FAST_ENTRY_BYTES = _CHUNK  # entries below this (compressed and declared) are inflated in one call
 
 

@@ -79,17 +79,17 @@ def _deflate_around(data: bytes, offset: int, rows: PackedRows) -> bytes:
 
 class RowPacker:
     """Deflates the rows of a workbook's big tables as each table is done (see the module's docstring):
-    `take(ws)` after a table; `threaded_zip(workbook)` then splices them into the parts; `close()` after."""
+    `take(ws)` after a table; `threaded_zip(workbook)` then splices them into the parts."""
 
     def __init__(self) -> None:
         self.usable = _threads_usable()
-        self._pool: ThreadPoolExecutor | None = None
         self._held = 0
 
     def take(self, ws: Worksheet) -> None:
-        """The rows `ws` has in its row file (constant_memory), deflated on a thread from now on."""
+        """The rows `ws` has in its row file (constant_memory), deflated on a thread of their own from
+        now on (it ends with its deflating: nothing to shut down, whatever becomes of the workbook)."""
         rows = getattr(ws, "row_data_fh", None)
-        if not self.usable or rows is None or getattr(ws, "row_data_fh_closed", True) or hasattr(ws, "_coop_rows"):
+        if not self.usable or rows is None or getattr(ws, "row_data_fh_closed", True):
             return
         rows.flush()
         buffer = rows.buffer
@@ -99,17 +99,17 @@ class RowPacker:
         buffer.seek(0)
         data = buffer.read(end)
         buffer.seek(end)
-        if len(data) != end:  # pragma: no cover - a row file that is not what xlsxwriter writes
-            return
         self._held += end
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="coop-rows")
-        ws._coop_rows = PackedRows(data, self._pool.submit(_deflate, data, zlib.Z_SYNC_FLUSH))
+        packed: Future[bytes] = Future()
+        threading.Thread(target=_deflate_into, args=(packed, data), name="coop-rows", daemon=True).start()
+        ws._coop_rows = PackedRows(data, packed)
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+
+def _deflate_into(packed: Future[bytes], data: bytes) -> None:
+    try:
+        packed.set_result(_deflate(data, zlib.Z_SYNC_FLUSH))
+    except BaseException as exc:  # (MemoryError): the part's deflate raises it at the close
+        packed.set_exception(exc)
 
 
 class PackageZip:

@@ -536,6 +536,14 @@ def test_a_date_pasted_with_spaces_is_read(root):
     assert invoke("run", "--workspace", str(root), "--as-of", " 2016-03-25 ").exit_code == 0
 
 
+def test_a_folder_name_is_taken_as_written_spaces_and_all(tmp_path: Path, monkeypatch):
+    """Only dates, years and choices lose the spaces pasted around them: a name may hold them."""
+    monkeypatch.chdir(tmp_path)
+    made = invoke("init", " ws")
+    assert made.exit_code == 0, made.output
+    assert (tmp_path / " ws" / CONFIG_NAME).is_file() and not (tmp_path / "ws").exists()
+
+
 def test_status_years_from_the_rules_year_says_so(tmp_path: Path):
     ws = tmp_path / "ws"
     assert CliRunner().invoke(cli, ["init", str(ws)]).exit_code == 0

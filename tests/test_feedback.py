@@ -580,6 +580,20 @@ def test_a_copy_is_cleared_once_its_file_is_sent_again_fixed():
     assert list(plan_copies(same_night)) == [1] and plan_copies(same_night).cleared_by(1) == []
 
 
+def test_copies_cleared_by_a_run_that_died_are_removed_by_the_next(tmp_path: Path):
+    """The run that filed the fixed file died before its copies: the next run redoes that run's copies
+    (`copies_due`), and removes the ones it cleared too."""
+    from coop_batch.feedback import remove_cleared
+
+    rows = [file_row(1, 1, "세무과/주간.xlsx", department="세무과"),
+            file_row(2, 2, "세무과/주간.xlsx", status="accepted", department="세무과", problems=())]
+    stale = tmp_path / "세무과" / "주간.xlsx"
+    stale.parent.mkdir()
+    stale.write_bytes(b"red copy")
+    assert remove_cleared(tmp_path, plan_copies(rows), 3) == [] and stale.exists()
+    assert remove_cleared(tmp_path, plan_copies(rows), 3, redo={2}) == [stale] and not stale.exists()
+
+
 def test_a_department_that_sends_its_file_again_fixed_has_no_red_copy_left(ws, rules):
     department_file(ws.inbox / "안전치수과" / "주간실적.xlsx", BAD_WEEKLY, rules)
     first = run(ws)

@@ -24,7 +24,8 @@ from coop_batch import feedback_annotate
 from coop_batch.feedback import AUTHOR, FILLS, REVIEW_SHEET, annotate_workbook
 from coop_batch.feedback_annotate import ORIGINAL_MARK, Review, _with_openpyxl
 from coop_batch.feedback_patch import patch_workbook
-from coop_batch.feedback_xml import Unsupported, add_legacy_drawing, col_letters, mark_cells, split_ref
+from coop_batch.feedback_sheet import add_legacy_drawing, mark_cells
+from coop_batch.feedback_xml import Unsupported, col_letters, split_ref
 from coop_batch.schema import KIND_BY_ID
 from coop_batch.templates import write_template
 from test_feedback import AS_OF, BAD_WEEKLY, HEADER_ROW, department_file, problem
@@ -401,3 +402,19 @@ def test_a_range_a_cell_off_the_grid_or_a_chartsheet_is_listed_not_marked(tmp_pa
         assert set(marks(wb["S"])) == {"B1"}, out.name
         links = [c.hyperlink.location for row in wb[REVIEW_SHEET].iter_rows() for c in row if c.hyperlink]
         assert links == ["'S'!A1:B2", "'차트'!A1", "'S'!B1"], out.name  # none to a cell Excel does not have
+
+
+def test_a_cell_that_reads_like_a_tab_selection_keeps_its_text(tmp_path):
+    """Only the sheet view's `tabSelected` is taken off (the 검토결과 sheet is the one selected): a cell's
+    text that spells it out is the clerk's and stays as it is."""
+    import xlsxwriter
+
+    source = tmp_path / "tabs.xlsx"
+    book = xlsxwriter.Workbook(str(source), {"constant_memory": True})  # the text in the sheet, not shared
+    book.add_worksheet("주간실적").write_string("A1", 'x tabSelected="1" y')
+    book.add_worksheet("기타").write_number("A1", 1)
+    book.close()
+    rv = Review([problem("bad-number", "기타", "B2", "값", value="x")], display_name="tabs.xlsx", rejected=True, as_of=AS_OF)
+    copy = load(direct(source, tmp_path / "out.xlsx", rv))
+    assert copy["주간실적"]["A1"].value == 'x tabSelected="1" y'
+    assert copy.active.title == REVIEW_SHEET and not copy["주간실적"].sheet_view.tabSelected

@@ -91,6 +91,10 @@ def test_a_toml_syntax_mistake_is_placed_in_korean(tmp_path: Path):
         ({"type": "bool_parsing", "input": "네"}, "값 '네': true 또는 false여야 합니다"),
         ({"type": "missing", "input": {}}, "값이 없습니다"),
         ({"type": "value_error", "msg": "Value error, 등급이 겹칩니다"}, "등급이 겹칩니다"),
+        ({"type": "too_short", "input": [], "ctx": {"min_length": 1}}, "값 []: 항목이 1개 이상이어야 합니다"),
+        ({"type": "string_too_short", "input": "", "ctx": {"min_length": 1}}, "값 '': 1자 이상이어야 합니다"),
+        ({"type": "string_pattern_mismatch", "input": "25:00", "ctx": {"pattern": r"^([01]\d|2[0-3]):[0-5]\d$"}},
+         "값 '25:00'이(가) 정해진 형식에 맞지 않습니다(설정 파일의 설명과 예를 참고)"),
     ],
 )
 def test_a_wrong_value_is_told_with_what_is_allowed(err, says):

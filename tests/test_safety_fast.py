@@ -157,13 +157,13 @@ def packages(draw) -> tuple[bytes, Limits]:
 
 
 def verdict(path: Path, limits: Limits, fast: bool) -> list[tuple[str, str, dict]]:
-    saved = safety._WHOLE_FILE_BYTES, safety._FAST_ENTRY_BYTES
+    saved = safety.WHOLE_FILE_BYTES, safety._FAST_ENTRY_BYTES
     if not fast:  # the streamed reference: read through the file, every entry through `_inflate`
-        safety._WHOLE_FILE_BYTES, safety._FAST_ENTRY_BYTES = 0, -1
+        safety.WHOLE_FILE_BYTES, safety._FAST_ENTRY_BYTES = 0, -1
     try:
         return [(p.code, p.message, p.params) for p in check_package(path, limits)]
     finally:
-        safety._WHOLE_FILE_BYTES, safety._FAST_ENTRY_BYTES = saved
+        safety.WHOLE_FILE_BYTES, safety._FAST_ENTRY_BYTES = saved
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

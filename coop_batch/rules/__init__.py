@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..config import toml_mistake, value_problem
+from ..config import toml_mistake, value_problems
 from ..normalize import squash
 
 RULES_DIR = Path(__file__).resolve().parent
@@ -266,15 +266,22 @@ def rules_path(year: int, folder: Path | None = None) -> Path:
     return RULES_DIR / f"{year}.toml"
 
 
+def year_gap(rules_year: int, day: date) -> int:
+    """How many years `day` lies from the rules' year, when that is more than one (else 0): a new year
+    whose rules were never made (the clock says 2018, the settings still 2016) gives a plausible-looking
+    night of hundreds of 'missing' weekly reports and last year's rewards.  Within a year either side is
+    no gap (the 2016 rules pay out until January 2017)."""
+    years = abs(day.year - rules_year)
+    return years if years > 1 else 0
+
+
 def year_gap_note(rules_year: int, as_of: date) -> str | None:
-    """A Korean note when the as-of date lies years away from the rules' year: a new year whose rules
-    were never made (the clock says 2018, the settings still 2016) gives a plausible-looking night of
-    hundreds of 'missing' weekly reports and last year's rewards.  None within a year either side (the
-    2016 rules pay out until January 2017)."""
-    if rules_year - 1 <= as_of.year <= rules_year + 1:
+    """A Korean note when the as-of date lies years away from the rules' year (`year_gap`), else None."""
+    years = year_gap(rules_year, as_of)
+    if not years:
         return None
     return (f"기준일 {as_of.isoformat()}을(를) {rules_year}년 규칙으로 계산했습니다. 규칙 연도와 "
-            f"{abs(as_of.year - rules_year)}년 떨어져 있어 주간보고 현황·일정·포상이 그해 것이 아닙니다. 올해 자료라면 "
+            f"{years}년 떨어져 있어 주간보고 현황·일정·포상이 그해 것이 아닙니다. 올해 자료라면 "
             f"{new_year_fix(as_of.year)} 지난 자료를 다시 보려면 --as-of에 그때 날짜를 주세요.")
 
 
@@ -310,11 +317,7 @@ def load_rules(source: int | Path, folder: Path | None = None) -> Rules:
     try:
         rules = Rules.model_validate(data)
     except ValidationError as exc:
-        details = "; ".join(  # a whole-file check (no key) says its keys itself
-            f"{'.'.join(str(p) for p in err['loc'])}: {value_problem(err)}" if err["loc"] else value_problem(err)
-            for err in exc.errors()
-        )
-        raise RulesError(f"규칙 파일 {path.name}에 잘못된 값이 있습니다: {details}. 파일을 고쳐 주세요.") from None
+        raise RulesError(f"규칙 파일 {path.name}에 잘못된 값이 있습니다: {value_problems(exc)}. 파일을 고쳐 주세요.") from None
     if path.stem.isdigit() and int(path.stem) != rules.year:  # a copied file whose `year` was not changed
         raise RulesError(
             f"규칙 파일 {path.name}의 year가 {rules.year}입니다. 파일 이름의 연도와 같게 year = {path.stem}로 고쳐 "
