@@ -25,9 +25,11 @@ import threading
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
-READER_BOOT = "from coop_batch.read_worker import _worker_main; _worker_main()"
-COPIER_BOOT = "from coop_batch.feedback_job import _child_main; _child_main()"
-AHEAD_BOOT = "from coop_batch.write_ahead import _child_main; _child_main()"
+# Each child first tunes its cycle collector as the console script does (entry.tune_gc: why).
+TUNED = "from coop_batch.entry import tune_gc; tune_gc(); "
+READER_BOOT = TUNED + "from coop_batch.read_worker import _worker_main; _worker_main()"
+COPIER_BOOT = TUNED + "from coop_batch.feedback_job import _child_main; _child_main()"
+AHEAD_BOOT = TUNED + "from coop_batch.write_ahead import _child_main; _child_main()"
 # Files up to this size are read ahead (read_ahead.py; real submissions are ~10 KB): a big one is
 # read when asked for, so that what a reader keeps stays small.
 AHEAD_FILE_BYTES = 1024 * 1024

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,16 @@ from coop_batch.schema import KIND_BY_ID
 from coop_batch.templates import write_template
 
 SAFETY = "안전도시 만들기"
+
+
+@pytest.fixture(autouse=True)
+def _collector_kept():
+    """entry.main tunes the cycle collector of the process it runs in: here, the tests' own."""
+    import gc
+
+    before = gc.get_threshold()
+    yield
+    gc.set_threshold(*before)
 
 
 def weekly_files(folder: Path, count: int) -> list[Path]:
@@ -233,3 +244,36 @@ def test_the_console_script_turns_off_pydantics_plugin_scan_unless_the_user_set_
     monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "my_plugin")
     entry.main()
     assert seen == ["__all__", "my_plugin"]
+
+
+def test_the_console_script_tunes_the_cycle_collector_and_leaves_the_library_alone(monkeypatch):
+    """A night keeps hundreds of thousands of containers alive and makes almost no cycles: our commands
+    run the collector every 200,000 new containers, not every 700 (entry.tune_gc)."""
+    import gc
+
+    from coop_batch import cli, entry
+
+    seen: list[tuple[int, ...]] = []
+    monkeypatch.setattr(cli, "main", lambda: seen.append(gc.get_threshold()))
+    monkeypatch.setattr(sys, "argv", ["coop-batch", "--help"])
+    gc.set_threshold(700, 10, 10)
+    entry.main()
+    assert seen == [entry.GC_THRESHOLD] and entry.GC_THRESHOLD[0] >= 100_000
+    # Importing the package (a program using it as a library) changes nothing.
+    def threshold(code: str) -> str:
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+    plain = threshold("import gc; print(gc.get_threshold())")
+    assert threshold("import gc; import coop_batch.cli, coop_batch.run; print(gc.get_threshold())") == plain
+    assert plain.strip() != str(entry.GC_THRESHOLD)
+
+
+@pytest.mark.parametrize("boot", [spawn.READER_BOOT, spawn.COPIER_BOOT, spawn.AHEAD_BOOT])
+def test_every_helper_process_tunes_its_cycle_collector_first(boot):
+    from coop_batch.entry import GC_THRESHOLD
+
+    assert boot.startswith(spawn.TUNED)
+    # What the boot line runs before its child's own work, in a fresh interpreter as spawn() starts one.
+    probe = spawn.TUNED + "import gc, sys; sys.stdout.write(repr(gc.get_threshold()))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out == repr(GC_THRESHOLD)
