@@ -3,7 +3,8 @@
 A copy costs ~5 ms written directly (feedback_patch.py), ~25 ms and openpyxl's 0.2 s import when
 openpyxl writes it (a workbook in a shape the direct path does not edit), and a bad night can
 bring hundreds.  With copies due (and two cores), a child process writes them while this
-process merges, computes the policy and builds the master.  The master links to the paths
+process merges, computes the policy and builds the master (and then the rosters, when they are
+handed to it: write_beside.py).  The master links to the paths
 `feedback.expected_copy` predicts; when the copies ended up elsewhere (a copy open in Excel, a
 workbook that could not be saved) the caller writes the master again with the real paths.
 
@@ -97,10 +98,14 @@ class FeedbackJob:
     def parallel(self) -> bool:
         return self._child is not None
 
+    @property
+    def helper(self) -> _Child | None:
+        """The child writing the copies, which may be handed the rosters next (write_beside.py)."""
+        return self._child if not self._done else None
+
     def _give(self, child: _Child) -> None:
-        child.send(pickle.dumps(
-            (self._result.root, self._inbox, self._result.folder, self._due, self._as_of), pickle.HIGHEST_PROTOCOL
-        ))
+        job = (self._result.root, self._inbox, self._result.folder, self._due, self._as_of)
+        child.send(pickle.dumps(job, pickle.HIGHEST_PROTOCOL), more=True)
         self._child = child
 
     def expected(self) -> FeedbackResult:
@@ -216,7 +221,10 @@ def _child_main() -> None:
         write_copy(result, inbox, row, rel, as_of)
     try:
         out.write(pickle.dumps((result.copies, result.notes, collect.records), pickle.HIGHEST_PROTOCOL))
-        out.close()
+        out.flush()
     except OSError:  # the parent is gone (stopped, or gave up waiting): the copies are on disk all the same
-        pass
+        leave_now(0)
+    from .write_beside import serve
+
+    serve(sys.stdin.buffer, out)  # the rosters, when the parent hands them over next
     leave_now(0)  # the copies are closed and answered for: the interpreter's teardown (~45 ms) helps no one

@@ -22,7 +22,7 @@ from .policy import BASIS, COLUMN_TYPES, PolicyResult
 from .records import FILE_KEY, ROW_KEY
 from .rules import Rules
 from .schema import KINDS, Kind, ValueType
-from .write import ColumnSpec, RowsAhead, SheetSpec, SummarySpec, write_workbook
+from .write import Book, ColumnSpec, RowsAhead, SheetSpec, SummarySpec, WriteResult, write_book
 
 if TYPE_CHECKING:
     from .feedback import Plan
@@ -60,30 +60,38 @@ def write_master(
     return path, notes
 
 
-def write_rosters(workspace: Workspace, report: RunReport, rules: Rules) -> tuple[list[Path], list[str]]:
-    """포상금지급내역 and 특별휴가_표창대상자: the policy's rosters, print-ready (no links, no history)."""
+def roster_books(workspace: Workspace, report: RunReport, rules: Rules) -> list[Book]:
+    """포상금지급내역 and 특별휴가_표창대상자: the policy's rosters, print-ready (no links, no history),
+    to be written here or by a helper process (write_beside.py; `book_written` then)."""
     policy: PolicyResult = report.policy
-    notes: list[str] = []
     books = [
         (f"포상금지급내역_{_stamp(report)}.xlsx", reward_sheets(policy, rules, report.as_of)),
         (f"특별휴가_표창대상자_{_stamp(report)}.xlsx", honour_sheets(policy, rules, report.as_of)),
     ]
-    return [_write_book(workspace, report, name, sheets, notes) for name, sheets in books], notes
+    return [_book(workspace, report, name, sheets) for name, sheets in books]
+
+
+def book_written(book: Book, result: WriteResult, notes: list[str]) -> Path:
+    """Where `book` went, its notes added to `notes`."""
+    if result.fallback:
+        notes.append(f"{book.path.name}이(가) 엑셀에서 열려 있어 {result.path.name}(으)로 저장했습니다.")
+    notes += list(result.warnings)
+    return result.path
 
 
 def _stamp(report: RunReport) -> str:
     return report.as_of.strftime("%Y%m%d")
 
 
+def _book(workspace: Workspace, report: RunReport, name: str, sheets: list[SheetSpec | SummarySpec]) -> Book:
+    return Book(workspace.outbox / name, sheets, datetime.combine(report.as_of, time(0), SEOUL).replace(tzinfo=None))
+
+
 def _write_book(
     workspace: Workspace, report: RunReport, name: str, sheets: list[SheetSpec | SummarySpec], notes: list[str]
 ) -> Path:
-    created = datetime.combine(report.as_of, time(0), SEOUL).replace(tzinfo=None)
-    result = write_workbook(workspace.outbox / name, sheets, created=created)
-    if result.fallback:
-        notes.append(f"{name}이(가) 엑셀에서 열려 있어 {result.path.name}(으)로 저장했습니다.")
-    notes += list(result.warnings)
-    return result.path
+    book = _book(workspace, report, name, sheets)
+    return book_written(book, write_book(book), notes)
 
 
 # --- the master workbook ---

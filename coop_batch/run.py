@@ -190,12 +190,17 @@ def _write_outputs(
     ahead: HistoryAhead | None = None,
 ) -> None:
     from .feedback_job import same_paths
-    from .master import write_master, write_rosters
+    from .master import book_written, roster_books, write_master
+    from .write_beside import hand_over
 
     report.feedback = expected = feedback.expected()  # the copies' paths, for the master's links
+    # A helper done with its own job writes the rosters meanwhile (write_beside.py).
+    books = roster_books(workspace, report, rules)
+    beside = hand_over(books, [ahead, feedback.helper])
     master, master_notes = write_master(workspace, report, rules, history, ahead, feedback.plan)
-    rosters, roster_notes = write_rosters(workspace, report, rules)
     report.feedback = feedback.finish()
+    roster_notes: list[str] = []
+    rosters = [book_written(book, result, roster_notes) for book, result in zip(books, beside.finish())]
     if not same_paths(expected, report.feedback):  # a copy went elsewhere: link where it really is
         log.info("검토본 경로가 예상과 달라 통합현황을 다시 씁니다")
         again, master_notes = write_master(workspace, report, rules, history, ahead, feedback.plan)

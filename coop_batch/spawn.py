@@ -229,50 +229,83 @@ def reap(proc: subprocess.Popen[bytes], seconds: float = 5.0) -> None:
 
 
 class Errand:
-    """A child given one job on its input that answers with one pickle at its end: the copy writer
-    (feedback_job) and the 제출이력 renderer (write_ahead).  A thread reads its output from the
-    start, so that a child that dies at once, or answers more than a pipe holds, never blocks the run."""
+    """A child given a job on its input that answers with a pickle when it is done, and maybe one
+    more job after it: the copy writer (feedback_job) and the 제출이력 renderer (write_ahead), then
+    the rosters (write_beside).  A job that may have a follow-up is sent with `more=True`; the
+    follow-up must be sent before the answers owed are all taken, which ends the child's input.  A
+    thread reads the answers from the start, so that a child that dies at once, or answers more than
+    a pipe holds, never blocks the run."""
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self.proc = proc
-        self.output = b""
-        self.late = False  # still at work when its answer was due (and killed)
+        self.late = False  # still at work when an answer was due (and killed)
+        self.jobs = 0  # jobs sent: the next one's answer is `answer(..., job=self.jobs)`
+        self._answers: list[Any] = []  # in the order of the jobs
+        self._taken = 0
+        self._ended = False  # its output is at its end: it exited, was killed, or answered garbage
+        self._open = True  # its input: a job may still be sent
+        self._news = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
     def _read(self) -> None:
         try:
             assert self.proc.stdout is not None
-            self.output = self.proc.stdout.read()
-        except (OSError, ValueError):  # closed under us
+            while True:
+                got = pickle.load(self.proc.stdout)
+                with self._news:
+                    self._answers.append(got)
+                    self._news.notify_all()
+        except Exception:  # EOFError at its end; an answer cut short (killed, crashed); closed under us
             pass
+        finally:
+            with self._news:
+                self._ended = True
+                self._news.notify_all()
 
-    def send(self, payload: bytes) -> bool:
-        """Its job, then the end of its input (b"": no job, and it exits); False when it is gone."""
+    @property
+    def takes_more(self) -> bool:
+        """Can it still be sent a job (its input open, still running)?"""
+        return self._open and not self._ended and self.proc.poll() is None
+
+    def send(self, payload: bytes, more: bool = False) -> bool:
+        """A job (b"": none, and it exits), then the end of its input unless `more` may follow;
+        False when it is gone."""
         try:
             assert self.proc.stdin is not None
             self.proc.stdin.write(payload)
-            self.proc.stdin.close()
-            return True
+            if more:
+                self.proc.stdin.flush()
+            else:
+                self._open = False
+                self.proc.stdin.close()
         except (OSError, ValueError):  # it died, or its pipe is closed
+            self._open = False
             return False
+        self.jobs += bool(payload)
+        return True
 
-    def answer(self, seconds: float) -> tuple[bool, Any]:
-        """(True, what it answered) within `seconds`; else (False, None), the child killed if still
-        at work (`late`) and waited for either way (its `proc.returncode` says how it ended)."""
-        self.reader.join(seconds)
-        if self.reader.is_alive():
-            self.late = True
-            self.proc.kill()
+    def answer(self, seconds: float, job: int = 0) -> tuple[bool, Any]:
+        """(True, its answer to its `job`th job, from 0) within `seconds`; else (False, None), the
+        child killed if still at work (`late`) and waited for either way (its `proc.returncode` says
+        how it ended)."""
+        with self._news:
+            self._news.wait_for(lambda: len(self._answers) > job or self._ended, seconds)
+            answered = len(self._answers) > job
+            got = self._answers[job] if answered else None
+            if answered:
+                self._answers[job] = None  # held no longer than needed
+        if not answered:
+            if not self._ended:
+                self.late = True
+                self.proc.kill()
             self.reader.join()
-        try:
-            got = pickle.loads(self.output)
-        except Exception:  # killed, crashed, or out of memory
             self.proc.wait()
             return False, None
-        finally:
-            self.output = b""
-        send_away(self.proc)  # it answered: its exit is not waited for here
+        self._taken += 1
+        if self._taken >= self.jobs:
+            self._open = False
+            send_away(self.proc)  # every answer taken: end of input, its exit not waited for here
         return True, got
 
     def end(self) -> None:

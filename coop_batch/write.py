@@ -57,8 +57,10 @@ __all__ = [
     "SheetSpec",
     "SummarySpec",
     "SummaryTable",
+    "Book",
     "WorkbookContext",
     "WriteResult",
+    "write_book",
     "write_workbook",
 ]
 
@@ -81,6 +83,20 @@ class WriteResult:
     fallback: bool  # True: the target was locked (open in Excel); `path` is the `_HHMMSS` copy
     sheets: Mapping[str, int] = field(default_factory=dict)  # sheet name → data rows written
     warnings: tuple[str, ...] = ()  # Korean notes: renamed sheets, cut cells, rows over Excel's limit
+
+
+@dataclass(frozen=True)
+class Book:
+    """A workbook to write (`write_book`): where, its sheets (rows in lists, so that another process
+    may be handed it: write_beside.py), and the date it bears."""
+
+    path: Path
+    sheets: list[SheetSpec | SummarySpec]
+    created: datetime
+
+
+def write_book(book: Book) -> WriteResult:
+    return write_workbook(book.path, book.sheets, created=book.created)
 
 
 def write_workbook(

@@ -9,6 +9,7 @@ merges, computes the policy and writes the sheets before it.  The writer takes t
 they are what it would have written (the same rows, first row and style indices, which
 `write_format.Styles` fixes); otherwise, and whenever the helper cannot start or fails, the rows
 are rendered here as before.  A helper still busy `WAIT_SECONDS` after the writer asks is ended.
+Its rows sent, the helper may be handed the rosters to write (write_beside.py).
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def start_history_ahead(ledger_path: Path, history: Sequence[FileRow]) -> Histor
     except OSError:
         log.info("제출이력 보조 프로세스를 시작하지 못해 이 프로세스에서 씁니다", exc_info=True)
         return None
-    if not helper.send(pickle.dumps((str(ledger_path), len(history), history[-1].id), pickle.HIGHEST_PROTOCOL)):
+    job = (str(ledger_path), len(history), history[-1].id)
+    if not helper.send(pickle.dumps(job, pickle.HIGHEST_PROTOCOL), more=True):  # the rosters may follow
         log.info("제출이력 보조 프로세스가 일을 받기 전에 끝나 이 프로세스에서 씁니다")
         helper.end()  # gone before its job (a closed pipe): ended rather than left running
         return None
@@ -136,7 +138,10 @@ def _child_main() -> None:
         result = f"{type(exc).__name__}: {exc}"[:300]
     try:
         out.write(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
-        out.close()
+        out.flush()
     except OSError:  # the parent is gone or gave up waiting
-        pass
+        leave_now(0)
+    from .write_beside import serve
+
+    serve(sys.stdin.buffer, out)  # the rosters, when the parent hands them over next
     leave_now(0)

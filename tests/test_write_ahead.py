@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from coop_batch import spawn, write, write_ahead
+from coop_batch import spawn, write, write_ahead, write_beside
 from coop_batch import write_format as wf
 from coop_batch.config import SEOUL, init_workspace, open_workspace
 from coop_batch.ledger import Ledger, read_history
@@ -23,7 +23,7 @@ from coop_batch.master_history import history_sheet
 from coop_batch.run import run_batch
 from coop_batch.schema import KIND_BY_ID
 from coop_batch.templates import write_template
-from coop_batch.write import ColumnSpec, SheetSpec, write_workbook
+from coop_batch.write import Book, ColumnSpec, SheetSpec, write_book, write_workbook
 from coop_batch.write_ahead import (
     HistoryAhead,
     render_ahead,
@@ -194,22 +194,30 @@ def filed(tmp_path: Path, rules):
     return ws
 
 
+def not_here(book: Book) -> None:
+    raise AssertionError(f"{book.path.name} written by the run's process, not by the helper")
+
+
 def test_the_helper_renders_the_ledgers_history_and_the_master_is_the_same(filed, rules, monkeypatch, started):
     seen = used_ahead(monkeypatch)
-    books, taken = {}, {}
+    books, taken, rosters = {}, {}, {}
     for name, min_rows in (("ahead", 1), ("here", 10**9)):
         root = filed.root.parent / name
         shutil.copytree(filed.root, root)
         ws = open_workspace(root)
         weekly_file(ws.inbox, rules, 99)
         monkeypatch.setattr(write_ahead, "MIN_ROWS", min_rows)
+        # The helper, its rows sent, writes the rosters too (write_beside): none written here then.
+        monkeypatch.setattr(write_beside, "write_book", not_here if name == "ahead" else write_book)
         report = run_batch(ws, as_of=date(2016, 3, 25), now=datetime(2016, 3, 26, 22, 0, tzinfo=SEOUL), settle_seconds=0)
         books[name] = next(p for p in report.outputs if p.name.startswith("통합현황"))
+        rosters[name] = [p.read_bytes() for p in report.outputs[1:]]
         taken[name] = [r.rows for r in seen if r is not None]
         seen.clear()
     assert taken == {"ahead": [12], "here": []}  # 13 files: 12 rendered by the helper, the last here
     assert [p.args[-1] for p in started] == [spawn.AHEAD_BOOT]
     same_books(books["ahead"], books["here"])
+    assert len(rosters["ahead"]) == 2 and rosters["ahead"] == rosters["here"]
 
 
 def test_a_run_that_fails_before_the_master_ends_its_helper(filed, rules, monkeypatch, started):
