@@ -296,8 +296,8 @@ class Errand:
             if answered:
                 self._answers[job] = None  # held no longer than needed
         if not answered:
-            if not self._ended:
-                self.late = True
+            if self.proc.poll() is None:  # at work still (late), or running on after output it garbled
+                self.late = not self._ended
                 self.proc.kill()
             self.reader.join()
             self.proc.wait()

@@ -8,6 +8,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -124,6 +125,16 @@ def test_a_helper_that_dies_fails_or_hangs_leaves_the_rosters_here(tmp_path: Pat
         assert child.late == (says == "끝나지 않아") and child.proc.poll() is not None
     else:
         assert rosters.helper is None
+
+
+def test_a_helper_that_garbles_its_answer_and_runs_on_is_ended_not_waited_for():
+    child = helper("""
+        out.write(b"not a pickle at all"); out.flush()
+        time.sleep(60)
+    """)
+    start = time.monotonic()
+    assert child.send(pickle.dumps("job")) and child.answer(30) == (False, None)
+    assert time.monotonic() - start < 10 and child.proc.returncode is not None and not child.late
 
 
 def test_serve_answers_nothing_at_the_end_of_its_input():
