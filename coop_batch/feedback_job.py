@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import signal
 import sys
 from datetime import date
 from pathlib import PurePosixPath
@@ -27,7 +26,7 @@ from .feedback import (
     FEEDBACK_DIR, FeedbackResult, Plan, copies_due, expected_copy, gets_copy, plan_copies, remove_cleared, write_copy,
 )
 from .spawn import COPIER_BOOT as _BOOT
-from .spawn import Errand, adopt, leave_now, spawn
+from .spawn import Errand, adopt, child_output, spawn
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import Workspace
@@ -199,9 +198,7 @@ class _Collect(logging.Handler):
 
 
 def _child_main() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle (it reports the copies)
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a stray print (an import's, a library's) must not corrupt the result: fd 1 → stderr
+    out = child_output()
     # openpyxl (for a copy the direct path does not edit) imports numpy when it can (a tenth of a
     # second) only to accept numpy numbers; the copies hold what openpyxl itself read from the files.
     sys.modules.setdefault("numpy", None)  # type: ignore[arg-type]
@@ -219,12 +216,7 @@ def _child_main() -> None:
     result = FeedbackResult(root, folder)
     for row, rel in due:
         write_copy(result, inbox, row, rel, as_of)
-    try:
-        out.write(pickle.dumps((result.copies, result.notes, collect.records), pickle.HIGHEST_PROTOCOL))
-        out.flush()
-    except OSError:  # the parent is gone (stopped, or gave up waiting): the copies are on disk all the same
-        leave_now(0)
-    from .write_beside import serve
+    from .write_beside import answer_then_serve
 
-    serve(sys.stdin.buffer, out)  # the rosters, when the parent hands them over next
-    leave_now(0)  # the copies are closed and answered for: the interpreter's teardown (~45 ms) helps no one
+    # (A parent gone or no longer waiting finds the copies on disk all the same.)
+    answer_then_serve(out, (result.copies, result.notes, collect.records))

@@ -56,8 +56,8 @@ def write_master(
     links = copy_links(workspace, history, getattr(report, "feedback", None), plan)
     notes: list[str] = []
     sheets = master_sheets(report, history, rules, links, ahead, plan)
-    path = _write_book(workspace, report, f"통합현황_{_stamp(report)}.xlsx", sheets, notes)
-    return path, notes
+    book = _book(workspace, report, f"통합현황_{_stamp(report)}.xlsx", sheets)
+    return book_written(book, write_book(book), notes), notes
 
 
 def roster_books(workspace: Workspace, report: RunReport, rules: Rules) -> list[Book]:
@@ -85,13 +85,6 @@ def _stamp(report: RunReport) -> str:
 
 def _book(workspace: Workspace, report: RunReport, name: str, sheets: list[SheetSpec | SummarySpec]) -> Book:
     return Book(workspace.outbox / name, sheets, datetime.combine(report.as_of, time(0), SEOUL).replace(tzinfo=None))
-
-
-def _write_book(
-    workspace: Workspace, report: RunReport, name: str, sheets: list[SheetSpec | SummarySpec], notes: list[str]
-) -> Path:
-    book = _book(workspace, report, name, sheets)
-    return book_written(book, write_book(book), notes)
 
 
 # --- the master workbook ---

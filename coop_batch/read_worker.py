@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
-import signal
 import sys
 import threading
 import time
@@ -20,7 +19,7 @@ from typing import Any
 
 from .records import SheetData
 from .safety_limits import Limits
-from .spawn import AHEAD_FILE_BYTES, leave_now
+from .spawn import AHEAD_FILE_BYTES, child_output, leave_now
 from .spawn import recv as _recv
 from .spawn import send as _send
 
@@ -36,9 +35,7 @@ def _worker_main() -> None:
     # read_workers, which imports this module).
     from .read import read_sheet  # noqa: F401
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a stray print must not corrupt the protocol: fd 1 now goes to stderr
+    out = child_output()
     inp = sys.stdin.buffer
     fault = os.environ.get(TEST_FAULT_ENV, "")
     try:

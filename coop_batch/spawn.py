@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -65,6 +66,27 @@ def recv(stream: BinaryIO) -> Any:
     if len(body) < size:
         raise EOFError
     return pickle.loads(body)
+
+
+def child_output() -> BinaryIO:
+    """In a helper process: Ctrl+C left to the parent (it reports what the helper was doing), and the
+    stream its answers go to, its stdout kept apart: fd 1 then goes to stderr, so that a stray print
+    (an import's, a library's) cannot corrupt them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    return out
+
+
+def answer_parent(out: BinaryIO, answer: Any) -> bool:
+    """In an `Errand`'s child: one answer, as the parent's reader takes it; False when the parent is
+    gone or gave up waiting."""
+    try:
+        out.write(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
+        out.flush()
+        return True
+    except OSError:
+        return False
 
 
 def spawn(boot: str) -> subprocess.Popen[bytes]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import signal
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 from . import spawn as spawning
 from .ledger import FileRow, read_history
 from .master_history import history_rows, history_sheet
-from .spawn import AHEAD_BOOT, AHEAD_ROWS, Errand, adopt, leave_now
+from .spawn import AHEAD_BOOT, AHEAD_ROWS, Errand, adopt, child_output
 from .write import WORKBOOK_OPTIONS, SheetSpec, _discard
 from .write_format import Styles
 from .write_rows import Rendered, render_rows
@@ -123,9 +122,7 @@ def render_ahead(spec: SheetSpec) -> Rendered | None:
 
 
 def _child_main() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a stray print must not corrupt the result: fd 1 now goes to stderr
+    out = child_output()
     import xlsxwriter.worksheet  # noqa: F401 - now, while the run still imports and reads
 
     try:
@@ -136,12 +133,6 @@ def _child_main() -> None:
         result = render_history(Path(ledger_path), count, last_id)
     except Exception as exc:  # the parent writes the rows itself; its log says why
         result = f"{type(exc).__name__}: {exc}"[:300]
-    try:
-        out.write(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
-        out.flush()
-    except OSError:  # the parent is gone or gave up waiting
-        leave_now(0)
-    from .write_beside import serve
+    from .write_beside import answer_then_serve
 
-    serve(sys.stdin.buffer, out)  # the rosters, when the parent hands them over next
-    leave_now(0)
+    answer_then_serve(out, result)

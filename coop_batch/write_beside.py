@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import logging
 import pickle
+import sys
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
-from .spawn import Errand
-from .write import Book, WriteResult, write_book
+from .spawn import Errand, answer_parent, leave_now
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .write import Book, WriteResult
 
 log = logging.getLogger("coop_batch")
 
@@ -56,10 +59,24 @@ class Rosters:
 def hand_over(books: list[Book], helpers: Sequence[Errand | None]) -> Rosters:
     """`books` sent to the first of `helpers` that still takes a job (its last); else written here."""
     for helper in helpers:
-        if helper is not None and helper.takes_more:
-            if helper.send(pickle.dumps(books, pickle.HIGHEST_PROTOCOL)):
-                return Rosters(books, helper)
+        if helper is not None and helper.takes_more and helper.send(pickle.dumps(books, pickle.HIGHEST_PROTOCOL)):
+            return Rosters(books, helper)
     return Rosters(books)
+
+
+def write_book(book: Book) -> WriteResult:
+    """`write.write_book`, the writer loaded only now (a helper handed no rosters never loads it)."""
+    from .write import write_book as write
+
+    return write(book)
+
+
+def answer_then_serve(out: BinaryIO, answer: Any) -> NoReturn:
+    """In a helper (the copy writer, the 제출이력 renderer): its answer to its own job, then the rosters
+    if the parent hands them over next (`serve`); then it leaves, without the interpreter's teardown."""
+    if answer_parent(out, answer):
+        serve(sys.stdin.buffer, out)
+    leave_now(0)
 
 
 def serve(inp: BinaryIO, out: BinaryIO) -> None:
@@ -74,8 +91,4 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
         answer = [write_book(book) for book in books]
     except Exception as exc:  # the parent writes them itself; its log says why
         answer = f"{type(exc).__name__}: {exc}"[:300]
-    try:
-        out.write(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
-        out.flush()
-    except OSError:  # the parent is gone or gave up waiting
-        pass
+    answer_parent(out, answer)
